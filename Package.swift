@@ -1,0 +1,37 @@
+// swift-tools-version:5.9
+// The tree reads as the pipeline: C libraries -> Kernels (oneDNN) -> Autograd (tensor, tape, ops)
+// -> NN (layers, optimizers, checkpoints) -> StackGAN (models, training) -> stackgan (CLI).
+// Datasets (HDF5, PNG, JPEG) stands beside the engine and meets it in StackGAN.
+import PackageDescription
+
+let package = Package(
+    name: "StackGAN",
+    products: [
+        .executable(name: "stackgan", targets: ["stackgan"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+    ],
+    targets: [
+        // C libraries, each imported by exactly one Swift module.
+        .systemLibrary(name: "CDNNL", path: "Sources/CDNNL"),
+        .systemLibrary(name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5"),
+        .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng"),
+        .systemLibrary(name: "CTurboJPEG", path: "Sources/CTurboJPEG"),
+
+        .target(name: "Kernels", dependencies: ["CDNNL"]),
+        .target(name: "Autograd", dependencies: ["Kernels"]),
+        .target(name: "NN", dependencies: ["Autograd"]),
+        .target(name: "Datasets", dependencies: ["CHDF5", "CPNG", "CTurboJPEG"]),
+        .target(name: "StackGAN", dependencies: ["NN", "Datasets", "Yams"]),
+        .executableTarget(name: "stackgan", dependencies: [
+            "StackGAN", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
+        .testTarget(name: "AutogradTests", dependencies: ["Autograd"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "NNTests", dependencies: ["NN"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets"], resources: [.copy("Fixtures")]),
+    ]
+)

@@ -1,0 +1,6 @@
+// oneDNN 2.6 (Debian libdnnl-dev), v2 C API. Only the Kernels module imports this.
+#include <oneapi/dnnl/dnnl.h>
+
+// DNNL_MEMORY_ALLOCATE / DNNL_MEMORY_NONE are macros Swift cannot import.
+static inline void *cdnnl_memory_allocate(void) { return DNNL_MEMORY_ALLOCATE; }
+static inline void *cdnnl_memory_none(void) { return DNNL_MEMORY_NONE; }
