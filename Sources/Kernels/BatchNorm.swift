@@ -1,0 +1,101 @@
+import CDNNL
+import Foundation
+
+// Shape letters: N batch, C channels, H x W spatial (1 x 1 for BatchNorm1d). Buffers plain NCHW;
+// scale, shift, mean and variance have C entries.
+
+/// Batch normalisation through oneDNN. Training normalises with the batch statistics and returns
+/// them (variance biased, as used for normalising); eval normalises with given running statistics.
+public enum BatchNormKernel {
+    public struct Geometry: Hashable {
+        public var batch, channels, height, width: Int
+        public var epsilon: Float
+        public init(batch: Int, channels: Int, height: Int = 1, width: Int = 1, epsilon: Float = 1e-5) {
+            self.batch = batch; self.channels = channels; self.height = height; self.width = width
+            self.epsilon = epsilon
+        }
+        var dims: [Int] { [batch, channels, height, width] }
+    }
+    private struct Key: Hashable { let geometry: Geometry; let pass: Int }  // 0 train, 1 eval, 2 backward
+    private static var plans: [Key: Plan] = [:]
+    private static var trainingDescriptors: [Geometry: PrimitiveDescriptor] = [:]
+    private static let lock = NSLock()
+
+    /// Training forward: y = scale * (x - mean_batch) / sqrt(var_batch + eps) + shift; writes mean and
+    /// (biased) variance of the batch.
+    public static func forwardTraining(_ g: Geometry, input: UnsafePointer<Float>, scale: UnsafePointer<Float>,
+                                       shift: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
+                                       mean: UnsafeMutablePointer<Float>, variance: UnsafeMutablePointer<Float>) throws {
+        try plan(g, pass: 0).execute([raw(input), raw(scale), raw(shift), UnsafeMutableRawPointer(output),
+                                      UnsafeMutableRawPointer(mean), UnsafeMutableRawPointer(variance)])
+    }
+
+    /// Eval forward with the given (running) mean and variance.
+    public static func forwardInference(_ g: Geometry, input: UnsafePointer<Float>, scale: UnsafePointer<Float>,
+                                        shift: UnsafePointer<Float>, mean: UnsafePointer<Float>,
+                                        variance: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) throws {
+        try plan(g, pass: 1).execute([raw(input), raw(scale), raw(shift), raw(mean), raw(variance),
+                                      UnsafeMutableRawPointer(output)])
+    }
+
+    /// Backward of the training forward, given the batch mean and variance it produced.
+    public static func backward(_ g: Geometry, input: UnsafePointer<Float>, mean: UnsafePointer<Float>,
+                                variance: UnsafePointer<Float>, scale: UnsafePointer<Float>,
+                                gradOutput: UnsafePointer<Float>, gradInput: UnsafeMutablePointer<Float>,
+                                gradScale: UnsafeMutablePointer<Float>, gradShift: UnsafeMutablePointer<Float>) throws {
+        // oneDNN 2.6 validates that a shift buffer is bound when use_shift is set, though backward never reads it.
+        try plan(g, pass: 2).execute([raw(input), raw(mean), raw(variance), raw(scale), raw(scale), raw(gradOutput),
+                                      UnsafeMutableRawPointer(gradInput), UnsafeMutableRawPointer(gradScale),
+                                      UnsafeMutableRawPointer(gradShift)])
+    }
+
+    private static func raw(_ p: UnsafePointer<Float>) -> UnsafeMutableRawPointer { UnsafeMutableRawPointer(mutating: p) }
+
+    private static func plan(_ g: Geometry, pass: Int) throws -> Plan {
+        let key = Key(geometry: g, pass: pass)
+        lock.lock(); defer { lock.unlock() }
+        if let plan = plans[key] { return plan }
+        let what = "batch norm \(["training", "eval", "backward"][pass]) \(g.dims)"
+        var data = try plainDescriptor(g.dims, dnnl_nchw)
+        let stat = try plainDescriptor([g.channels], dnnl_a)
+        let flags = dnnl_use_scale.rawValue | dnnl_use_shift.rawValue
+        var desc = dnnl_batch_normalization_desc_t()
+        let plan: Plan
+        switch pass {
+        case 0:
+            let pd = try trainingDescriptor(g, what: what)
+            plan = try Plan(pd, arguments: [(DNNL_ARG_SRC, data, false), (DNNL_ARG_SCALE, stat, false),
+                                             (DNNL_ARG_SHIFT, stat, false), (DNNL_ARG_DST, data, true),
+                                             (DNNL_ARG_MEAN, stat, true), (DNNL_ARG_VARIANCE, stat, true)], what: what)
+        case 1:
+            try check(dnnl_batch_normalization_forward_desc_init(&desc, dnnl_forward_inference, &data, g.epsilon,
+                                                                 flags | dnnl_use_global_stats.rawValue), what)
+            let pd = try PrimitiveDescriptor(&desc, what: what)
+            plan = try Plan(pd, arguments: [(DNNL_ARG_SRC, data, false), (DNNL_ARG_SCALE, stat, false),
+                                             (DNNL_ARG_SHIFT, stat, false), (DNNL_ARG_MEAN, stat, false),
+                                             (DNNL_ARG_VARIANCE, stat, false), (DNNL_ARG_DST, data, true)], what: what)
+        default:
+            let hint = try trainingDescriptor(g, what: what)
+            try check(dnnl_batch_normalization_backward_desc_init(&desc, dnnl_backward, &data, &data, g.epsilon, flags), "desc_init for \(what)")
+            let pd = try PrimitiveDescriptor(&desc, hint: hint, what: what)
+            plan = try Plan(pd, arguments: [(DNNL_ARG_SRC, data, false), (DNNL_ARG_MEAN, stat, false),
+                                             (DNNL_ARG_VARIANCE, stat, false), (DNNL_ARG_SCALE, stat, false),
+                                             (DNNL_ARG_SHIFT, stat, false), (DNNL_ARG_DIFF_DST, data, false), (DNNL_ARG_DIFF_SRC, data, true),
+                                             (DNNL_ARG_DIFF_SCALE, stat, true), (DNNL_ARG_DIFF_SHIFT, stat, true)],
+                            what: what)
+        }
+        plans[key] = plan
+        return plan
+    }
+
+    private static func trainingDescriptor(_ g: Geometry, what: String) throws -> PrimitiveDescriptor {
+        if let pd = trainingDescriptors[g] { return pd }
+        var data = try plainDescriptor(g.dims, dnnl_nchw)
+        var desc = dnnl_batch_normalization_desc_t()
+        let flags = dnnl_use_scale.rawValue | dnnl_use_shift.rawValue
+        try check(dnnl_batch_normalization_forward_desc_init(&desc, dnnl_forward_training, &data, g.epsilon, flags), what)
+        let pd = try PrimitiveDescriptor(&desc, what: what)
+        trainingDescriptors[g] = pd
+        return pd
+    }
+}

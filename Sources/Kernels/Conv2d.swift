@@ -1,0 +1,175 @@
+import CDNNL
+import Foundation
+
+// Shape letters: N batch, C input channels, H x W input size, O output channels,
+// KH x KW kernel, P x Q output size. Buffers are plain row-major: input NCHW, weight OCKhKw
+// (PyTorch's Conv2d layout), output NOPQ.
+
+/// The geometry of one 2-D convolution; also the cache key of its primitives.
+public struct ConvGeometry: Hashable, CustomStringConvertible {
+    public var batch, inChannels, height, width: Int
+    public var outChannels, kernelHeight, kernelWidth: Int
+    public var strideHeight, strideWidth, padHeight, padWidth: Int
+
+    public init(batch: Int, inChannels: Int, height: Int, width: Int, outChannels: Int,
+                kernel: (Int, Int), stride: (Int, Int) = (1, 1), padding: (Int, Int) = (0, 0)) {
+        self.batch = batch; self.inChannels = inChannels; self.height = height; self.width = width
+        self.outChannels = outChannels
+        kernelHeight = kernel.0; kernelWidth = kernel.1
+        strideHeight = stride.0; strideWidth = stride.1
+        padHeight = padding.0; padWidth = padding.1
+    }
+
+    public var outHeight: Int { (height + 2 * padHeight - kernelHeight) / strideHeight + 1 }
+    public var outWidth: Int { (width + 2 * padWidth - kernelWidth) / strideWidth + 1 }
+    public var inputDims: [Int] { [batch, inChannels, height, width] }
+    public var weightDims: [Int] { [outChannels, inChannels, kernelHeight, kernelWidth] }
+    public var outputDims: [Int] { [batch, outChannels, outHeight, outWidth] }
+    /// Multiply-adds x 2 of one forward pass (backward data and backward weights cost the same).
+    public var flops: Double {
+        2 * Double(batch * outChannels * outHeight * outWidth) * Double(inChannels * kernelHeight * kernelWidth)
+    }
+    public var description: String {
+        "conv \(inChannels)->\(outChannels) \(height)x\(width) k\(kernelHeight)x\(kernelWidth) s\(strideHeight) p\(padHeight) batch \(batch)"
+    }
+    var isWinogradCandidate: Bool {
+        kernelHeight == 3 && kernelWidth == 3 && strideHeight == 1 && strideWidth == 1
+    }
+}
+
+/// Which convolution algorithm oneDNN is asked for. `winograd` applies to 3x3 stride-1 convs and
+/// falls back to direct where oneDNN has no Winograd implementation for the shape.
+public enum ConvAlgorithm: String, CaseIterable, Sendable {
+    case direct, winograd
+}
+
+/// Process-wide kernel choices. Benchmarks flip them; training reads them when a shape is first seen.
+public enum KernelSettings {
+    /// Let oneDNN pick blocked layouts inside a primitive (reordering at its edges) instead of
+    /// running on plain NCHW. Measured faster for the StackGAN shapes (see README benchmarks).
+    public static var blockedLayouts = true
+    public static var convAlgorithm: ConvAlgorithm = .direct
+}
+
+/// 2-D convolution (cross-correlation, as PyTorch's Conv2d) through oneDNN.
+public enum Conv2dKernel {
+    private struct Key: Hashable {
+        let geometry: ConvGeometry
+        let pass: Int  // 0 forward, 1 backward data, 2 backward weights
+        let bias: Bool
+        let algorithm: ConvAlgorithm
+        let blocked: Bool
+    }
+    private static var plans: [Key: Plan] = [:]
+    private static var forwardDescriptors: [Key: PrimitiveDescriptor] = [:]
+    private static let lock = NSLock()
+
+    /// output[N,O,P,Q] = sum_{c,kh,kw} input[N,c,P*s+kh-p,Q*s+kw-p] * weight[O,c,kh,kw] + bias[O]
+    public static func forward(_ g: ConvGeometry, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                               bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>) throws {
+        let plan = try self.plan(g, pass: 0, bias: bias != nil)
+        var buffers = [UnsafeMutableRawPointer(mutating: input), UnsafeMutableRawPointer(mutating: weight)]
+        if let bias { buffers.append(UnsafeMutableRawPointer(mutating: bias)) }
+        buffers.append(UnsafeMutableRawPointer(output))
+        try plan.execute(buffers)
+    }
+
+    /// gradInput = d(loss)/d(input) given gradOutput (overwrites gradInput).
+    public static func backwardData(_ g: ConvGeometry, gradOutput: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                                    gradInput: UnsafeMutablePointer<Float>) throws {
+        let plan = try self.plan(g, pass: 1, bias: false)
+        try plan.execute([UnsafeMutableRawPointer(mutating: gradOutput), UnsafeMutableRawPointer(mutating: weight),
+                          UnsafeMutableRawPointer(gradInput)])
+    }
+
+    /// gradWeight (and gradBias when given) from the input and gradOutput (overwrites them).
+    public static func backwardWeights(_ g: ConvGeometry, input: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>,
+                                       gradWeight: UnsafeMutablePointer<Float>, gradBias: UnsafeMutablePointer<Float>?) throws {
+        let plan = try self.plan(g, pass: 2, bias: gradBias != nil)
+        var buffers = [UnsafeMutableRawPointer(mutating: input), UnsafeMutableRawPointer(mutating: gradOutput),
+                       UnsafeMutableRawPointer(gradWeight)]
+        if let gradBias { buffers.append(UnsafeMutableRawPointer(gradBias)) }
+        try plan.execute(buffers)
+    }
+
+    /// The oneDNN implementation used for a shape's forward pass, e.g. "jit_wino_4x3:avx512_core".
+    public static func implementation(_ g: ConvGeometry) throws -> String {
+        try plan(g, pass: 0, bias: false).descriptor.implementation
+    }
+
+    private static func plan(_ g: ConvGeometry, pass: Int, bias: Bool) throws -> Plan {
+        let algorithm: ConvAlgorithm = g.isWinogradCandidate ? KernelSettings.convAlgorithm : .direct
+        let key = Key(geometry: g, pass: pass, bias: bias, algorithm: algorithm, blocked: KernelSettings.blockedLayouts)
+        lock.lock(); defer { lock.unlock() }
+        if let plan = plans[key] { return plan }
+        let plan: Plan
+        do {
+            plan = try makePlan(key)
+        } catch let error as KernelError where algorithm == .winograd && error.status.hasPrefix("unimplemented") {
+            // No Winograd kernel for this shape on this CPU: direct is always available.
+            plan = try makePlan(Key(geometry: g, pass: pass, bias: bias, algorithm: .direct, blocked: key.blocked))
+        }
+        plans[key] = plan
+        return plan
+    }
+
+    private static func makePlan(_ key: Key) throws -> Plan {
+        let g = key.geometry
+        let what = "\(["forward", "backward data", "backward weights"][key.pass]) of \(g)"
+        let src = try plainDescriptor(g.inputDims, dnnl_nchw)
+        let weights = try plainDescriptor(g.weightDims, dnnl_oihw)
+        let dst = try plainDescriptor(g.outputDims, dnnl_nchw)
+        let biasMD = try plainDescriptor([g.outChannels], dnnl_a)
+        let any = { (dims: [Int]) in try plainDescriptor(dims, dnnl_format_tag_any) }
+        var s = key.blocked ? try any(g.inputDims) : src
+        var w = key.blocked ? try any(g.weightDims) : weights
+        var d = key.blocked ? try any(g.outputDims) : dst
+        var b = biasMD
+        let strides = [Int64(g.strideHeight), Int64(g.strideWidth)]
+        let pads = [Int64(g.padHeight), Int64(g.padWidth)]
+        let rightPads = [Int64((g.outHeight - 1) * g.strideHeight + g.kernelHeight - g.height - g.padHeight),
+                         Int64((g.outWidth - 1) * g.strideWidth + g.kernelWidth - g.width - g.padWidth)]
+        let alg = key.algorithm == .winograd ? dnnl_convolution_winograd : dnnl_convolution_direct
+
+        // Backward primitives need the forward descriptor of the same shape as a hint.
+        let forwardKey = Key(geometry: g, pass: 0, bias: key.bias, algorithm: key.algorithm, blocked: key.blocked)
+        let forward: PrimitiveDescriptor
+        if let cached = forwardDescriptors[forwardKey] {
+            forward = cached
+        } else {
+            var desc = dnnl_convolution_desc_t()
+            let status = withUnsafePointer(to: &b) { bias in
+                dnnl_convolution_forward_desc_init(&desc, dnnl_forward_training, alg, &s, &w, key.bias ? bias : nil,
+                                                   &d, strides, pads, rightPads)
+            }
+            try check(status, what)
+            forward = try PrimitiveDescriptor(&desc, what: what)
+            forwardDescriptors[forwardKey] = forward
+        }
+        switch key.pass {
+        case 0:
+            var args: [(Int32, dnnl_memory_desc_t, Bool)] = [(DNNL_ARG_SRC, src, false), (DNNL_ARG_WEIGHTS, weights, false)]
+            if key.bias { args.append((DNNL_ARG_BIAS, biasMD, false)) }
+            args.append((DNNL_ARG_DST, dst, true))
+            return try Plan(forward, arguments: args, what: what)
+        case 1:
+            var desc = dnnl_convolution_desc_t()
+            try check(dnnl_convolution_backward_data_desc_init(&desc, alg, &s, &w, &d, strides, pads, rightPads), what)
+            let pd = try PrimitiveDescriptor(&desc, hint: forward, what: what)
+            return try Plan(pd, arguments: [(DNNL_ARG_DIFF_DST, dst, false), (DNNL_ARG_WEIGHTS, weights, false),
+                                            (DNNL_ARG_DIFF_SRC, src, true)], what: what)
+        default:
+            var desc = dnnl_convolution_desc_t()
+            let status = withUnsafePointer(to: &b) { bias in
+                dnnl_convolution_backward_weights_desc_init(&desc, alg, &s, &w, key.bias ? bias : nil, &d,
+                                                            strides, pads, rightPads)
+            }
+            try check(status, what)
+            let pd = try PrimitiveDescriptor(&desc, hint: forward, what: what)
+            var args: [(Int32, dnnl_memory_desc_t, Bool)] = [(DNNL_ARG_SRC, src, false), (DNNL_ARG_DIFF_DST, dst, false),
+                                                            (DNNL_ARG_DIFF_WEIGHTS, weights, true)]
+            if key.bias { args.append((DNNL_ARG_DIFF_BIAS, biasMD, true)) }
+            return try Plan(pd, arguments: args, what: what)
+        }
+    }
+}

@@ -1,0 +1,121 @@
+import XCTest
+@testable import Kernels
+
+/// Every oneDNN kernel against the plain loops of ReferenceKernels, on odd shapes.
+final class KernelsTests: XCTestCase {
+    private var rng = SystemRandomNumberGenerator()
+    private func random(_ n: Int) -> [Float] { (0..<n).map { _ in Float.random(in: -1...1, using: &rng) } }
+
+    private func assertClose(_ a: [Float], _ b: [Float], tolerance: Float = 1e-4, _ what: String,
+                             file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(a.count, b.count, what, file: file, line: line)
+        let scale = max(1, b.map { abs($0) }.max() ?? 1)
+        let worst = zip(a, b).map { abs($0 - $1) }.max() ?? 0
+        XCTAssertLessThanOrEqual(worst / scale, tolerance, "\(what): max abs difference \(worst)", file: file, line: line)
+    }
+
+    /// The shapes the issue names (batch 3, 5 channels, 7x7, stride 2) and the StackGAN kernel shapes.
+    private let geometries = [
+        ConvGeometry(batch: 3, inChannels: 5, height: 7, width: 7, outChannels: 4, kernel: (3, 3), stride: (2, 2), padding: (1, 1)),
+        ConvGeometry(batch: 3, inChannels: 5, height: 7, width: 7, outChannels: 6, kernel: (3, 3), stride: (1, 1), padding: (1, 1)),
+        ConvGeometry(batch: 2, inChannels: 5, height: 8, width: 8, outChannels: 3, kernel: (4, 4), stride: (2, 2), padding: (1, 1)),
+        ConvGeometry(batch: 3, inChannels: 5, height: 8, width: 8, outChannels: 1, kernel: (4, 4), stride: (4, 4), padding: (0, 0)),
+        ConvGeometry(batch: 2, inChannels: 3, height: 7, width: 5, outChannels: 5, kernel: (2, 3), stride: (1, 2), padding: (0, 1)),
+    ]
+
+    private func checkConv(_ g: ConvGeometry, bias: Bool) throws {
+        let x = random(g.inputDims.reduce(1, *)), w = random(g.weightDims.reduce(1, *)), b = random(g.outChannels)
+        let dy = random(g.outputDims.reduce(1, *))
+        var y = [Float](repeating: .nan, count: dy.count)
+        try Conv2dKernel.forward(g, input: x, weight: w, bias: bias ? b : nil, output: &y)
+        assertClose(y, ReferenceKernels.convForward(g, input: x, weight: w, bias: bias ? b : nil), "forward \(g)")
+
+        var dx = [Float](repeating: .nan, count: x.count)
+        try Conv2dKernel.backwardData(g, gradOutput: dy, weight: w, gradInput: &dx)
+        assertClose(dx, ReferenceKernels.convBackwardData(g, gradOutput: dy, weight: w), "backward data \(g)")
+
+        var dw = [Float](repeating: .nan, count: w.count), db = [Float](repeating: .nan, count: g.outChannels)
+        let expected = ReferenceKernels.convBackwardWeights(g, input: x, gradOutput: dy)
+        if bias {
+            try Conv2dKernel.backwardWeights(g, input: x, gradOutput: dy, gradWeight: &dw, gradBias: &db)
+            assertClose(db, expected.bias, "backward bias \(g)")
+        } else {
+            try Conv2dKernel.backwardWeights(g, input: x, gradOutput: dy, gradWeight: &dw, gradBias: nil)
+        }
+        assertClose(dw, expected.weight, "backward weights \(g)")
+    }
+
+    func testConvolutionMatchesLoopsInEveryLayoutAndAlgorithm() throws {
+        let saved = (KernelSettings.blockedLayouts, KernelSettings.convAlgorithm)
+        defer { (KernelSettings.blockedLayouts, KernelSettings.convAlgorithm) = saved }
+        for blocked in [false, true] {
+            for algorithm in ConvAlgorithm.allCases {
+                KernelSettings.blockedLayouts = blocked
+                KernelSettings.convAlgorithm = algorithm
+                for g in geometries {
+                    try checkConv(g, bias: false)
+                    try checkConv(g, bias: true)
+                }
+            }
+        }
+    }
+
+    func testWinogradOnAStackGANShapeMatchesDirect() throws {
+        // Winograd changes the arithmetic, so compare it with direct on a realistic 3x3 layer.
+        let saved = KernelSettings.convAlgorithm
+        defer { KernelSettings.convAlgorithm = saved }
+        let g = ConvGeometry(batch: 4, inChannels: 64, height: 16, width: 16, outChannels: 32, kernel: (3, 3), padding: (1, 1))
+        let x = random(g.inputDims.reduce(1, *)), w = random(g.weightDims.reduce(1, *))
+        var direct = [Float](repeating: 0, count: g.outputDims.reduce(1, *)), wino = direct
+        KernelSettings.convAlgorithm = .direct
+        try Conv2dKernel.forward(g, input: x, weight: w, bias: nil, output: &direct)
+        KernelSettings.convAlgorithm = .winograd
+        try Conv2dKernel.forward(g, input: x, weight: w, bias: nil, output: &wino)
+        assertClose(wino, direct, tolerance: 1e-4, "winograd vs direct")
+    }
+
+    func testBatchNormMatchesLoops() throws {
+        for g in [BatchNormKernel.Geometry(batch: 3, channels: 5, height: 7, width: 7),
+                  BatchNormKernel.Geometry(batch: 5, channels: 3)] {
+            let count = g.batch * g.channels * g.height * g.width
+            let x = random(count).map { $0 * 3 + 0.5 }, scale = random(g.channels), shift = random(g.channels)
+            let dy = random(count)
+            var y = [Float](repeating: .nan, count: count), mean = [Float](repeating: .nan, count: g.channels), variance = mean
+            try BatchNormKernel.forwardTraining(g, input: x, scale: scale, shift: shift, output: &y, mean: &mean, variance: &variance)
+            let ref = ReferenceKernels.batchNormForward(g, input: x, scale: scale, shift: shift)
+            assertClose(y, ref.output, "bn forward"); assertClose(mean, ref.mean, "bn mean"); assertClose(variance, ref.variance, "bn variance")
+
+            var dx = [Float](repeating: .nan, count: count), dscale = [Float](repeating: .nan, count: g.channels), dshift = dscale
+            try BatchNormKernel.backward(g, input: x, mean: mean, variance: variance, scale: scale, gradOutput: dy,
+                                         gradInput: &dx, gradScale: &dscale, gradShift: &dshift)
+            let refBack = ReferenceKernels.batchNormBackward(g, input: x, scale: scale, gradOutput: dy)
+            assertClose(dx, refBack.gradInput, "bn grad input"); assertClose(dscale, refBack.gradScale, "bn grad scale")
+            assertClose(dshift, refBack.gradShift, "bn grad shift")
+
+            // Eval mode normalises with the statistics it is given, not the batch's.
+            let runningMean = random(g.channels), runningVar = random(g.channels).map { abs($0) + 0.5 }
+            try BatchNormKernel.forwardInference(g, input: x, scale: scale, shift: shift, mean: runningMean,
+                                                 variance: runningVar, output: &y)
+            let plane = g.height * g.width
+            let expected = x.indices.map { i -> Float in
+                let c = (i / plane) % g.channels
+                return (x[i] - runningMean[c]) / (runningVar[c] + g.epsilon).squareRoot() * scale[c] + shift[c]
+            }
+            assertClose(y, expected, "bn eval")
+        }
+    }
+
+    func testGemmMatchesLoopsForEveryTranspose() throws {
+        let (m, n, k) = (3, 5, 7)
+        let a = random(m * k), b = random(k * n)
+        var expected = [Float](repeating: 0, count: m * n)
+        for i in 0..<m { for j in 0..<n { for p in 0..<k { expected[i * n + j] += a[i * k + p] * b[p * n + j] } } }
+        // Transposed copies: A^T stored (k, m), B^T stored (n, k).
+        let at = (0..<(k * m)).map { a[($0 % m) * k + $0 / m] }, bt = (0..<(n * k)).map { b[($0 % k) * n + $0 / k] }
+        for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+            var c = [Float](repeating: .nan, count: m * n)
+            try Gemm.multiply(transposeA: ta, transposeB: tb, m: m, n: n, k: k, a: ta ? at : a, b: tb ? bt : b, c: &c)
+            assertClose(c, expected, "gemm transposeA \(ta) transposeB \(tb)")
+        }
+    }
+}
