@@ -1,0 +1,331 @@
+// Thin owners for HDF5 handles. Only this file calls the HDF5 C API; everything
+// above it sees `H5File`, `H5Group`, `H5Dataset` and thrown `DatasetError`s.
+import CHDF5
+import Foundation
+
+/// Debian's libhdf5 is the serial (not thread-safe) build, and the prefetch threads
+/// read image rows while the main thread may open files: every HDF5 call holds this lock.
+let hdf5Lock = NSRecursiveLock()
+
+private let hdf5Initialised: Bool = {
+    _ = H5open()
+    chdf5_silence_errors()
+    return true
+}()
+
+@inline(__always) func withHDF5<T>(_ body: () throws -> T) rethrows -> T {
+    _ = hdf5Initialised
+    hdf5Lock.lock()
+    defer { hdf5Lock.unlock() }
+    return try body()
+}
+
+/// Owner of a transient HDF5 id (datatype, dataspace, property list).
+private final class H5Temp {
+    let id: hid_t
+    private let close: (hid_t) -> herr_t
+    init(_ id: hid_t, _ close: @escaping (hid_t) -> herr_t) { self.id = id; self.close = close }
+    deinit { withHDF5 { _ = close(id) } }
+}
+
+/// An open HDF5 file (read-only). Closing happens in `deinit`; groups and datasets
+/// opened from it keep their own ids, which HDF5 keeps valid after the file id closes.
+final class H5File {
+    let id: hid_t
+    let path: String
+
+    init(path: String) throws {
+        self.path = path
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue else {
+            throw DatasetError(.fileNotFound, file: path, path: "", "file not found; expected an HDF5 file (.h5/.hdf5)")
+        }
+        id = try withHDF5 {
+            let signature = H5Fis_hdf5(path)
+            guard signature > 0 else {
+                throw DatasetError(.notHDF5, file: path, path: "", "not an HDF5 file (no HDF5 signature); expected an HDF5 file written by h5py or the HDF5 library")
+            }
+            let id = H5Fopen(path, chdf5_f_acc_rdonly(), chdf5_p_default())
+            guard id >= 0 else {
+                throw DatasetError(.notHDF5, file: path, path: "", "HDF5 signature present but the file cannot be opened (truncated or corrupt?); expected a complete HDF5 file")
+            }
+            return id
+        }
+    }
+
+    deinit { withHDF5 { _ = H5Fclose(id) } }
+
+    func root() throws -> H5Group {
+        guard let g = H5Group.open(in: id, name: "/", file: path, path: "/") else {
+            throw DatasetError(.readFailed, file: path, path: "/", "cannot open the root group")
+        }
+        return g
+    }
+}
+
+/// What an HDF5 link points at.
+enum H5Node {
+    case group(H5Group)
+    case dataset(H5Dataset)
+}
+
+/// An open HDF5 group.
+final class H5Group {
+    let id: hid_t
+    let file: String
+    /// Absolute path inside the file, used in error messages.
+    let path: String
+
+    private init(id: hid_t, file: String, path: String) { self.id = id; self.file = file; self.path = path }
+    deinit { withHDF5 { _ = H5Gclose(id) } }
+
+    static func open(in loc: hid_t, name: String, file: String, path: String) -> H5Group? {
+        withHDF5 {
+            let id = H5Gopen2(loc, name, chdf5_p_default())
+            return id >= 0 ? H5Group(id: id, file: file, path: path) : nil
+        }
+    }
+
+    func childPath(_ name: String) -> String { path == "/" ? "/" + name : path + "/" + name }
+
+    /// Names of the links in this group, in HDF5's name order (byte order).
+    func childNames() throws -> [String] {
+        try withHDF5 {
+            var info = H5G_info_t()
+            guard H5Gget_info(id, &info) >= 0 else {
+                throw DatasetError(.readFailed, file: file, path: path, "cannot list the group's members")
+            }
+            var names: [String] = []
+            names.reserveCapacity(Int(info.nlinks))
+            for i in 0..<info.nlinks {
+                let n = H5Lget_name_by_idx(id, ".", H5_INDEX_NAME, H5_ITER_INC, i, nil, 0, chdf5_p_default())
+                guard n >= 0 else {
+                    throw DatasetError(.readFailed, file: file, path: path, "cannot read the name of member \(i)")
+                }
+                var buffer = [CChar](repeating: 0, count: Int(n) + 1)
+                _ = H5Lget_name_by_idx(id, ".", H5_INDEX_NAME, H5_ITER_INC, i, &buffer, buffer.count, chdf5_p_default())
+                names.append(String(cString: buffer))
+            }
+            return names
+        }
+    }
+
+    /// Opens a direct member; nil when there is no such link (not an error: callers
+    /// probe for optional members and alternative names).
+    func member(_ name: String) throws -> H5Node? {
+        try withHDF5 {
+            guard H5Lexists(id, name, chdf5_p_default()) > 0 else { return nil }
+            let objectID = H5Oopen(id, name, chdf5_p_default())
+            guard objectID >= 0 else {
+                throw DatasetError(.readFailed, file: file, path: childPath(name), "link exists but the object cannot be opened (dangling link or corrupt file)")
+            }
+            switch H5Iget_type(objectID) {
+            case H5I_GROUP: return .group(H5Group(id: objectID, file: file, path: childPath(name)))
+            case H5I_DATASET: return .dataset(H5Dataset(id: objectID, file: file, path: childPath(name)))
+            default:
+                _ = H5Oclose(objectID)
+                return nil
+            }
+        }
+    }
+
+    func group(_ name: String) throws -> H5Group? {
+        if case .group(let g)? = try member(name) { return g }
+        return nil
+    }
+
+    func dataset(_ name: String) throws -> H5Dataset? {
+        if case .dataset(let d)? = try member(name) { return d }
+        return nil
+    }
+}
+
+/// An open HDF5 dataset with typed readers. Each reader checks the stored type class
+/// and throws `wrongType` with the expectation spelled out, rather than letting HDF5
+/// convert silently (for example integers to floats).
+final class H5Dataset {
+    enum TypeClass: String { case integer, float, string, opaque, vlen, other }
+
+    let id: hid_t
+    let file: String
+    let path: String
+    /// Dimensions; `[]` for a scalar.
+    let shape: [Int]
+    let typeClass: TypeClass
+    /// Bytes per element in the file type (for variable-length types, the handle size).
+    let typeSize: Int
+    let isVariableString: Bool
+
+    fileprivate init(id: hid_t, file: String, path: String) {
+        self.id = id
+        self.file = file
+        self.path = path
+        // Failures here leave an empty shape / `.other` class, which every reader rejects
+        // with a typed error, so the initialiser itself need not throw.
+        let space = H5Temp(H5Dget_space(id), H5Sclose)
+        let rank = Int(H5Sget_simple_extent_ndims(space.id))
+        var dims = [hsize_t](repeating: 0, count: max(rank, 0))
+        if rank > 0 { _ = H5Sget_simple_extent_dims(space.id, &dims, nil) }
+        shape = dims.map { Int($0) }
+        let type = H5Temp(H5Dget_type(id), H5Tclose)
+        switch H5Tget_class(type.id) {
+        case H5T_INTEGER: typeClass = .integer
+        case H5T_FLOAT: typeClass = .float
+        case H5T_STRING: typeClass = .string
+        case H5T_OPAQUE: typeClass = .opaque
+        case H5T_VLEN: typeClass = .vlen
+        default: typeClass = .other
+        }
+        typeSize = Int(H5Tget_size(type.id))
+        isVariableString = typeClass == .string && H5Tis_variable_str(type.id) > 0
+    }
+
+    deinit { withHDF5 { _ = H5Dclose(id) } }
+
+    var count: Int { shape.reduce(1, *) }
+    var typeDescription: String {
+        switch typeClass {
+        case .integer, .float: return "\(typeClass.rawValue)\(typeSize * 8)"
+        case .string: return isVariableString ? "variable-length string" : "fixed-length string (\(typeSize) bytes)"
+        default: return typeClass.rawValue
+        }
+    }
+
+    func error(_ kind: DatasetError.Kind, _ message: String) -> DatasetError {
+        DatasetError(kind, file: file, path: path, message)
+    }
+
+    private func read(_ memType: hid_t, _ buffer: UnsafeMutableRawPointer, what: String) throws {
+        guard H5Dread(id, memType, chdf5_s_all(), chdf5_s_all(), chdf5_p_default(), buffer) >= 0 else {
+            throw error(.readFailed, "HDF5 could not read the data as \(what) (truncated or corrupt file?)")
+        }
+    }
+
+    /// All elements as Float32, from float32 or float64 (or float16) storage, row-major.
+    func readFloats() throws -> [Float] {
+        guard typeClass == .float else {
+            throw error(.wrongType, "expected float32 or float64 values, found \(typeDescription)")
+        }
+        return try withHDF5 {
+            var out = [Float](repeating: 0, count: count)
+            try out.withUnsafeMutableBytes { try read(chdf5_native_float(), $0.baseAddress!, what: "float32") }
+            return out
+        }
+    }
+
+    /// All elements as Int, from any integer storage.
+    func readInts() throws -> [Int] {
+        guard typeClass == .integer else {
+            throw error(.wrongType, "expected integer values, found \(typeDescription)")
+        }
+        return try withHDF5 {
+            var out = [Int64](repeating: 0, count: count)
+            try out.withUnsafeMutableBytes { try read(chdf5_native_llong(), $0.baseAddress!, what: "int64") }
+            return out.map { Int($0) }
+        }
+    }
+
+    /// All elements as strings (fixed or variable length; trailing NULs/spaces removed).
+    func readStrings() throws -> [String] {
+        guard typeClass == .string else {
+            throw error(.wrongType, "expected strings, found \(typeDescription)")
+        }
+        return try withHDF5 {
+            let n = count
+            let fileType = H5Temp(H5Dget_type(id), H5Tclose)
+            if isVariableString {
+                let memType = H5Temp(H5Tcopy(chdf5_c_s1()), H5Tclose)
+                // Same character set as the file: HDF5 refuses ASCII<->UTF-8 conversion.
+                guard H5Tset_size(memType.id, chdf5_t_variable()) >= 0,
+                      H5Tset_cset(memType.id, H5Tget_cset(fileType.id)) >= 0 else {
+                    throw error(.readFailed, "cannot build a variable-length string type")
+                }
+                var pointers = [UnsafeMutablePointer<CChar>?](repeating: nil, count: n)
+                try pointers.withUnsafeMutableBytes { try read(memType.id, $0.baseAddress!, what: "variable-length strings") }
+                let strings = pointers.map { $0.map { String(cString: $0) } ?? "" }
+                let space = H5Temp(H5Dget_space(id), H5Sclose)
+                _ = pointers.withUnsafeMutableBytes { H5Dvlen_reclaim(memType.id, space.id, chdf5_p_default(), $0.baseAddress!) }
+                return strings
+            }
+            var bytes = [UInt8](repeating: 0, count: n * typeSize)
+            try bytes.withUnsafeMutableBytes { try read(fileType.id, $0.baseAddress!, what: "fixed-length strings") }
+            return (0..<n).map { i in
+                var slice = bytes[(i * typeSize)..<((i + 1) * typeSize)]
+                if let nul = slice.firstIndex(of: 0) { slice = slice[..<nul] }
+                while let last = slice.last, last == 0x20 { slice = slice.dropLast() }
+                return String(decoding: slice, as: UTF8.self)
+            }
+        }
+    }
+
+    /// One blob of bytes: an opaque scalar (h5py's `np.void(bytes)`), a 1-D uint8 array,
+    /// or a variable-length uint8 scalar / single element.
+    func readBlob() throws -> [UInt8] {
+        try withHDF5 {
+            switch typeClass {
+            case .opaque:
+                guard count == 1 else {
+                    throw error(.wrongRank, "expected one opaque value (np.void of the encoded image), found shape \(shape)")
+                }
+                let fileType = H5Temp(H5Dget_type(id), H5Tclose)
+                var bytes = [UInt8](repeating: 0, count: typeSize)
+                try bytes.withUnsafeMutableBytes { try read(fileType.id, $0.baseAddress!, what: "opaque bytes") }
+                return bytes
+            case .integer:
+                guard typeSize == 1, shape.count == 1 else {
+                    throw error(.wrongType, "expected a 1-D uint8 array of encoded image bytes, found \(typeDescription) with shape \(shape)")
+                }
+                return try readUInt8All()
+            case .vlen:
+                guard count == 1 else {
+                    throw error(.wrongRank, "expected one variable-length uint8 value, found shape \(shape)")
+                }
+                let memType = H5Temp(H5Tvlen_create(chdf5_native_uchar()), H5Tclose)
+                var handle = hvl_t()
+                try withUnsafeMutableBytes(of: &handle) { try read(memType.id, $0.baseAddress!, what: "variable-length uint8") }
+                let bytes = handle.p.map { Array(UnsafeRawBufferPointer(start: $0, count: handle.len)) } ?? []
+                let space = H5Temp(H5Dget_space(id), H5Sclose)
+                _ = withUnsafeMutableBytes(of: &handle) { H5Dvlen_reclaim(memType.id, space.id, chdf5_p_default(), $0.baseAddress!) }
+                return bytes
+            default:
+                throw error(.wrongType, "expected encoded image bytes (opaque, uint8 array or vlen uint8), found \(typeDescription)")
+            }
+        }
+    }
+
+    private func readUInt8All() throws -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: count)
+        try out.withUnsafeMutableBytes { try read(chdf5_native_uchar(), $0.baseAddress!, what: "uint8") }
+        return out
+    }
+
+    /// Rows `start..<start+rows` along the first axis of a uint8 array, row-major.
+    /// Reading by rows keeps large flat image arrays on disk instead of in memory.
+    func readUInt8Rows(start: Int, rows: Int) throws -> [UInt8] {
+        guard typeClass == .integer, typeSize == 1 else {
+            throw error(.wrongType, "expected uint8 pixels, found \(typeDescription)")
+        }
+        guard !shape.isEmpty, start >= 0, start + rows <= shape[0] else {
+            throw error(.invalidValue, "row range \(start)..<\(start + rows) outside shape \(shape)")
+        }
+        return try withHDF5 {
+            let fileSpace = H5Temp(H5Dget_space(id), H5Sclose)
+            var offset = [hsize_t](repeating: 0, count: shape.count)
+            offset[0] = hsize_t(start)
+            var extent = shape.map { hsize_t($0) }
+            extent[0] = hsize_t(rows)
+            guard H5Sselect_hyperslab(fileSpace.id, H5S_SELECT_SET, offset, nil, extent, nil) >= 0 else {
+                throw error(.readFailed, "cannot select rows \(start)..<\(start + rows)")
+            }
+            let memSpace = H5Temp(H5Screate_simple(Int32(extent.count), extent, nil), H5Sclose)
+            var out = [UInt8](repeating: 0, count: extent.reduce(1) { $0 * Int($1) })
+            let status = out.withUnsafeMutableBytes {
+                H5Dread(id, chdf5_native_uchar(), memSpace.id, fileSpace.id, chdf5_p_default(), $0.baseAddress!)
+            }
+            guard status >= 0 else {
+                throw error(.readFailed, "HDF5 could not read rows \(start)..<\(start + rows) (truncated or corrupt file?)")
+            }
+            return out
+        }
+    }
+}

@@ -1,0 +1,113 @@
+// Image pre-processing as in StackGAN: resize to a load size, crop, flip, scale to [-1, 1].
+
+/// Training applies random crops and flips; evaluation is deterministic (centre crop,
+/// no flip). Passed explicitly everywhere rather than kept as hidden state.
+public enum DataMode: String, Codable, Sendable {
+    case train, eval
+}
+
+public enum Preprocess {
+    /// StackGAN's load size: 76 for 64 px crops, 304 for 256 px (a ratio of 19/16).
+    public static func defaultLoadSize(forCrop cropSize: Int) -> Int { cropSize * 19 / 16 }
+
+    /// Separable resampling weights from `source` samples to `target` samples.
+    ///
+    /// The filter is bilinear (a triangle) whose support widens by the downscale factor,
+    /// i.e. antialiased bilinear as PIL's `resize(BILINEAR)` does. Plain bilinear would
+    /// alias when shrinking the 304 px shapes to 76 px; when enlarging this is ordinary
+    /// bilinear interpolation. Returns, per output sample, the first source index and
+    /// its weights (which sum to 1).
+    static func weights(source: Int, target: Int) -> [(start: Int, weights: [Float])] {
+        let scale = Double(source) / Double(target)
+        let support = max(scale, 1.0)
+        return (0..<target).map { x in
+            let centre = (Double(x) + 0.5) * scale
+            let lo = max(0, Int((centre - support).rounded(.down)))
+            let hi = min(source, Int((centre + support).rounded(.up)))
+            var w = (lo..<hi).map { j in max(0, 1 - abs((Double(j) + 0.5 - centre) / support)) }
+            let sum = w.reduce(0, +)
+            if sum > 0 { w = w.map { $0 / sum } } else { w = [1] }
+            return (lo, w.map { Float($0) })
+        }
+    }
+
+    /// Resizes to `width` x `height` (aspect ratio not kept: StackGAN squashes its bounding-box
+    /// crops to a square load size too). Returns interleaved Float pixels in 0...255,
+    /// shape (height, width, 3).
+    static func resizeFloat(_ image: RGBImage, width: Int, height: Int) -> [Float] {
+        let sw = image.width, sh = image.height
+        if sw == width && sh == height { return image.pixels.map { Float($0) } }
+        let wx = weights(source: sw, target: width), wy = weights(source: sh, target: height)
+        // Horizontal pass: (sh, sw, 3) -> (sh, width, 3).
+        var horizontal = [Float](repeating: 0, count: sh * width * 3)
+        image.pixels.withUnsafeBufferPointer { src in
+            horizontal.withUnsafeMutableBufferPointer { dst in
+                for y in 0..<sh {
+                    let row = y * sw * 3
+                    for x in 0..<width {
+                        var r: Float = 0, g: Float = 0, b: Float = 0
+                        let (start, ws) = wx[x]
+                        for (k, w) in ws.enumerated() {
+                            let i = row + (start + k) * 3
+                            r += w * Float(src[i]); g += w * Float(src[i + 1]); b += w * Float(src[i + 2])
+                        }
+                        let o = (y * width + x) * 3
+                        dst[o] = r; dst[o + 1] = g; dst[o + 2] = b
+                    }
+                }
+            }
+        }
+        // Vertical pass: (sh, width, 3) -> (height, width, 3).
+        var out = [Float](repeating: 0, count: height * width * 3)
+        horizontal.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                let rowLength = width * 3
+                for y in 0..<height {
+                    let (start, ws) = wy[y]
+                    let o = y * rowLength
+                    for (k, w) in ws.enumerated() {
+                        let s = (start + k) * rowLength
+                        for i in 0..<rowLength { dst[o + i] += w * src[s + i] }
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// Resized copy as 8-bit RGB (for inspection grids).
+    public static func resize(_ image: RGBImage, width: Int, height: Int) -> RGBImage {
+        let f = resizeFloat(image, width: width, height: height)
+        return RGBImage(width: width, height: height, pixels: f.map { UInt8(max(0, min(255, $0.rounded()))) })
+    }
+
+    /// Resize to `loadSize`, crop `cropSize` (random position in `.train`, centre in
+    /// `.eval`), flip horizontally with probability 1/2 in `.train`, scale to [-1, 1],
+    /// and write planar CHW into `out` (3 * cropSize * cropSize floats).
+    public static func apply(_ image: RGBImage, loadSize: Int, cropSize: Int, mode: DataMode,
+                             rng: inout Xoshiro256, into out: UnsafeMutableBufferPointer<Float>) {
+        precondition(loadSize >= cropSize && out.count >= 3 * cropSize * cropSize, "Preprocess.apply: bad sizes")
+        let resized = resizeFloat(image, width: loadSize, height: loadSize)
+        let slack = loadSize - cropSize
+        let x0: Int, y0: Int, flip: Bool
+        switch mode {
+        case .train:
+            x0 = rng.below(slack + 1); y0 = rng.below(slack + 1); flip = rng.coin()
+        case .eval:
+            x0 = slack / 2; y0 = slack / 2; flip = false
+        }
+        let plane = cropSize * cropSize
+        resized.withUnsafeBufferPointer { src in
+            for y in 0..<cropSize {
+                for x in 0..<cropSize {
+                    let sx = x0 + (flip ? cropSize - 1 - x : x)
+                    let s = ((y0 + y) * loadSize + sx) * 3
+                    let o = y * cropSize + x
+                    out[o] = src[s] / 127.5 - 1
+                    out[plane + o] = src[s + 1] / 127.5 - 1
+                    out[2 * plane + o] = src[s + 2] / 127.5 - 1
+                }
+            }
+        }
+    }
+}
