@@ -1,0 +1,30 @@
+import Kernels
+
+extension Tensor {
+    /// 2-D convolution of x[N,C,H,W] with weight[O,C,KH,KW] (+ bias[O]) -> [N,O,P,Q], as
+    /// PyTorch's Conv2d with symmetric zero padding. Backward: data and weight gradients from oneDNN.
+    public func conv2d(weight: Tensor, bias: Tensor? = nil, stride: Int = 1, padding: Int = 0) throws -> Tensor {
+        guard rank == 4, weight.rank == 4, weight.shape[1] == shape[1] else {
+            throw ShapeError("conv2d", "input \(shape) does not fit weight \(weight.shape) (expected [N, \(weight.rank == 4 ? weight.shape[1] : -1), H, W])")
+        }
+        let g = ConvGeometry(batch: shape[0], inChannels: shape[1], height: shape[2], width: shape[3],
+                             outChannels: weight.shape[0], kernel: (weight.shape[2], weight.shape[3]),
+                             stride: (stride, stride), padding: (padding, padding))
+        guard stride > 0, padding >= 0, g.outHeight > 0, g.outWidth > 0 else {
+            throw ShapeError("conv2d", "kernel \(weight.shape[2])x\(weight.shape[3]) stride \(stride) padding \(padding) does not fit input \(shape)")
+        }
+        if let bias, bias.shape != [g.outChannels] { throw ShapeError("conv2d", "bias \(bias.shape) for \(g.outChannels) outputs") }
+        let out = Tensor.uninitialized(g.outputDims)
+        try Conv2dKernel.forward(g, input: pointer, weight: weight.pointer, bias: bias?.pointer, output: out.pointer)
+        var inputs = [self, weight]
+        if let bias { inputs.append(bias) }
+        return out.recorded(inputs) { [self] grad in
+            let dx = self.requiresGrad ? Tensor.uninitialized(g.inputDims) : nil
+            if let dx { try Conv2dKernel.backwardData(g, gradOutput: grad.pointer, weight: weight.pointer, gradInput: dx.pointer) }
+            let dw = Tensor.uninitialized(g.weightDims)
+            let db = bias.map { _ in Tensor.uninitialized([g.outChannels]) }
+            try Conv2dKernel.backwardWeights(g, input: self.pointer, gradOutput: grad.pointer, gradWeight: dw.pointer, gradBias: db?.pointer)
+            return [dx, dw, db]
+        }
+    }
+}

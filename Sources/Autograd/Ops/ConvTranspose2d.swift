@@ -1,0 +1,59 @@
+import Kernels
+
+extension Tensor {
+    /// Transposed convolution of x[N,C,H,W] with weight[C,O,KH,KW] (PyTorch's ConvTranspose2d
+    /// layout) -> [N,O,(H-1)s-2p+KH,(W-1)s-2p+KW], + bias[O].
+    ///
+    /// It is the adjoint of the convolution that maps the output back to the input, so all three
+    /// passes are convolution kernels: forward = that conv's backward-data, backward-data = its
+    /// forward, weight gradient = its weight gradient with input and output swapped.
+    public func convTranspose2d(weight: Tensor, bias: Tensor? = nil, stride: Int = 1, padding: Int = 0) throws -> Tensor {
+        guard rank == 4, weight.rank == 4, weight.shape[0] == shape[1] else {
+            throw ShapeError("convTranspose2d", "input \(shape) does not fit weight \(weight.shape) (expected [N, \(weight.rank == 4 ? weight.shape[0] : -1), H, W])")
+        }
+        let (kh, kw) = (weight.shape[2], weight.shape[3])
+        let outH = (shape[2] - 1) * stride - 2 * padding + kh, outW = (shape[3] - 1) * stride - 2 * padding + kw
+        guard stride > 0, padding >= 0, outH > 0, outW > 0 else {
+            throw ShapeError("convTranspose2d", "kernel \(kh)x\(kw) stride \(stride) padding \(padding) does not fit input \(shape)")
+        }
+        let outChannels = weight.shape[1]
+        if let bias, bias.shape != [outChannels] { throw ShapeError("convTranspose2d", "bias \(bias.shape) for \(outChannels) outputs") }
+        // The adjoint convolution: input [N,O,outH,outW] -> output [N,C,H,W], weight [C,O,KH,KW].
+        let adjoint = ConvGeometry(batch: shape[0], inChannels: outChannels, height: outH, width: outW,
+                                   outChannels: shape[1], kernel: (kh, kw), stride: (stride, stride), padding: (padding, padding))
+        let out = Tensor.uninitialized(adjoint.inputDims)
+        try Conv2dKernel.backwardData(adjoint, gradOutput: pointer, weight: weight.pointer, gradInput: out.pointer)
+        if let bias { addChannelBias(out, bias) }
+        var inputs = [self, weight]
+        if let bias { inputs.append(bias) }
+        return out.recorded(inputs) { [self] grad in
+            let dx = Tensor.uninitialized(shape)
+            try Conv2dKernel.forward(adjoint, input: grad.pointer, weight: weight.pointer, bias: nil, output: dx.pointer)
+            let dw = Tensor.uninitialized(weight.shape)
+            try Conv2dKernel.backwardWeights(adjoint, input: grad.pointer, gradOutput: self.pointer, gradWeight: dw.pointer, gradBias: nil)
+            return [dx, dw, bias.map { _ in channelSums(grad) }]
+        }
+    }
+}
+
+/// out[n,c,:,:] += bias[c].
+func addChannelBias(_ out: Tensor, _ bias: Tensor) {
+    let (n, c) = (out.shape[0], out.shape[1]), plane = out.count / max(n * c, 1)
+    for b in 0..<n { for ch in 0..<c {
+        let base = out.pointer + (b * c + ch) * plane, v = bias.pointer[ch]
+        for i in 0..<plane { base[i] += v }
+    } }
+}
+
+/// Sum of x[N,C,...] over everything but C: the gradient of a per-channel bias.
+func channelSums(_ x: Tensor) -> Tensor {
+    let (n, c) = (x.shape[0], x.shape[1]), plane = x.count / max(n * c, 1)
+    let out = Tensor(repeating: 0, shape: [c])
+    for b in 0..<n { for ch in 0..<c {
+        let base = x.pointer + (b * c + ch) * plane
+        var s: Float = 0
+        for i in 0..<plane { s += base[i] }
+        out.pointer[ch] += s
+    } }
+    return out
+}

@@ -1,0 +1,56 @@
+import Foundation
+
+/// A seedable generator (xoshiro256**, seeded through SplitMix64) whose whole state can be saved
+/// and restored, so a resumed run draws the same numbers as an uninterrupted one.
+public struct RandomGenerator: RandomNumberGenerator, Codable, Equatable {
+    public private(set) var state: [UInt64]
+
+    public init(seed: UInt64) {
+        var s = seed
+        state = (0..<4).map { _ in
+            s &+= 0x9E37_79B9_7F4A_7C15
+            var z = s
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+
+    public mutating func next() -> UInt64 {
+        let result = ((state[1] &* 5) << 7 | (state[1] &* 5) >> 57) &* 9
+        let t = state[1] << 17
+        state[2] ^= state[0]; state[3] ^= state[1]; state[1] ^= state[2]; state[0] ^= state[3]
+        state[2] ^= t
+        state[3] = state[3] << 45 | state[3] >> 19
+        return result
+    }
+
+    /// Uniform in [0, 1) with 24 random bits.
+    public mutating func nextUniform() -> Float { Float(next() >> 40) * 0x1p-24 }
+
+    /// A standard normal sample (Box-Muller; both values of a pair are used by `normals`).
+    public mutating func normals(_ count: Int, mean: Float = 0, standardDeviation: Float = 1) -> [Float] {
+        var out = [Float](repeating: 0, count: count)
+        var i = 0
+        while i < count {
+            let u1 = Double(next() >> 11) * 0x1p-53, u2 = Double(next() >> 11) * 0x1p-53
+            let r = (-2 * Foundation.log(1 - u1)).squareRoot(), theta = 2 * Double.pi * u2
+            out[i] = mean + standardDeviation * Float(r * Foundation.cos(theta))
+            if i + 1 < count { out[i + 1] = mean + standardDeviation * Float(r * Foundation.sin(theta)) }
+            i += 2
+        }
+        return out
+    }
+}
+
+extension Tensor {
+    /// A tensor of N(mean, std^2) samples.
+    public static func randomNormal(_ shape: [Int], mean: Float = 0, standardDeviation: Float = 1,
+                                    requiresGrad: Bool = false, using generator: inout RandomGenerator) -> Tensor {
+        let values = generator.normals(shape.reduce(1, *), mean: mean, standardDeviation: standardDeviation)
+        let t = Tensor.uninitialized(shape)
+        values.withUnsafeBufferPointer { if let base = $0.baseAddress { t.pointer.update(from: base, count: values.count) } }
+        t.requiresGrad = requiresGrad
+        return t
+    }
+}

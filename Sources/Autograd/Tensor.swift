@@ -1,0 +1,98 @@
+import Foundation
+
+/// A shape mismatch, reported by the op that received it, with both shapes.
+public struct ShapeError: Error, CustomStringConvertible {
+    public let op: String
+    public let message: String
+    public init(_ op: String, _ message: String) { self.op = op; self.message = message }
+    public var description: String { "\(op): \(message)" }
+}
+
+/// A 64-byte-aligned Float32 buffer. Reshaped tensors share it; only optimizers and running
+/// statistics write into an existing storage, every op writes a fresh one.
+public final class Storage {
+    public let pointer: UnsafeMutablePointer<Float>
+    public let count: Int
+
+    public init(count: Int) {
+        self.count = count
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * MemoryLayout<Float>.stride, alignment: 64)
+        pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+    }
+
+    public convenience init(repeating value: Float, count: Int) {
+        self.init(count: count)
+        pointer.initialize(repeating: value, count: count)
+    }
+
+    public var buffer: UnsafeMutableBufferPointer<Float> { UnsafeMutableBufferPointer(start: pointer, count: count) }
+
+    deinit { pointer.deallocate() }
+}
+
+/// An n-dimensional Float32 tensor, row-major; images are NCHW. A tensor made by an op while
+/// gradients are recorded remembers the op (`node`) so that `backward()` can reach its inputs.
+public final class Tensor {
+    public let shape: [Int]
+    public let storage: Storage
+    /// Leaves with `requiresGrad` receive `grad` from `backward()`; op results inherit it.
+    public var requiresGrad: Bool
+    /// Accumulated gradient of a leaf (same shape); `nil` until a backward pass reaches it.
+    public var grad: Tensor?
+    var node: Node?
+
+    public var count: Int { storage.count }
+    public var rank: Int { shape.count }
+    public var pointer: UnsafeMutablePointer<Float> { storage.pointer }
+    public var scalars: [Float] { Array(storage.buffer) }
+
+    init(shape: [Int], storage: Storage, requiresGrad: Bool = false) {
+        self.shape = shape
+        self.storage = storage
+        self.requiresGrad = requiresGrad
+    }
+
+    /// A tensor of the given shape holding `scalars` in row-major order.
+    public convenience init(shape: [Int], scalars: [Float], requiresGrad: Bool = false) throws {
+        let count = shape.reduce(1, *)
+        guard scalars.count == count, shape.allSatisfy({ $0 >= 0 }) else {
+            throw ShapeError("Tensor", "\(scalars.count) values do not fill shape \(shape)")
+        }
+        let storage = Storage(count: count)
+        scalars.withUnsafeBufferPointer { if let base = $0.baseAddress { storage.pointer.update(from: base, count: count) } }
+        self.init(shape: shape, storage: storage, requiresGrad: requiresGrad)
+    }
+
+    /// A tensor of `shape` filled with `value`.
+    public convenience init(repeating value: Float, shape: [Int], requiresGrad: Bool = false) {
+        self.init(shape: shape, storage: Storage(repeating: value, count: shape.reduce(1, *)), requiresGrad: requiresGrad)
+    }
+
+    /// Uninitialised output of an op; the op writes every element.
+    static func uninitialized(_ shape: [Int]) -> Tensor {
+        Tensor(shape: shape, storage: Storage(count: shape.reduce(1, *)))
+    }
+
+    /// The single value of a one-element tensor (a loss).
+    public var item: Float { storage.pointer[0] }
+
+    /// The same values in a new tensor that is cut from the graph (for detached fakes, EMA).
+    public func detached() -> Tensor {
+        let copy = Tensor.uninitialized(shape)
+        copy.pointer.update(from: pointer, count: count)
+        return copy
+    }
+
+    /// Overwrites this tensor's values (optimizers, loading checkpoints).
+    public func assign(_ values: UnsafeBufferPointer<Float>) throws {
+        guard values.count == count else { throw ShapeError("assign", "\(values.count) values for shape \(shape)") }
+        if let base = values.baseAddress { pointer.update(from: base, count: count) }
+    }
+}
+
+extension Tensor: CustomStringConvertible {
+    public var description: String {
+        let shown = scalars.prefix(8).map { String(format: "%.4g", $0) }.joined(separator: ", ")
+        return "Tensor\(shape)[\(shown)\(count > 8 ? ", ..." : "")]"
+    }
+}
