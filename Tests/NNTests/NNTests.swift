@@ -1,0 +1,134 @@
+import Autograd
+import Foundation
+@testable import NN
+import XCTest
+
+final class NNTests: XCTestCase {
+    private func fixture(_ name: String) throws -> URL {
+        try XCTUnwrap(Bundle.module.url(forResource: name, withExtension: nil, subdirectory: "Fixtures"))
+    }
+
+    private func temporaryFolder() throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("nntests-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(at: url) }
+        return url
+    }
+
+    /// Trajectories from scripts/make_nn_fixtures.py (torch.optim.Adam / SGD on fixed gradients).
+    func testOptimizersFollowPyTorch() throws {
+        struct Fixture: Decodable { let start: [Float]; let grads: [[Float]]; let trajectories: [String: [[Float]]] }
+        let f = try JSONDecoder().decode(Fixture.self, from: Data(contentsOf: fixture("optimizers.json")))
+        let makers: [String: (NamedTensor) -> Optimizer] = [
+            "adam": { Adam(parameters: [$0], learningRate: 2e-4, betas: (0.5, 0.999)) },
+            "adam_lr1e-2": { Adam(parameters: [$0], learningRate: 1e-2, betas: (0.9, 0.99), epsilon: 1e-6) },
+            "sgd": { SGD(parameters: [$0], learningRate: 0.1) },
+            "sgd_momentum": { SGD(parameters: [$0], learningRate: 0.1, momentum: 0.9) },
+        ]
+        XCTAssertEqual(Set(makers.keys), Set(f.trajectories.keys))
+        for (name, make) in makers {
+            let p = try Tensor(shape: [f.start.count], scalars: f.start, requiresGrad: true)
+            let optimizer = make(NamedTensor("p", p))
+            for (step, grad) in f.grads.enumerated() {
+                p.grad = try Tensor(shape: [grad.count], scalars: grad)
+                try optimizer.update()
+                let expected = try XCTUnwrap(f.trajectories[name]?[step])
+                for (a, b) in zip(p.scalars, expected) {
+                    XCTAssertEqual(a, b, accuracy: 1e-6 + 1e-5 * abs(b), "\(name) step \(step + 1)")
+                }
+            }
+            XCTAssertEqual(optimizer.step, f.grads.count)
+        }
+    }
+
+    func testInitialisersFollowThePublishedScheme() {
+        var rng = RandomGenerator(seed: 1)
+        let conv = Conv2d(inputs: 64, outputs: 64, kernel: 3, using: &rng)
+        let bn = BatchNorm(channels: 4096, using: &rng)
+        func stats(_ t: Tensor) -> (Double, Double) {
+            let v = t.scalars.map(Double.init), m = v.reduce(0, +) / Double(v.count)
+            return (m, (v.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(v.count)).squareRoot())
+        }
+        let (wm, ws) = stats(conv.weight), (gm, gs) = stats(bn.weight)
+        XCTAssertEqual(wm, 0, accuracy: 0.002); XCTAssertEqual(ws, 0.02, accuracy: 0.001)
+        XCTAssertEqual(gm, 1, accuracy: 0.002); XCTAssertEqual(gs, 0.02, accuracy: 0.001)
+        XCTAssertEqual(bn.bias.scalars, [Float](repeating: 0, count: 4096))
+        XCTAssertEqual(bn.namedTensors.map(\.name), ["weight", "bias", "running_mean", "running_var"])
+        XCTAssertEqual(bn.parameters.count, 2)
+    }
+
+    func testSeedsReproduce() {
+        var a = RandomGenerator(seed: 42), b = RandomGenerator(seed: 42), c = RandomGenerator(seed: 43)
+        let x = a.normals(10), y = b.normals(10), z = c.normals(10)
+        XCTAssertEqual(x, y)
+        XCTAssertNotEqual(x, z)
+        // Saving and restoring the state continues the same stream.
+        let saved = try! JSONEncoder().encode(a)
+        var restored = try! JSONDecoder().decode(RandomGenerator.self, from: saved)
+        XCTAssertEqual(a.normals(5), restored.normals(5))
+    }
+
+    /// python_written.safetensors was written by safetensors.torch.save_file in make_nn_fixtures.py.
+    func testReadsAFileWrittenByPythonSafetensors() throws {
+        var rng = RandomGenerator(seed: 0)
+        let fc = Linear(inputs: 3, outputs: 2, using: &rng)
+        let metadata = try SafeTensors.load(try fixture("python_written.safetensors"), into: fc.namedTensors(prefix: "fc"))
+        XCTAssertEqual(fc.weight.scalars, [0, 1, 2, 3, 4, 5])
+        XCTAssertEqual(fc.bias?.scalars, [0.5, -1.5])
+        XCTAssertEqual(metadata["stage"], "1")
+    }
+
+    func testCheckpointRoundTripAndMismatchReport() throws {
+        let folder = try temporaryFolder()
+        var rng = RandomGenerator(seed: 3)
+        let a = Conv2d(inputs: 3, outputs: 4, kernel: 3, using: &rng), bn = BatchNorm(channels: 4, using: &rng)
+        let tensors = a.namedTensors(prefix: "conv") + bn.namedTensors(prefix: "bn")
+        let url = folder.appendingPathComponent("model.safetensors")
+        try SafeTensors.write(tensors, metadata: ["step": "7"], to: url)
+
+        var other = RandomGenerator(seed: 99)
+        let a2 = Conv2d(inputs: 3, outputs: 4, kernel: 3, using: &other), bn2 = BatchNorm(channels: 4, using: &other)
+        XCTAssertNotEqual(a2.weight.scalars, a.weight.scalars)
+        let metadata = try SafeTensors.load(url, into: a2.namedTensors(prefix: "conv") + bn2.namedTensors(prefix: "bn"))
+        XCTAssertEqual(a2.weight.scalars, a.weight.scalars)
+        XCTAssertEqual(bn2.runningVariance.scalars, bn.runningVariance.scalars)
+        XCTAssertEqual(metadata["step"], "7")
+
+        // A model of another width: every mismatch is named, nothing is overwritten.
+        let wide = Conv2d(inputs: 3, outputs: 8, kernel: 3, using: &other)
+        let before = wide.weight.scalars
+        XCTAssertThrowsError(try SafeTensors.load(url, into: wide.namedTensors(prefix: "conv"))) { error in
+            let text = "\(error)"
+            XCTAssertTrue(text.contains("model.safetensors"), text)
+            XCTAssertTrue(text.contains("conv.weight has shape [4, 3, 3, 3], model expects [8, 3, 3, 3]"), text)
+            XCTAssertTrue(text.contains("unexpected tensor bn.weight"), text)
+        }
+        XCTAssertEqual(wide.weight.scalars, before)
+    }
+
+    func testTruncatedAndForeignFilesAreReported() throws {
+        let folder = try temporaryFolder()
+        let url = folder.appendingPathComponent("c.safetensors")
+        var rng = RandomGenerator(seed: 0)
+        let fc = Linear(inputs: 8, outputs: 8, using: &rng)
+        try SafeTensors.write(fc.namedTensors, to: url)
+        let data = try Data(contentsOf: url)
+        try data.prefix(data.count - 10).write(to: url)
+        XCTAssertThrowsError(try SafeTensors.read(url)) { XCTAssertTrue("\($0)".contains("truncated"), "\($0)") }
+        try Data("not a checkpoint at all".utf8).write(to: url)
+        XCTAssertThrowsError(try SafeTensors.read(url)) { XCTAssertTrue("\($0)".contains("c.safetensors"), "\($0)") }
+        XCTAssertThrowsError(try SafeTensors.read(folder.appendingPathComponent("missing.safetensors"))) {
+            XCTAssertTrue("\($0)".contains("not found"), "\($0)")
+        }
+    }
+
+    func testRewritingKeepsNoTemporaryFiles() throws {
+        let folder = try temporaryFolder()
+        let url = folder.appendingPathComponent("m.safetensors")
+        var rng = RandomGenerator(seed: 0)
+        let fc = Linear(inputs: 2, outputs: 2, using: &rng)
+        try SafeTensors.write(fc.namedTensors, to: url)
+        try SafeTensors.write(fc.namedTensors, to: url)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder.path), ["m.safetensors"])
+    }
+}
