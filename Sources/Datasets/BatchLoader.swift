@@ -42,6 +42,22 @@ public struct LoaderOptions: Codable, Equatable, Sendable {
     }
 
     public var effectiveLoadSize: Int { loadSize ?? Preprocess.defaultLoadSize(forCrop: imageSize) }
+
+    /// Missing keys take the defaults above, so a config names only what it changes.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = LoaderOptions()
+        batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize) ?? d.batchSize
+        imageSize = try c.decodeIfPresent(Int.self, forKey: .imageSize) ?? d.imageSize
+        loadSize = try c.decodeIfPresent(Int.self, forKey: .loadSize)
+        captionsPerStep = try c.decodeIfPresent(Int.self, forKey: .captionsPerStep) ?? d.captionsPerStep
+        wrongPairs = try c.decodeIfPresent(WrongPairStrategy.self, forKey: .wrongPairs) ?? d.wrongPairs
+        seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
+        shuffle = try c.decodeIfPresent(Bool.self, forKey: .shuffle) ?? d.shuffle
+        dropLast = try c.decodeIfPresent(Bool.self, forKey: .dropLast) ?? d.dropLast
+        prefetch = try c.decodeIfPresent(Int.self, forKey: .prefetch) ?? d.prefetch
+        workers = try c.decodeIfPresent(Int.self, forKey: .workers) ?? d.workers
+    }
 }
 
 /// Position of the next batch: saved in checkpoints so training resumes with exactly the

@@ -69,6 +69,14 @@ public struct DatasetOptions: Codable, Equatable, Sendable {
         self.expectedEmbeddingWidth = expectedEmbeddingWidth
         self.invalidImages = invalidImages
     }
+
+    /// Missing keys take the defaults, so a config names only what it changes.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        paths = try c.decodeIfPresent(DatasetPaths.self, forKey: .paths) ?? DatasetPaths()
+        expectedEmbeddingWidth = try c.decodeIfPresent(Int.self, forKey: .expectedEmbeddingWidth)
+        invalidImages = try c.decodeIfPresent(InvalidImagePolicy.self, forKey: .invalidImages) ?? .stop
+    }
 }
 
 /// One split of a text-image dataset, held in memory except for flat pixel arrays,
@@ -219,6 +227,9 @@ public final class TextImageDataset {
                 splits.append(name)
             }
         }
+        // Conventional order first, so reports and defaults start with the training split.
+        let rank = ["train": 0, "valid": 1, "val": 1, "validation": 1, "test": 2]
+        splits.sort { (rank[$0] ?? 3, $0) < (rank[$1] ?? 3, $1) }
         guard let found = layout else {
             if !splits.isEmpty { return (.perExample, splits) }
             throw DatasetError(.unknownLayout, file: file, path: "/",
@@ -251,7 +262,7 @@ public final class TextImageDataset {
             throw DatasetError(.widthMismatch, file: file, path: path(0), "embedding width \(width), expected \(expected) (the width the model was built for)")
         }
         for (i, v) in embeddings.enumerated() where !v.isFinite {
-            let example = i / max(perExample, 1)
+            let example = i / max(perExample * width, 1)
             throw DatasetError(.invalidValue, file: file, path: path(example),
                                "embedding of example '\(names.indices.contains(example) ? names[example] : String(example))' contains \(v); expected finite values")
         }

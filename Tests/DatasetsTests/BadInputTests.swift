@@ -1,0 +1,109 @@
+import Datasets
+import Foundation
+import XCTest
+
+/// Every bad input ends in a thrown DatasetError naming the file and the inner path.
+final class BadInputTests: XCTestCase {
+    func testMissingFile() {
+        assertDatasetError(.fileNotFound, file: "/no/such/dir/missing.h5", innerPath: "/", contains: "not found") {
+            try TextImageDataset.open(path: "/no/such/dir/missing.h5", split: "train")
+        }
+    }
+
+    func testNotHDF5() throws {
+        let path = try Fixture.path("bad_not_hdf5.h5")
+        assertDatasetError(.notHDF5, file: path, innerPath: "/", contains: "expected an HDF5 file") {
+            try TextImageDataset.open(path: path, split: "train")
+        }
+    }
+
+    func testTruncatedFile() throws {
+        let path = try Fixture.path("bad_truncated.h5")
+        assertDatasetError(.notHDF5, file: path, innerPath: "/", contains: "truncated") {
+            try TextImageDataset.open(path: path, split: "train")
+        }
+    }
+
+    func testNaNEmbeddingNamesTheExample() throws {
+        let path = try Fixture.path("bad_nan.h5")
+        assertDatasetError(.invalidValue, file: path, innerPath: "/train/ex1/embeddings", contains: "example_1") {
+            try TextImageDataset.open(path: path, split: "train")
+        }
+        // The other split of the same file is fine.
+        XCTAssertEqual(try TextImageDataset.open(path: path, split: "test").count, 2)
+    }
+
+    func testWrongRank() throws {
+        let path = try Fixture.path("bad_rank.h5")
+        assertDatasetError(.wrongRank, file: path, innerPath: "/train/ex2/embeddings", contains: "(K, E)") {
+            try TextImageDataset.open(path: path, split: "train")
+        }
+        let flat = try Fixture.path("bad_flat_image_rank.h5")
+        assertDatasetError(.wrongRank, file: flat, innerPath: "/images", contains: "(2, H, W, 3)") {
+            try TextImageDataset.open(path: flat, split: "all")
+        }
+    }
+
+    func testWrongDtype() throws {
+        let path = try Fixture.path("bad_dtype.h5")
+        assertDatasetError(.wrongType, file: path, innerPath: "/train/ex0/embeddings", contains: "expected float32 or float64") {
+            try TextImageDataset.open(path: path, split: "train")
+        }
+    }
+
+    func testMissingEmbeddingsAndImages() throws {
+        let path = try Fixture.path("bad_missing_embeddings.h5")
+        assertDatasetError(.missingObject, file: path, innerPath: "/train/ex2", contains: "no embeddings") {
+            try TextImageDataset.open(path: path, split: "train")
+        }
+        let flat = try Fixture.path("bad_missing_images.h5")
+        assertDatasetError(.missingObject, file: flat, innerPath: "/", contains: "no images") {
+            try TextImageDataset.open(path: flat, split: "train")
+        }
+    }
+
+    func testEmptyAndUnknownSplit() throws {
+        let path = try Fixture.path("bad_empty_split.h5")
+        XCTAssertTrue(try TextImageDataset.describe(path: path).splits.contains("valid"))
+        assertDatasetError(.emptySplit, file: path, innerPath: "/valid", contains: "no examples") {
+            try TextImageDataset.open(path: path, split: "valid")
+        }
+        assertDatasetError(.missingObject, file: path, innerPath: "/nope", contains: "splits") {
+            try TextImageDataset.open(path: path, split: "nope")
+        }
+        let flat = try Fixture.path("flat.h5")
+        assertDatasetError(.missingObject, file: flat, innerPath: "/split", contains: "valid") {
+            try TextImageDataset.open(path: flat, split: "valid")
+        }
+    }
+
+    func testEmbeddingWidthDifferentFromExpected() throws {
+        let path = try Fixture.path("per_example.h5")
+        assertDatasetError(.widthMismatch, file: path, innerPath: "/train/ex0/embeddings", contains: "expected 384") {
+            try TextImageDataset.open(path: path, split: "train", options: DatasetOptions(expectedEmbeddingWidth: 384))
+        }
+        let flat = try Fixture.path("flat.h5")
+        assertDatasetError(.widthMismatch, file: flat, innerPath: "/embeddings", contains: "expected 1024") {
+            try TextImageDataset.open(path: flat, split: "train", options: DatasetOptions(expectedEmbeddingWidth: 1024))
+        }
+    }
+
+    func testUndecodableImageStopsOrIsSkipped() throws {
+        let path = try Fixture.path("bad_image.h5")
+        assertDatasetError(.undecodableImage, file: path, innerPath: "/train/ex1/img", contains: "example_1") {
+            try TextImageDataset.open(path: path, split: "train")
+        }
+        let data = try TextImageDataset.open(path: path, split: "train", options: DatasetOptions(invalidImages: .skip))
+        XCTAssertEqual(data.count, 3)
+        XCTAssertEqual(data.skipped, ["example_1"])
+        XCTAssertEqual(data.names, ["example_0", "example_2", "example_3"])
+        // Fields stay aligned after the skip: example_2's embedding follows example_0's.
+        XCTAssertEqual(Array(data.embedding(1, caption: 0))[0], Fixture.embedding(example: 2, k: 0, j: 0), accuracy: 1e-6)
+        Fixture.assertPattern(try data.image(at: 1), example: 2, tolerance: 0)
+    }
+
+    func testErrorDescriptionFormat() {
+        let e = DatasetError(.wrongRank, file: "a.h5", path: "/x", "expected (N, E)")
+        XCTAssertEqual(e.description, "a.h5: /x: expected (N, E) [wrongRank]")
+    }
+}
