@@ -52,6 +52,20 @@ public final class Tensor {
         self.requiresGrad = requiresGrad
     }
 
+    /// Frees a graph that was never differentiated without recursion: releasing a deep chain
+    /// (tensor -> node -> input tensor -> ...) one deinit inside the next would overflow the stack.
+    /// Each input that only the dropped node held gives up its own node to this loop first.
+    deinit {
+        var nodes = node.map { [$0] } ?? []
+        node = nil
+        while !nodes.isEmpty {
+            var inputs = nodes.removeLast().inputs  // the node and its backward closure go here
+            for i in inputs.indices where isKnownUniquelyReferenced(&inputs[i]) {
+                if let inner = inputs[i].node { inputs[i].node = nil; nodes.append(inner) }
+            }
+        }
+    }
+
     /// A tensor of the given shape holding `scalars` in row-major order.
     public convenience init(shape: [Int], scalars: [Float], requiresGrad: Bool = false) throws {
         let count = shape.reduce(1, *)
