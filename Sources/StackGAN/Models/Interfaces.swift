@@ -1,0 +1,60 @@
+import Autograd
+import NN
+
+/// What a generator returns for a batch of N captions.
+public struct GeneratorOutput {
+    /// [N, 3, S, S] in [-1, 1] (S = 64, or 256 for Stage-II).
+    public let image: Tensor
+    /// CA mean and log-variance [N, c] for the KL term; nil for GAN-CLS, which has no CA.
+    public let mu: Tensor?
+    public let logVariance: Tensor?
+    /// The discriminator's condition for this batch, already cut from the graph: the CA mu [N, c]
+    /// (StackGAN-Pytorch) or the caption embedding [N, E] (GAN-CLS).
+    public let condition: Tensor
+    /// Stage-II only: the frozen Stage-I image [N, 3, 64, 64] it refined (no graph).
+    public let stageOneImage: Tensor?
+}
+
+/// Logits of a discriminator for N (image, condition) pairs; heads end without Sigmoid.
+public struct DiscriminatorLogits {
+    /// [N]: "real image that matches the condition" (the conditional head).
+    public let match: Tensor
+    /// [N]: "real image", ignoring the condition; present only for a split head.
+    public let real: Tensor?
+
+    public init(match: Tensor, real: Tensor?) { self.match = match; self.real = real }
+}
+
+/// A text-conditioned image generator. `noise` is z [N, z_dim], `embedding` [N, E]. Sampling and
+/// evaluation pass `training: false`. Draws from `generator` only for the CA eps.
+public protocol TextToImageGenerator: Layer {
+    func callAsFunction(embedding: Tensor, noise: Tensor, training: Bool,
+                        using generator: inout RandomGenerator) throws -> GeneratorOutput
+}
+
+/// A text-conditioned discriminator, in two halves so a trainer can encode a batch once and score
+/// it against several conditions (StackGAN-Pytorch's wrong pairs reuse the real features).
+public protocol TextImageDiscriminator: Layer {
+    var head: DiscriminatorHead { get }
+    /// Image [N, 3, S, S] -> features [N, 8 ndf, 4, 4].
+    func features(image: Tensor, training: Bool) throws -> Tensor
+    /// Features [N, 8 ndf, 4, 4] and `GeneratorOutput.condition` [N, c or E] -> logits [N].
+    func logits(features: Tensor, condition: Tensor, training: Bool) throws -> DiscriminatorLogits
+}
+
+extension TextImageDiscriminator {
+    /// Both halves: image [N, 3, S, S], condition [N, c or E] -> logits [N].
+    public func callAsFunction(image: Tensor, condition: Tensor, training: Bool) throws -> DiscriminatorLogits {
+        try logits(features: features(image: image, training: training), condition: condition, training: training)
+    }
+}
+
+extension Tensor {
+    /// [N, 1, 1, 1] -> [N].
+    func flattenedLogits() throws -> Tensor {
+        guard rank == 4, shape[1] == 1, shape[2] == 1, shape[3] == 1 else {
+            throw ShapeError("logits", "expected [N, 1, 1, 1] from the last conv, got \(shape): are the features 4x4?")
+        }
+        return try reshaped([shape[0]])
+    }
+}

@@ -1,1 +1,0 @@
-// StackGAN module.
