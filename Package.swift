@@ -26,12 +26,13 @@ let package = Package(
         .target(name: "Datasets", dependencies: ["CHDF5", "CPNG", "CTurboJPEG"]),
         .target(name: "StackGAN", dependencies: ["NN", "Datasets", "Yams"]),
         .executableTarget(name: "stackgan", dependencies: [
-            "StackGAN", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "StackGAN", "Kernels", "Datasets", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
         .testTarget(name: "AutogradTests", dependencies: ["Autograd"], resources: [.copy("Fixtures")]),
         .testTarget(name: "NNTests", dependencies: ["NN"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "StackGANTests", dependencies: ["StackGAN"], resources: [.copy("Fixtures")]),
     ]
 )

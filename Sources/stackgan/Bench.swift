@@ -1,0 +1,103 @@
+import ArgumentParser
+import Datasets
+import Dispatch
+import Foundation
+import Kernels
+
+/// `stackgan bench conv|data`: prints throughput beside a reference measured in the same run.
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Benchmarks: conv kernels against the measured sgemm peak, data loading throughput.",
+        subcommands: [ConvBench.self, DataBench.self]
+    )
+}
+
+struct ConvBench: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "conv",
+        abstract: "Times conv forward + backward for the StackGAN layer shapes and prints GFLOP/s and % of sgemm peak.")
+
+    @Option(help: "Batch size of the layer shapes.") var batch = 64
+    @Option(help: "Timed repetitions per measurement (the best is reported).") var repeats = 5
+
+    func run() throws {
+        let peak = try sgemmPeak()
+        print(String(format: "sgemm 2048^3 peak: %.0f GFLOP/s (threads: %@)", peak,
+                     ProcessInfo.processInfo.environment["OMP_NUM_THREADS"] ?? "all cores"))
+        let shapes: [(String, ConvGeometry)] = [
+            ("G up 512->256 16x16 3x3", ConvGeometry(batch: batch, inChannels: 512, height: 16, width: 16, outChannels: 256, kernel: (3, 3), padding: (1, 1))),
+            ("G up 1024->512 8x8 3x3", ConvGeometry(batch: batch, inChannels: 1024, height: 8, width: 8, outChannels: 512, kernel: (3, 3), padding: (1, 1))),
+            ("G up 256->128 32x32 3x3", ConvGeometry(batch: batch, inChannels: 256, height: 32, width: 32, outChannels: 128, kernel: (3, 3), padding: (1, 1))),
+            ("G up 128->64 64x64 3x3", ConvGeometry(batch: batch, inChannels: 128, height: 64, width: 64, outChannels: 64, kernel: (3, 3), padding: (1, 1))),
+            ("D down 64->128 32x32 4x4 s2", ConvGeometry(batch: batch, inChannels: 64, height: 32, width: 32, outChannels: 128, kernel: (4, 4), stride: (2, 2), padding: (1, 1))),
+            ("D down 256->512 8x8 4x4 s2", ConvGeometry(batch: batch, inChannels: 256, height: 8, width: 8, outChannels: 512, kernel: (4, 4), stride: (2, 2), padding: (1, 1))),
+        ]
+        let settings: [(String, Bool, ConvAlgorithm)] = [("plain direct", false, .direct), ("blocked direct", true, .direct),
+                                                         ("blocked winograd", true, .winograd)]
+        print("layer                          setting            fwd GF/s  bwd-data  bwd-wts   fwd+bwd ms  % peak  implementation")
+        for (name, g) in shapes {
+            for (label, blocked, algorithm) in settings where algorithm == .direct || g.kernelHeight == 3 {
+                KernelSettings.blockedLayouts = blocked
+                KernelSettings.convAlgorithm = algorithm
+                let (f, d, w) = try time(g)
+                let total = f + d + w
+                let gflops = { (seconds: Double) in g.flops / seconds / 1e9 }
+                let overall = 3 * g.flops / total / 1e9
+                print(String(format: "%-30@ %-17@ %8.0f  %8.0f  %8.0f  %10.1f  %5.0f%%  %@", name, label, gflops(f), gflops(d),
+                             gflops(w), total * 1e3, 100 * overall / peak, try Conv2dKernel.implementation(g)))
+            }
+        }
+        print("GF/s for Winograd are effective (direct-conv FLOPs / time); % peak is fwd+bwd against the sgemm peak.")
+    }
+
+    /// Best-of-`repeats` seconds for forward, backward data and backward weights.
+    private func time(_ g: ConvGeometry) throws -> (Double, Double, Double) {
+        let x = randomBuffer(g.inputDims.reduce(1, *)), wt = randomBuffer(g.weightDims.reduce(1, *))
+        let y = randomBuffer(g.outputDims.reduce(1, *))
+        let dx = randomBuffer(x.count), dw = randomBuffer(wt.count)
+        defer { for b in [x, wt, y, dx, dw] { b.deallocate() } }
+        func best(_ body: () throws -> Void) throws -> Double {
+            try body()  // creates the primitive, warms caches
+            var bestTime = Double.infinity
+            for _ in 0..<repeats {
+                let start = DispatchTime.now().uptimeNanoseconds
+                try body()
+                bestTime = min(bestTime, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+            }
+            return bestTime
+        }
+        let f = try best { try Conv2dKernel.forward(g, input: x.baseAddress!, weight: wt.baseAddress!, bias: nil, output: y.baseAddress!) }
+        let d = try best { try Conv2dKernel.backwardData(g, gradOutput: y.baseAddress!, weight: wt.baseAddress!, gradInput: dx.baseAddress!) }
+        let w = try best { try Conv2dKernel.backwardWeights(g, input: x.baseAddress!, gradOutput: y.baseAddress!, gradWeight: dw.baseAddress!, gradBias: nil) }
+        return (f, d, w)
+    }
+
+    private func sgemmPeak() throws -> Double {
+        let n = 2048
+        let a = randomBuffer(n * n), b = randomBuffer(n * n), c = randomBuffer(n * n)
+        defer { a.deallocate(); b.deallocate(); c.deallocate() }
+        var bestTime = Double.infinity
+        for _ in 0..<4 {
+            let start = DispatchTime.now().uptimeNanoseconds
+            try Gemm.multiply(transposeA: false, transposeB: false, m: n, n: n, k: n, a: a.baseAddress!, b: b.baseAddress!, c: c.baseAddress!)
+            bestTime = min(bestTime, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        }
+        return 2 * Double(n * n * n) / bestTime / 1e9
+    }
+
+    private func randomBuffer(_ count: Int) -> UnsafeMutableBufferPointer<Float> {
+        let b = UnsafeMutableBufferPointer<Float>.allocate(capacity: count)
+        for i in 0..<count { b[i] = Float.random(in: -1...1) }
+        return b
+    }
+}
+
+struct DataBench: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "data",
+        abstract: "Decode + augment throughput (images/s) for 64 and 256 px batches.")
+
+    @Argument(help: "An HDF5 dataset.") var path = "data/shapes.h5"
+
+    func run() throws {
+        try DataBenchmark.run(path: path)
+    }
+}

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs the system libraries the project links against (Debian 12). Idempotent: apt-get
+# skips what is already installed. Swift itself comes with the machine image (/opt/swift).
+set -euo pipefail
+packages=(libdnnl-dev libhdf5-dev libpng-dev libturbojpeg0-dev pkg-config)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+    echo "install_deps: all system packages present"
+    exit 0
+fi
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -q
+$sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
