@@ -1,0 +1,79 @@
+import XCTest
+@testable import Autograd
+
+/// The parameterised ops (linear, conv2d, convTranspose2d, batchNorm) against PyTorch's values
+/// (Fixtures/*.json, written by scripts/make_torch_fixtures.py) and central finite differences.
+final class LayerOpTests: XCTestCase {
+    // Fixtures/linear.json: scripts/make_torch_fixtures.py (with and without bias)
+    func testLinear() throws {
+        for c in try Fixture("linear").cases {
+            let x = try c.tensor("x", requiresGrad: true), weight = try c.tensor("weight", requiresGrad: true)
+            let bias = c.tensors["bias"] == nil ? nil : try c.tensor("bias", requiresGrad: true)
+            try c.check([("x", x), ("weight", weight), ("bias", bias)]) { try x.linear(weight: weight, bias: bias) }
+            try gradCheck("linear \(c.name)", [x, weight] + (bias.map { [$0] } ?? [])) { try x.linear(weight: weight, bias: bias) }
+        }
+    }
+
+    // Fixtures/conv2d.json: scripts/make_torch_fixtures.py (batch 3, 5 -> 4 channels; 4x4 s2 p1 and
+    // 3x3 s2 p1 on 7x7, 4x4 s4 p0 on 9x9 (a row and column left over), 3x3 s1 p1 without bias)
+    func testConv2d() throws {
+        let fixture = try Fixture("conv2d")
+        XCTAssertEqual(fixture.cases.count, 4)
+        for c in fixture.cases {
+            let x = try c.tensor("x", requiresGrad: true), weight = try c.tensor("weight", requiresGrad: true)
+            let bias = c.tensors["bias"] == nil ? nil : try c.tensor("bias", requiresGrad: true)
+            let (stride, padding) = (Int(try c.param("stride")), Int(try c.param("padding")))
+            let conv = { try x.conv2d(weight: weight, bias: bias, stride: stride, padding: padding) }
+            try c.check([("x", x), ("weight", weight), ("bias", bias)], conv)
+            try gradCheck("conv2d \(c.name)", [x, weight] + (bias.map { [$0] } ?? []), conv)
+        }
+    }
+
+    // Fixtures/convTranspose2d.json: scripts/make_torch_fixtures.py (batch 3, 5 -> 3 channels; 4x4 s2 p1
+    // on 3x3, 3x3 s1 p1 on 4x4 without bias, 4x4 s1 p0 on 2x2)
+    func testConvTranspose2d() throws {
+        let fixture = try Fixture("convTranspose2d")
+        XCTAssertEqual(fixture.cases.count, 3)
+        for c in fixture.cases {
+            let x = try c.tensor("x", requiresGrad: true), weight = try c.tensor("weight", requiresGrad: true)
+            let bias = c.tensors["bias"] == nil ? nil : try c.tensor("bias", requiresGrad: true)
+            let (stride, padding) = (Int(try c.param("stride")), Int(try c.param("padding")))
+            let deconv = { try x.convTranspose2d(weight: weight, bias: bias, stride: stride, padding: padding) }
+            try c.check([("x", x), ("weight", weight), ("bias", bias)], deconv)
+            try gradCheck("convTranspose2d \(c.name)", [x, weight] + (bias.map { [$0] } ?? []), deconv)
+        }
+    }
+
+    /// Only the weight needs a gradient (a frozen input): backward must still give the weight's.
+    func testConv2dWeightGradientWithConstantInput() throws {
+        let c = try Fixture("conv2d").named("k4s2p1")
+        let x = try c.tensor("x"), weight = try c.tensor("weight", requiresGrad: true), bias = try c.tensor("bias")
+        try c.check([("weight", weight)]) { try x.conv2d(weight: weight, bias: bias, stride: 2, padding: 1) }
+        XCTAssertNil(x.grad)
+        XCTAssertNil(bias.grad)
+    }
+
+    // Fixtures/batchNorm.json: scripts/make_torch_fixtures.py (1d [5,4] and 2d [3,5,3,3], train and
+    // eval; train also checks the running statistics after the update, momentum 0.1, unbiased variance)
+    func testBatchNorm() throws {
+        let fixture = try Fixture("batchNorm")
+        XCTAssertEqual(fixture.cases.count, 4)
+        for c in fixture.cases {
+            let x = try c.tensor("x", requiresGrad: true)
+            let scale = try c.tensor("scale", requiresGrad: true), shift = try c.tensor("shift", requiresGrad: true)
+            let runningMean = try c.tensor("runningMean"), runningVariance = try c.tensor("runningVariance")
+            let training = try c.param("training") != 0
+            try c.check([("x", x), ("scale", scale), ("shift", shift)]) {
+                try x.batchNorm(scale: scale, shift: shift, runningMean: runningMean, runningVariance: runningVariance,
+                                training: training)
+            }
+            assertClose(runningMean, try c.entry("runningMean.after"), "\(c.name) running mean")
+            assertClose(runningVariance, try c.entry("runningVariance.after"), "\(c.name) running variance")
+            // Finite differences on copies of the statistics: training updates them at every call.
+            let (mean, variance) = (runningMean.detached(), runningVariance.detached())
+            try gradCheck("batchNorm \(c.name)", [x, scale, shift]) {
+                try x.batchNorm(scale: scale, shift: shift, runningMean: mean, runningVariance: variance, training: training)
+            }
+        }
+    }
+}
