@@ -118,12 +118,14 @@ def write_flat(path):
 
 
 def write_flat_groups(path):
-    """Layout 2 with split groups; (N, E) float64 embeddings and string class ids."""
+    """Layout 2 with split groups; (N, E) float64 embeddings (float16 in test, as
+    data/shapes.h5 stores them) and string class ids."""
     with h5py.File(path, "w") as f:
         for split, indices in [("train", [0, 1, 2]), ("test", [3])]:
             g = f.create_group(split)
             g.create_dataset("images", data=np.stack([pattern(i) for i in indices]))
-            g.create_dataset("embeddings", data=np.stack([embedding(i, 1)[0] for i in indices]).astype(np.float64))
+            dtype = np.float64 if split == "train" else np.float16
+            g.create_dataset("embeddings", data=np.stack([embedding(i, 1)[0] for i in indices]).astype(dtype))
             g.create_dataset("class_ids", data=np.array([b"a", b"b", b"a", b"c"][: len(indices)] if split == "train" else [b"c"]))
 
 

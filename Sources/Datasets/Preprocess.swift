@@ -31,28 +31,56 @@ public enum Preprocess {
         }
     }
 
+    /// `weights` flattened for the inner loops: `taps` weights per output sample (zero
+    /// padded), starting at `starts[i]`, clamped so that every tap index is in range.
+    struct Kernel {
+        let starts: [Int]
+        let taps: Int
+        let weights: [Float]
+
+        init(source: Int, target: Int) {
+            let w = Preprocess.weights(source: source, target: target)
+            let taps = min(source, w.map { $0.weights.count }.max() ?? 1)
+            var starts = [Int](), flat = [Float](repeating: 0, count: target * taps)
+            for (i, (start, ws)) in w.enumerated() {
+                let s = min(start, source - taps)  // shift left near the right edge; pad with zeros
+                starts.append(s)
+                for (k, v) in ws.enumerated() { flat[i * taps + (start - s) + k] = v }
+            }
+            self.starts = starts
+            self.taps = taps
+            self.weights = flat
+        }
+    }
+
     /// Resizes to `width` x `height` (aspect ratio not kept: StackGAN squashes its bounding-box
     /// crops to a square load size too). Returns interleaved Float pixels in 0...255,
     /// shape (height, width, 3).
     static func resizeFloat(_ image: RGBImage, width: Int, height: Int) -> [Float] {
         let sw = image.width, sh = image.height
         if sw == width && sh == height { return image.pixels.map { Float($0) } }
-        let wx = weights(source: sw, target: width), wy = weights(source: sh, target: height)
+        let kx = Kernel(source: sw, target: width), ky = Kernel(source: sh, target: height)
         // Horizontal pass: (sh, sw, 3) -> (sh, width, 3).
         var horizontal = [Float](repeating: 0, count: sh * width * 3)
         image.pixels.withUnsafeBufferPointer { src in
-            horizontal.withUnsafeMutableBufferPointer { dst in
-                for y in 0..<sh {
-                    let row = y * sw * 3
-                    for x in 0..<width {
-                        var r: Float = 0, g: Float = 0, b: Float = 0
-                        let (start, ws) = wx[x]
-                        for (k, w) in ws.enumerated() {
-                            let i = row + (start + k) * 3
-                            r += w * Float(src[i]); g += w * Float(src[i + 1]); b += w * Float(src[i + 2])
+            kx.weights.withUnsafeBufferPointer { w in
+                kx.starts.withUnsafeBufferPointer { starts in
+                    horizontal.withUnsafeMutableBufferPointer { dst in
+                        let taps = kx.taps
+                        for y in 0..<sh {
+                            let row = y * sw * 3
+                            for x in 0..<width {
+                                var r: Float = 0, g: Float = 0, b: Float = 0
+                                var i = row + starts[x] * 3
+                                for k in 0..<taps {
+                                    let wk = w[x * taps + k]
+                                    r += wk * Float(src[i]); g += wk * Float(src[i + 1]); b += wk * Float(src[i + 2])
+                                    i += 3
+                                }
+                                let o = (y * width + x) * 3
+                                dst[o] = r; dst[o + 1] = g; dst[o + 2] = b
+                            }
                         }
-                        let o = (y * width + x) * 3
-                        dst[o] = r; dst[o + 1] = g; dst[o + 2] = b
                     }
                 }
             }
@@ -63,11 +91,12 @@ public enum Preprocess {
             out.withUnsafeMutableBufferPointer { dst in
                 let rowLength = width * 3
                 for y in 0..<height {
-                    let (start, ws) = wy[y]
                     let o = y * rowLength
-                    for (k, w) in ws.enumerated() {
-                        let s = (start + k) * rowLength
-                        for i in 0..<rowLength { dst[o + i] += w * src[s + i] }
+                    for k in 0..<ky.taps {
+                        let wk = ky.weights[y * ky.taps + k]
+                        if wk == 0 { continue }
+                        let s = (ky.starts[y] + k) * rowLength
+                        for i in 0..<rowLength { dst[o + i] += wk * src[s + i] }
                     }
                 }
             }
@@ -87,7 +116,6 @@ public enum Preprocess {
     public static func apply(_ image: RGBImage, loadSize: Int, cropSize: Int, mode: DataMode,
                              rng: inout Xoshiro256, into out: UnsafeMutableBufferPointer<Float>) {
         precondition(loadSize >= cropSize && out.count >= 3 * cropSize * cropSize, "Preprocess.apply: bad sizes")
-        let resized = resizeFloat(image, width: loadSize, height: loadSize)
         let slack = loadSize - cropSize
         let x0: Int, y0: Int, flip: Bool
         switch mode {
@@ -96,17 +124,32 @@ public enum Preprocess {
         case .eval:
             x0 = slack / 2; y0 = slack / 2; flip = false
         }
+        // Images already at the load size (304 px data for 256 px crops) skip the
+        // Float copy of the whole image: the crop reads the bytes directly.
+        if image.width == loadSize && image.height == loadSize {
+            image.pixels.withUnsafeBufferPointer {
+                crop($0, convert: { Float($0) }, loadSize: loadSize, cropSize: cropSize, x0: x0, y0: y0, flip: flip, into: out)
+            }
+        } else {
+            resizeFloat(image, width: loadSize, height: loadSize).withUnsafeBufferPointer {
+                crop($0, convert: { $0 }, loadSize: loadSize, cropSize: cropSize, x0: x0, y0: y0, flip: flip, into: out)
+            }
+        }
+    }
+
+    /// Interleaved (load, load, 3) values in 0...255 -> planar (3, crop, crop) in [-1, 1].
+    @inline(__always)
+    private static func crop<T>(_ src: UnsafeBufferPointer<T>, convert: (T) -> Float, loadSize: Int, cropSize: Int,
+                                x0: Int, y0: Int, flip: Bool, into out: UnsafeMutableBufferPointer<Float>) {
         let plane = cropSize * cropSize
-        resized.withUnsafeBufferPointer { src in
-            for y in 0..<cropSize {
-                for x in 0..<cropSize {
-                    let sx = x0 + (flip ? cropSize - 1 - x : x)
-                    let s = ((y0 + y) * loadSize + sx) * 3
-                    let o = y * cropSize + x
-                    out[o] = src[s] / 127.5 - 1
-                    out[plane + o] = src[s + 1] / 127.5 - 1
-                    out[2 * plane + o] = src[s + 2] / 127.5 - 1
-                }
+        for y in 0..<cropSize {
+            for x in 0..<cropSize {
+                let sx = x0 + (flip ? cropSize - 1 - x : x)
+                let s = ((y0 + y) * loadSize + sx) * 3
+                let o = y * cropSize + x
+                out[o] = convert(src[s]) / 127.5 - 1
+                out[plane + o] = convert(src[s + 1]) / 127.5 - 1
+                out[2 * plane + o] = convert(src[s + 2]) / 127.5 - 1
             }
         }
     }

@@ -85,6 +85,8 @@ final class ReaderTests: XCTestCase {
         Fixture.assertPattern(try train.image(at: 1), example: 1, tolerance: 0)
         let test = try TextImageDataset.open(path: path, split: "test")
         Fixture.assertPattern(try test.image(at: 0), example: 3, tolerance: 0)
+        // float16 storage (HDF5 converts): 3.07 is 3.0703125 in half precision.
+        XCTAssertEqual(Array(test.embedding(0, caption: 0))[7], Fixture.embedding(example: 3, k: 0, j: 7), accuracy: 2e-3)
     }
 
     func testConvertedStackGANPickleFile() throws {
@@ -150,5 +152,9 @@ final class ReaderTests: XCTestCase {
         let image = try train.image(at: 0)
         XCTAssertEqual(image.width, 304)
         XCTAssertEqual(image.height, 304)
+        // Stored as float16 of L2-normalised MiniLM vectors: norms read back close to 1.
+        let norm = train.embedding(0, caption: 0).reduce(0) { $0 + $1 * $1 }.squareRoot()
+        XCTAssertEqual(norm, 1, accuracy: 1e-2)
+        XCTAssertEqual(train.classNames.count, 30)
     }
 }
