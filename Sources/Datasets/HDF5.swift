@@ -166,7 +166,7 @@ final class H5Dataset {
         let rank = Int(H5Sget_simple_extent_ndims(space.id))
         var dims = [hsize_t](repeating: 0, count: max(rank, 0))
         if rank > 0 { _ = H5Sget_simple_extent_dims(space.id, &dims, nil) }
-        shape = dims.map { Int($0) }
+        shape = dims.map { Int(clamping: $0) }
         let type = H5Temp(H5Dget_type(id), H5Tclose)
         switch H5Tget_class(type.id) {
         case H5T_INTEGER: typeClass = .integer
@@ -182,7 +182,21 @@ final class H5Dataset {
 
     deinit { withHDF5 { _ = H5Dclose(id) } }
 
-    var count: Int { shape.reduce(1, *) }
+    /// Number of elements, or nil when the stored shape overflows (a corrupt header).
+    var count: Int {
+        shape.reduce(1) { total, d in
+            let (p, overflow) = total.multipliedReportingOverflow(by: d)
+            return overflow ? Int.max : p
+        }
+    }
+
+    /// Element count, refusing sizes no real dataset has, so that a corrupt header
+    /// gives an error instead of an impossible allocation.
+    func checkedCount() throws -> Int {
+        let n = count
+        guard n <= 1 << 34 else { throw error(.invalidValue, "shape \(shape) is too large to read; the file is probably corrupt") }
+        return n
+    }
     var typeDescription: String {
         switch typeClass {
         case .integer, .float: return "\(typeClass.rawValue)\(typeSize * 8)"
@@ -195,7 +209,9 @@ final class H5Dataset {
         DatasetError(kind, file: file, path: path, message)
     }
 
-    private func read(_ memType: hid_t, _ buffer: UnsafeMutableRawPointer, what: String) throws {
+    /// `buffer` is nil only for an empty array (zero elements): nothing to read.
+    private func read(_ memType: hid_t, _ buffer: UnsafeMutableRawPointer?, what: String) throws {
+        guard let buffer = buffer else { return }
         guard H5Dread(id, memType, chdf5_s_all(), chdf5_s_all(), chdf5_p_default(), buffer) >= 0 else {
             throw error(.readFailed, "HDF5 could not read the data as \(what) (truncated or corrupt file?)")
         }
@@ -207,8 +223,8 @@ final class H5Dataset {
             throw error(.wrongType, "expected float32 or float64 values, found \(typeDescription)")
         }
         return try withHDF5 {
-            var out = [Float](repeating: 0, count: count)
-            try out.withUnsafeMutableBytes { try read(chdf5_native_float(), $0.baseAddress!, what: "float32") }
+            var out = [Float](repeating: 0, count: try checkedCount())
+            try out.withUnsafeMutableBytes { try read(chdf5_native_float(), $0.baseAddress, what: "float32") }
             return out
         }
     }
@@ -219,8 +235,8 @@ final class H5Dataset {
             throw error(.wrongType, "expected integer values, found \(typeDescription)")
         }
         return try withHDF5 {
-            var out = [Int64](repeating: 0, count: count)
-            try out.withUnsafeMutableBytes { try read(chdf5_native_llong(), $0.baseAddress!, what: "int64") }
+            var out = [Int64](repeating: 0, count: try checkedCount())
+            try out.withUnsafeMutableBytes { try read(chdf5_native_llong(), $0.baseAddress, what: "int64") }
             return out.map { Int($0) }
         }
     }
@@ -231,7 +247,7 @@ final class H5Dataset {
             throw error(.wrongType, "expected strings, found \(typeDescription)")
         }
         return try withHDF5 {
-            let n = count
+            let n = try checkedCount()
             let fileType = H5Temp(H5Dget_type(id), H5Tclose)
             if isVariableString {
                 let memType = H5Temp(H5Tcopy(chdf5_c_s1()), H5Tclose)
@@ -241,14 +257,14 @@ final class H5Dataset {
                     throw error(.readFailed, "cannot build a variable-length string type")
                 }
                 var pointers = [UnsafeMutablePointer<CChar>?](repeating: nil, count: n)
-                try pointers.withUnsafeMutableBytes { try read(memType.id, $0.baseAddress!, what: "variable-length strings") }
+                try pointers.withUnsafeMutableBytes { try read(memType.id, $0.baseAddress, what: "variable-length strings") }
                 let strings = pointers.map { $0.map { String(cString: $0) } ?? "" }
                 let space = H5Temp(H5Dget_space(id), H5Sclose)
-                _ = pointers.withUnsafeMutableBytes { H5Dvlen_reclaim(memType.id, space.id, chdf5_p_default(), $0.baseAddress!) }
+                _ = pointers.withUnsafeMutableBytes { H5Dvlen_reclaim(memType.id, space.id, chdf5_p_default(), $0.baseAddress) }
                 return strings
             }
             var bytes = [UInt8](repeating: 0, count: n * typeSize)
-            try bytes.withUnsafeMutableBytes { try read(fileType.id, $0.baseAddress!, what: "fixed-length strings") }
+            try bytes.withUnsafeMutableBytes { try read(fileType.id, $0.baseAddress, what: "fixed-length strings") }
             return (0..<n).map { i in
                 var slice = bytes[(i * typeSize)..<((i + 1) * typeSize)]
                 if let nul = slice.firstIndex(of: 0) { slice = slice[..<nul] }
@@ -269,7 +285,7 @@ final class H5Dataset {
                 }
                 let fileType = H5Temp(H5Dget_type(id), H5Tclose)
                 var bytes = [UInt8](repeating: 0, count: typeSize)
-                try bytes.withUnsafeMutableBytes { try read(fileType.id, $0.baseAddress!, what: "opaque bytes") }
+                try bytes.withUnsafeMutableBytes { try read(fileType.id, $0.baseAddress, what: "opaque bytes") }
                 return bytes
             case .integer:
                 guard typeSize == 1, shape.count == 1 else {
@@ -282,10 +298,10 @@ final class H5Dataset {
                 }
                 let memType = H5Temp(H5Tvlen_create(chdf5_native_uchar()), H5Tclose)
                 var handle = hvl_t()
-                try withUnsafeMutableBytes(of: &handle) { try read(memType.id, $0.baseAddress!, what: "variable-length uint8") }
+                try withUnsafeMutableBytes(of: &handle) { try read(memType.id, $0.baseAddress, what: "variable-length uint8") }
                 let bytes = handle.p.map { Array(UnsafeRawBufferPointer(start: $0, count: handle.len)) } ?? []
                 let space = H5Temp(H5Dget_space(id), H5Sclose)
-                _ = withUnsafeMutableBytes(of: &handle) { H5Dvlen_reclaim(memType.id, space.id, chdf5_p_default(), $0.baseAddress!) }
+                _ = withUnsafeMutableBytes(of: &handle) { H5Dvlen_reclaim(memType.id, space.id, chdf5_p_default(), $0.baseAddress) }
                 return bytes
             default:
                 throw error(.wrongType, "expected encoded image bytes (opaque, uint8 array or vlen uint8), found \(typeDescription)")
@@ -294,8 +310,8 @@ final class H5Dataset {
     }
 
     private func readUInt8All() throws -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: count)
-        try out.withUnsafeMutableBytes { try read(chdf5_native_uchar(), $0.baseAddress!, what: "uint8") }
+        var out = [UInt8](repeating: 0, count: try checkedCount())
+        try out.withUnsafeMutableBytes { try read(chdf5_native_uchar(), $0.baseAddress, what: "uint8") }
         return out
     }
 
@@ -320,7 +336,7 @@ final class H5Dataset {
             let memSpace = H5Temp(H5Screate_simple(Int32(extent.count), extent, nil), H5Sclose)
             var out = [UInt8](repeating: 0, count: extent.reduce(1) { $0 * Int($1) })
             let status = out.withUnsafeMutableBytes {
-                H5Dread(id, chdf5_native_uchar(), memSpace.id, fileSpace.id, chdf5_p_default(), $0.baseAddress!)
+                H5Dread(id, chdf5_native_uchar(), memSpace.id, fileSpace.id, chdf5_p_default(), $0.baseAddress)
             }
             guard status >= 0 else {
                 throw error(.readFailed, "HDF5 could not read rows \(start)..<\(start + rows) (truncated or corrupt file?)")

@@ -64,6 +64,9 @@ public enum ImageFormat: String {
 /// Errors are `DatasetError(.undecodableImage)` carrying the caller's `file` and `name`
 /// (the example the bytes belong to) so that bad examples can be found.
 public enum ImageCodec {
+    /// Largest image decoded (8192 x 8192): a corrupt header must not request gigabytes.
+    public static let maxPixels = 8192 * 8192
+
     /// Decodes PNG or JPEG bytes to RGB. Grayscale becomes gray RGB; alpha is composited
     /// onto white (transparent backgrounds of product/flower photos read as white, not as
     /// the arbitrary colour stored under alpha 0).
@@ -119,6 +122,9 @@ public enum ImageCodec {
         }
         image.format = cpng_format_rgb()
         let width = Int(image.width), height = Int(image.height)
+        guard width * height <= maxPixels else {
+            throw DatasetError(.undecodableImage, file: file, path: name, "PNG of \(width)x\(height) exceeds the \(maxPixels)-pixel limit")
+        }
         var pixels = [UInt8](repeating: 0, count: width * height * 3)
         var white = png_color(red: 255, green: 255, blue: 255)
         let finished = pixels.withUnsafeMutableBytes { png_image_finish_read(&image, &white, $0.baseAddress, Int32(width * 3), nil) }
@@ -137,6 +143,7 @@ public enum ImageCodec {
             tjDecompressHeader3(handle, $0.bindMemory(to: UInt8.self).baseAddress, UInt(bytes.count), &w, &h, &sub, &space)
         }
         guard header == 0, w > 0, h > 0 else { throw bad("JPEG header unreadable: \(String(cString: tjGetErrorStr2(handle)))") }
+        guard Int(w) * Int(h) <= maxPixels else { throw bad("JPEG of \(w)x\(h) exceeds the \(maxPixels)-pixel limit") }
         var pixels = [UInt8](repeating: 0, count: Int(w) * Int(h) * 3)
         let status = bytes.withUnsafeBytes { src in
             pixels.withUnsafeMutableBufferPointer { dst in

@@ -76,7 +76,12 @@ public enum Npy {
             guard let d = Int(t), d >= 0 else { throw bad("shape", "shape \(shapeText) is not a tuple of non-negative integers") }
             shape.append(d)
         }
-        let count = shape.reduce(1, *)
+        var count = 1
+        for d in shape {
+            let (p, overflow) = count.multipliedReportingOverflow(by: d)
+            guard !overflow, p <= 1 << 34 else { throw bad("shape", "shape \(shapeText) is too large") }
+            count = p
+        }
         let dataStart = headerStart + headerLength
         guard bytes.count - dataStart == count * width else {
             throw bad("data", "\(bytes.count - dataStart) data bytes; expected \(count * width) for shape \(shape) of \(descr)")

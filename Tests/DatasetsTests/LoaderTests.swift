@@ -45,6 +45,20 @@ final class LoaderTests: XCTestCase {
         XCTAssertNotEqual(orders, otherOrders, "another seed gives another order")
     }
 
+    func testFlatRowsReadFromWorkerThreadsMatchSerialReads() throws {
+        // Flat pixels stay on disk and are read through HDF5 (serial build, one lock)
+        // from the prefetch threads.
+        let data = try TextImageDataset.open(path: try Fixture.path("flat.h5"), split: "train")
+        let serial = try BatchLoader(dataset: data, options: options(wrong: .differentClass, workers: 0), mode: .train)
+        let threaded = try BatchLoader(dataset: data, options: options(wrong: .differentClass, workers: 2), mode: .train)
+        for _ in 0..<8 {
+            let a = try serial.next(), b = try threaded.next()
+            XCTAssertEqual(a.images, b.images)
+            XCTAssertEqual(a.wrongImages, b.wrongImages)
+            XCTAssertEqual(a.wrongIndices, b.wrongIndices)
+        }
+    }
+
     func testEachEpochVisitsEveryExampleOnceAndDropsTheRemainder() throws {
         let data = try perExample()
         let loader = try BatchLoader(dataset: data, options: options(batch: 2), mode: .train)
