@@ -1,0 +1,147 @@
+import Autograd
+import Foundation
+@testable import StackGAN
+import XCTest
+
+/// Heads and loss presets on logits whose losses are known in closed form:
+/// BCE(x, 1) = log(1 + e^-x), BCE(x, 0) = log(1 + e^x); so BCE(0, *) = ln 2, BCE(ln 3, 1) =
+/// BCE(-ln 3, 0) = log(4/3), BCE(ln 3, 0) = log 4, BCE(-5, 1) = log(1 + e^5).
+final class LossTests: XCTestCase {
+    let ln2 = Float(log(2.0)), ln43 = Float(log(4.0 / 3)), ln4 = Float(log(4.0)), ln1e5 = Float(log(1 + exp(5.0)))
+
+    private func t(_ values: [Float]) throws -> Tensor { try Tensor(shape: [values.count], scalars: values) }
+
+    /// real pairs: match ln3, realness 0; wrong: match 0, realness -5; fake: match -ln3, realness ln3.
+    private func splitLogits() throws -> (DiscriminatorLogits, DiscriminatorLogits, DiscriminatorLogits) {
+        let l3 = Float(log(3.0))
+        return (DiscriminatorLogits(match: try t([l3, l3]), real: try t([0, 0])),
+                DiscriminatorLogits(match: try t([0]), real: try t([-5])),
+                DiscriminatorLogits(match: try t([-l3, -l3]), real: try t([l3, l3])))
+    }
+
+    func testSingleHeadBCE() throws {
+        let (real, wrong, fake) = try splitLogits()
+        let single = { (l: DiscriminatorLogits) in DiscriminatorLogits(match: l.match, real: nil) }
+        let terms = try GANLoss().discriminator(real: single(real), wrong: single(wrong), fake: single(fake))
+        XCTAssertEqual(terms.total.item, ln43 + 0.5 * ln2 + 0.5 * ln43, accuracy: 1e-6)
+        XCTAssertEqual(terms.components.map(\.name), ["real_match", "wrong_match", "fake_match"])
+        XCTAssertEqual(try XCTUnwrap(terms["wrong_match"]), ln2, accuracy: 1e-6)
+
+        var config = LossConfig()
+        (config.wrongWeight, config.fakeWeight) = (0.25, 1)
+        let reweighted = try GANLoss(config: config).discriminator(real: single(real), wrong: single(wrong), fake: single(fake))
+        XCTAssertEqual(reweighted.total.item, ln43 + 0.25 * ln2 + ln43, accuracy: 1e-6)
+    }
+
+    func testSingleHeadGradientIsSigmoidMinusTarget() throws {
+        let real = try Tensor(shape: [2], scalars: [0, 0], requiresGrad: true)
+        let fake = try Tensor(shape: [2], scalars: [0, 0], requiresGrad: true)
+        let terms = try GANLoss().discriminator(real: DiscriminatorLogits(match: real, real: nil),
+                                                wrong: DiscriminatorLogits(match: try t([0]), real: nil),
+                                                fake: DiscriminatorLogits(match: fake, real: nil))
+        XCTAssertEqual(terms.total.item, 2 * ln2, accuracy: 1e-6)
+        try terms.total.backward()
+        // d/dx mean BCE = (sigmoid(0) - target) / N, times the term's weight.
+        XCTAssertEqual(try XCTUnwrap(real.grad).scalars, [-0.25, -0.25])
+        XCTAssertEqual(try XCTUnwrap(fake.grad).scalars, [0.125, 0.125])
+    }
+
+    func testStackGANPytorchSplitPresetIgnoresWrongRealness() throws {
+        let (real, wrong, fake) = try splitLogits()
+        let terms = try GANLoss().discriminator(real: real, wrong: wrong, fake: fake)
+        XCTAssertEqual(terms.total.item, (ln43 + ln2) / 2 + (ln43 + ln2 + ln4) / 3, accuracy: 1e-6)
+        XCTAssertNil(terms["wrong_realness"])
+    }
+
+    func testStackGANv2SplitPresetCountsWrongImagesAsReal() throws {
+        let (real, wrong, fake) = try splitLogits()
+        var config = LossConfig()
+        config.splitPreset = .stackganV2
+        let terms = try GANLoss(config: config).discriminator(real: real, wrong: wrong, fake: fake)
+        XCTAssertEqual(terms.total.item, ln43 + ln2 + ln2 + ln1e5 + ln43 + ln4, accuracy: 1e-5)
+        XCTAssertEqual(try XCTUnwrap(terms["wrong_realness"]), ln1e5, accuracy: 1e-5)
+    }
+
+    func testExplicitWeightsReplaceThePreset() throws {
+        let (real, wrong, fake) = try splitLogits()
+        var config = LossConfig()
+        config.weights = DiscriminatorLossWeights(realMatch: 2, wrongMatch: 0, fakeMatch: 0, realRealness: 0, wrongRealness: 0, fakeRealness: 3)
+        let terms = try GANLoss(config: config).discriminator(real: real, wrong: wrong, fake: fake)
+        XCTAssertEqual(terms.total.item, 2 * ln43 + 3 * ln4, accuracy: 1e-5)
+        XCTAssertEqual(terms.components.map(\.name), ["real_match", "fake_realness"])
+        // A weighted realness term without realness logits is an error, not a silent zero.
+        let single = DiscriminatorLogits(match: real.match, real: nil)
+        XCTAssertThrowsError(try GANLoss(config: config).discriminator(real: single, wrong: single, fake: single))
+    }
+
+    func testHingeDiscriminatorAndGenerator() throws {
+        var config = LossConfig()
+        config.loss = .hinge
+        let loss = GANLoss(config: config)
+        // relu(1 - [0.5, 2]) = [0.5, 0] -> 0.25; relu(1 + -0.5) = 0.5; relu(1 + 0.2) = 1.2.
+        let d = try loss.discriminator(real: DiscriminatorLogits(match: try t([0.5, 2]), real: nil),
+                                       wrong: DiscriminatorLogits(match: try t([-0.5]), real: nil),
+                                       fake: DiscriminatorLogits(match: try t([0.2]), real: nil))
+        XCTAssertEqual(d.total.item, 0.25 + 0.5 * (0.5 + 1.2), accuracy: 1e-6)
+        let g = try loss.generator(fake: DiscriminatorLogits(match: try t([1, 3]), real: try t([-1, -1])), mu: nil, logVariance: nil)
+        XCTAssertEqual(g.total.item, -2 + 1, accuracy: 1e-6)
+    }
+
+    func testGeneratorUsesBothHeadsAndKL() throws {
+        // KL with mu = 1, logvar = 0: -0.5 (1 + 0 - 1 - 1) = 0.5, times the coefficient 2.
+        let mu = try Tensor(shape: [1, 1], scalars: [1]), logVariance = try Tensor(shape: [1, 1], scalars: [0])
+        let split = try GANLoss().generator(fake: DiscriminatorLogits(match: try t([0]), real: try t([0])), mu: mu, logVariance: logVariance)
+        XCTAssertEqual(split.total.item, 2 * ln2 + 1, accuracy: 1e-6)
+        XCTAssertEqual(split.components.map(\.name), ["match", "realness", "kl"])
+        XCTAssertEqual(try XCTUnwrap(split["kl"]), 0.5, accuracy: 1e-6)
+        let single = try GANLoss().generator(fake: DiscriminatorLogits(match: try t([Float(log(3.0))]), real: nil), mu: nil, logVariance: nil)
+        XCTAssertEqual(single.total.item, ln43, accuracy: 1e-6)
+    }
+
+    func testInterpolation() throws {
+        let e = try Tensor(shape: [3, 2], scalars: [1, 2, 3, 4, 5, 6])
+        let mixed = try GANLoss.interpolatedEmbeddings(e, beta: 0.25)
+        // row i = 0.25 row i + 0.75 row (i + 1) mod 3.
+        XCTAssertEqual(mixed.scalars, [2.5, 3.5, 4.5, 5.5, 2, 3])
+        var config = LossConfig()
+        config.interpolationWeight = 0.5
+        let term = try GANLoss(config: config).interpolatedGenerator(fake: DiscriminatorLogits(match: try t([0, 0]), real: nil))
+        XCTAssertEqual(term.total.item, 0.5 * ln2, accuracy: 1e-6)
+        XCTAssertEqual(try XCTUnwrap(term["interpolated"]), ln2, accuracy: 1e-6)
+    }
+}
+
+final class ConfigTests: XCTestCase {
+    func testModelConfigDefaultsAndKeys() throws {
+        let defaults = try JSONDecoder().decode(ModelConfig.self, from: Data("{}".utf8))
+        XCTAssertEqual(defaults, ModelConfig())
+        XCTAssertEqual([defaults.embeddingDimension, defaults.noiseDimension, defaults.conditionDimension,
+                        defaults.generatorWidth, defaults.discriminatorWidth, defaults.residualBlocks], [1024, 100, 128, 128, 64, 4])
+        XCTAssertEqual(defaults.caActivation, .relu)
+        XCTAssertEqual([defaults.stage1Head, defaults.stage2Head], [.single, .split])
+
+        let json = #"{"embedding_dim": 384, "ca_activation": "leaky_relu", "stage1_head": "split", "gf_dim": 32}"#
+        let c = try JSONDecoder().decode(ModelConfig.self, from: Data(json.utf8))
+        XCTAssertEqual(c.embeddingDimension, 384)
+        XCTAssertEqual(c.generatorWidth, 32)
+        XCTAssertEqual(c.caActivation, .leakyRelu)
+        XCTAssertEqual(c.stage1Head, .split)
+        XCTAssertEqual(try JSONDecoder().decode(ModelConfig.self, from: JSONEncoder().encode(c)), c)
+
+        XCTAssertThrowsError(try JSONDecoder().decode(ModelConfig.self, from: Data(#"{"gf_dims": 64}"#.utf8)))
+        XCTAssertThrowsError(try JSONDecoder().decode(ModelConfig.self, from: Data(#"{"gf_dim": 30}"#.utf8)))
+    }
+
+    func testLossConfigDecoding() throws {
+        let json = #"{"loss": "hinge", "split_preset": "stackgan_v2", "kl_coefficient": 1, "interpolation_weight": 0.5,"#
+            + #" "weights": {"real_match": 1, "wrong_match": 0.5, "fake_match": 0.5, "real_realness": 0, "wrong_realness": 0, "fake_realness": 0}}"#
+        let c = try JSONDecoder().decode(LossConfig.self, from: Data(json.utf8))
+        XCTAssertEqual(c.loss, .hinge)
+        XCTAssertEqual(c.splitPreset, .stackganV2)
+        XCTAssertEqual(c.klCoefficient, 1)
+        XCTAssertEqual(c.interpolationBeta, 0.5)
+        XCTAssertEqual(c.discriminatorWeights(for: .split), .single())
+        XCTAssertEqual(LossConfig().discriminatorWeights(for: .split), .stackganPytorch)
+        XCTAssertEqual(LossConfig().discriminatorWeights(for: .single), .single(wrong: 0.5, fake: 0.5))
+    }
+}
