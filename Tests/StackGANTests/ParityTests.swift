@@ -127,19 +127,15 @@ final class ParityTests: XCTestCase {
 
     // MARK: - One training step, train mode
 
-    /// StackGAN-Pytorch's step: G forward; D on real, wrong (real features [:N-1] with conditions
-    /// [1:]) and detached fake pairs, backward; then the G loss through the same D, backward.
+    /// StackGAN-Pytorch's step: G forward; D on real, wrong and detached fake pairs (`scorePairs`),
+    /// backward; then the G loss through the same D, backward. No optimizer step in between.
     private func trainStep(prefix: String, generator: TextToImageGenerator, makeOutput: () throws -> GeneratorOutput,
                            discriminator d: StackGANDiscriminator, real: Tensor,
                            generatorGrads: [String], discriminatorGrads: [String], buffers: [String]) throws {
         let out = try makeOutput()
-        let n = real.shape[0], condition = out.condition, loss = GANLoss()
-        let realFeatures = try d.features(image: real, training: true)
-        let fakeFeatures = try d.features(image: out.image.detached(), training: true)
-        let dTerms = try loss.discriminator(
-            real: d.logits(features: realFeatures, condition: condition, training: true),
-            wrong: d.logits(features: realFeatures.slicedBatch(0..<(n - 1)), condition: condition.slicedBatch(1..<n), training: true),
-            fake: d.logits(features: fakeFeatures, condition: condition, training: true))
+        let condition = out.condition, loss = GANLoss()
+        let dTerms = try loss.discriminator(d.scorePairs(realImages: real, fakeImages: out.image.detached(),
+                                                         condition: condition, training: true))
         try dTerms.total.backward()
         try assertClose(dTerms.total, "\(prefix).d_loss", tolerance: Self.lossTolerance)
         let dTensors = byName(d)

@@ -138,6 +138,11 @@ public struct GANLoss {
         return try weightedSum(parts)
     }
 
+    /// The same from `TextImageDiscriminator.scorePairs`.
+    public func discriminator(_ pairs: PairLogits) throws -> LossTerms {
+        try discriminator(real: pairs.real, wrong: pairs.wrong, fake: pairs.fake)
+    }
+
     /// Generator loss: non-saturating "real" on the fakes' match logit and, for a split head, their
     /// realness logit (hinge: -logit); plus `kl_coefficient` * KL(mu, logvar) when the generator has a CA.
     public func generator(fake: DiscriminatorLogits, mu: Tensor?, logVariance: Tensor?) throws -> LossTerms {

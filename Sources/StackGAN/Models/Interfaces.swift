@@ -49,6 +49,33 @@ extension TextImageDiscriminator {
     }
 }
 
+/// The logits of the three kinds of pair one discriminator step scores.
+public struct PairLogits {
+    /// (image i, condition i), [N].
+    public let real: DiscriminatorLogits
+    /// (image i, condition i + 1), [N - 1]: a real image with another example's caption.
+    public let wrong: DiscriminatorLogits
+    /// (generated image i, condition i), [N].
+    public let fake: DiscriminatorLogits
+}
+
+extension TextImageDiscriminator {
+    /// StackGAN-Pytorch's discriminator pass: the real images are encoded once and their features
+    /// serve both the real pairs and the wrong pairs (features [0, N-1) with conditions [1, N)), so
+    /// train-mode BN sees the same batches as there. Images [N, 3, S, S], condition [N, c or E].
+    /// For the D step pass `fakeImages` detached. Needs N >= 2.
+    public func scorePairs(realImages: Tensor, fakeImages: Tensor, condition: Tensor, training: Bool) throws -> PairLogits {
+        let n = realImages.shape.first ?? 0
+        guard n >= 2 else { throw ShapeError("scorePairs", "wrong pairs need a batch of at least 2, got \(realImages.shape)") }
+        let realFeatures = try features(image: realImages, training: training)
+        let fakeFeatures = try features(image: fakeImages, training: training)
+        return PairLogits(
+            real: try logits(features: realFeatures, condition: condition, training: training),
+            wrong: try logits(features: realFeatures.slicedBatch(0..<(n - 1)), condition: condition.slicedBatch(1..<n), training: training),
+            fake: try logits(features: fakeFeatures, condition: condition, training: training))
+    }
+}
+
 extension Tensor {
     /// [N, 1, 1, 1] -> [N].
     func flattenedLogits() throws -> Tensor {
