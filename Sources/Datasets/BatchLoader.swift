@@ -261,6 +261,9 @@ struct BatchMaker {
 
     /// Builds batch `batch` of `epoch` directly (no prefetch, no state change).
     func makeBatch(epoch: Int, batch: Int) throws -> Batch {
+        guard batch >= 0 && batch < batchesPerEpoch else {
+            throw DatasetError(.invalidValue, file: dataset.file, path: dataset.split, "batch \(batch); expected 0..<\(batchesPerEpoch)")
+        }
         let order = order(epoch: epoch)
         let n = options.batchSize
         let indices = Array(order[(batch * n)..<min(order.count, (batch + 1) * n)])

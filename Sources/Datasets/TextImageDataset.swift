@@ -95,7 +95,8 @@ public final class TextImageDataset {
     public let embeddingWidth: Int
     public let embeddings: [Float]
     public let captions: [[String]]
-    /// Sorted distinct class values (ints appear as their decimal strings).
+    /// Sorted distinct class values of this split (ints appear as their decimal strings).
+    /// Indices are per split: match classes across splits by these names.
     public let classNames: [String]
     public let classIndices: [Int]
     /// Example names (group names or filenames), used in error messages.

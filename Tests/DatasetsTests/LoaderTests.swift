@@ -99,6 +99,9 @@ final class LoaderTests: XCTestCase {
         resumed.restore(LoaderState(epoch: 1, batch: 1))
         XCTAssertEqual(try resumed.next().images, expected[0].images)
         XCTAssertEqual(try resumed.makeBatch(epoch: 2, batch: 0).indices, expected[1].indices)
+        assertDatasetError(.invalidValue, file: "per_example.h5", innerPath: "train", contains: "0..<2") {
+            try resumed.makeBatch(epoch: 0, batch: 2)
+        }
     }
 
     func testShiftPairsImageIWithRealImageIPlusOne() throws {
