@@ -1,10 +1,48 @@
 import ArgumentParser
+import Foundation
+import StackGAN
 
-@main
 struct StackGANCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stackgan",
         abstract: "Text-to-image GANs (GAN-CLS, StackGAN) on a Swift + oneDNN engine.",
-        subcommands: [Bench.self]
+        subcommands: [Train.self, Bench.self]
     )
+}
+
+/// A usage problem found after parsing (a bad config, a missing input): exit code 2 like a bad flag.
+struct UsageError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Exit codes: 0 success, 2 usage errors (bad flags, configs, inputs), 1 runtime errors. Errors are
+/// one line on stderr; ArgumentParser's own help and messages are kept.
+@main
+enum Main {
+    static func main() {
+        do {
+            var command = try StackGANCommand.parseAsRoot()
+            try command.run()
+        } catch let error as UsageError {
+            fail(error.description, code: 2)
+        } catch let error as ConfigError {
+            fail(error.description, code: 2)
+        } catch {
+            let code = StackGANCommand.exitCode(for: error)
+            if code == .success {
+                print(StackGANCommand.fullMessage(for: error))
+                exit(0)
+            } else if code == .validationFailure {
+                fail(StackGANCommand.message(for: error) + " (see --help)", code: 2)
+            } else {
+                fail("\(error)", code: 1)
+            }
+        }
+    }
+
+    static func fail(_ message: String, code: Int32) -> Never {
+        FileHandle.standardError.write(Data("stackgan: error: \(message)\n".utf8))
+        exit(code)
+    }
 }

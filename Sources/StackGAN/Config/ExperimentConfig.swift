@@ -1,0 +1,132 @@
+import Datasets
+import Foundation
+
+/// Which model family a config trains.
+public enum ModelFamily: String, Codable, Sendable {
+    case stackgan
+    case ganCLS = "gan_cls"
+}
+
+/// Everything a training run needs, as read from `configs/*.yml`. Keys are snake_case; a file
+/// names only what differs from these defaults (the published StackGAN Stage-I settings).
+public struct ExperimentConfig: Codable, Equatable {
+    /// `name`: the run's default folder under runs/.
+    public var name = "stackgan"
+    /// `family`: stackgan or gan_cls.
+    public var family = ModelFamily.stackgan
+    /// `stage`: 1 (64x64) or 2 (256x256 on a frozen Stage-I). GAN-CLS is stage 1.
+    public var stage = 1
+    public var data = DataConfig()
+    public var model = ModelConfig()
+    public var loss = LossConfig()
+    public var train = TrainConfig()
+
+    public init() {}
+
+    /// Output side of the generator: 64 for Stage-I and GAN-CLS, 256 for Stage-II.
+    public var imageSize: Int { stage == 2 ? 256 : 64 }
+
+    /// Checks the values no type can: ranges, and which combinations make sense.
+    public func validate() throws {
+        func bad(_ key: String, _ why: String) -> ConfigError { ConfigError("config", "`\(key)` \(why)") }
+        guard stage == 1 || stage == 2 else { throw bad("stage", "must be 1 or 2, got \(stage)") }
+        if family == .ganCLS && stage != 1 { throw bad("stage", "must be 1 for gan_cls (GAN-CLS makes 64x64 images)") }
+        if stage == 2 && train.stage1Checkpoint.isEmpty {
+            throw bad("train.stage1_checkpoint", "must name a Stage-I checkpoint for stage 2")
+        }
+        guard train.batchSize >= 2 else { throw bad("train.batch_size", "must be at least 2 (batch norm), got \(train.batchSize)") }
+        guard train.maxSteps > 0 || train.maxEpochs > 0 else { throw bad("train.max_steps", "or train.max_epochs must be positive") }
+        guard train.generatorLearningRate > 0, train.discriminatorLearningRate > 0 else {
+            throw bad("train.generator_lr", "and train.discriminator_lr must be positive")
+        }
+        guard (0..<1).contains(train.emaDecay) else { throw bad("train.ema_decay", "must be in [0, 1), got \(train.emaDecay)") }
+        guard train.sampleCount >= 1 else { throw bad("train.sample_count", "must be at least 1") }
+        guard data.captionsPerStep >= 1 else { throw bad("data.captions_per_step", "must be at least 1") }
+        try model.validate()
+    }
+}
+
+/// `data:` where the pairs come from and how batches are made.
+public struct DataConfig: Codable, Equatable {
+    /// `path`: the HDF5 file (`--data` replaces it).
+    public var path = "data/shapes.h5"
+    public var split = "train"
+    /// `eval_split`: where `evaluate` and the fixed sample captions come from.
+    public var evalSplit = "test"
+    /// `load_size`: resize before the random crop; 0 means 76 for 64 px, 304 for 256 px.
+    public var loadSize = 0
+    /// `captions_per_step`: 1 = one random caption (StackGAN-Pytorch); k = mean of k (TF, GAN-CLS: 4).
+    public var captionsPerStep = 1
+    /// `wrong_pairs`: shift (StackGAN-Pytorch) or differentClass (TF StackGAN, GAN-CLS).
+    public var wrongPairs = WrongPairStrategy.shift
+    /// `invalid_images`: stop at an undecodable image, or skip and count it.
+    public var invalidImages = InvalidImagePolicy.stop
+    public var workers = 1
+    public var prefetch = 3
+    /// `images`, `embeddings`, `captions`, `classes`, `names`: dataset paths inside the file when they
+    /// differ from the layouts we detect ("" = detect).
+    public var images = "", embeddings = "", captions = "", classes = "", names = ""
+
+    enum CodingKeys: String, CodingKey {
+        case path, split, evalSplit = "eval_split", loadSize = "load_size", captionsPerStep = "captions_per_step"
+        case wrongPairs = "wrong_pairs", invalidImages = "invalid_images", workers, prefetch
+        case images, embeddings, captions, classes, names
+    }
+
+    public init() {}
+
+    public func datasetOptions(embeddingWidth: Int) -> DatasetOptions {
+        func path(_ s: String) -> String? { s.isEmpty ? nil : s }
+        return DatasetOptions(paths: DatasetPaths(images: path(images), embeddings: path(embeddings), captions: path(captions),
+                                                  classes: path(classes), names: path(names)),
+                              expectedEmbeddingWidth: embeddingWidth, invalidImages: invalidImages)
+    }
+}
+
+/// `train:` the schedule and optimisation settings.
+public struct TrainConfig: Codable, Equatable {
+    public var batchSize = 64
+    /// `max_steps`: stop after this many D+G steps (0 = run `max_epochs`).
+    public var maxSteps = 0
+    public var maxEpochs = 120
+    public var generatorLearningRate: Float = 2e-4
+    public var discriminatorLearningRate: Float = 2e-4
+    public var beta1: Float = 0.5
+    public var beta2: Float = 0.999
+    /// `lr_decay_epochs`: halve both learning rates every this many epochs (0 = never).
+    public var learningRateDecayEpochs = 20
+    public var seed: UInt64 = 0
+    public var logEvery = 10
+    /// `sample_every`: write a sample grid every this many steps (0 = only at the end).
+    public var sampleEvery = 200
+    /// `checkpoint_every`: write the checkpoint every this many steps (0 = only at the end).
+    public var checkpointEvery = 500
+    /// `sample_count`: captions in the progress grid (each with `samples_per_caption` noises).
+    public var sampleCount = 8
+    public var samplesPerCaption = 4
+    /// `ema_decay`: keep an exponential moving average of the generator for sampling (0 = off).
+    public var emaDecay: Float = 0
+    /// `stage1_checkpoint`: the frozen Stage-I run's checkpoint, for stage 2.
+    public var stage1Checkpoint = ""
+
+    enum CodingKeys: String, CodingKey {
+        case batchSize = "batch_size", maxSteps = "max_steps", maxEpochs = "max_epochs"
+        case generatorLearningRate = "generator_lr", discriminatorLearningRate = "discriminator_lr", beta1, beta2
+        case learningRateDecayEpochs = "lr_decay_epochs", seed, logEvery = "log_every", sampleEvery = "sample_every"
+        case checkpointEvery = "checkpoint_every", sampleCount = "sample_count", samplesPerCaption = "samples_per_caption"
+        case emaDecay = "ema_decay", stage1Checkpoint = "stage1_checkpoint"
+    }
+
+    public init() {}
+}
+
+extension ExperimentConfig {
+    enum CodingKeys: String, CodingKey { case name, family, stage, data, model, loss, train }
+
+    /// Reads a config file (nil: the defaults) with `key.path=value` overrides and validates it.
+    public static func load(file: String?, overrides: [String] = []) throws -> ExperimentConfig {
+        let config = try ConfigLoader.load(ExperimentConfig.self, defaults: ExperimentConfig(), file: file, overrides: overrides)
+        try config.validate()
+        return config
+    }
+}

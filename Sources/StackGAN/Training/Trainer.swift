@@ -1,0 +1,293 @@
+import Autograd
+import Datasets
+import Foundation
+import NN
+
+/// Training stopped for a reason the user must see: a non-finite loss, a resume without a checkpoint.
+public struct TrainingError: Error, CustomStringConvertible {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// Trains one config: alternating D and G steps, progress grids from fixed noise and captions,
+/// metrics (JSONL and TensorBoard) and atomic checkpoints that resume to the same numbers.
+///
+/// Run folder: `config.yml`, `checkpoint.safetensors`, `metrics.jsonl`, `samples/step_NNNNNN.png`,
+/// `samples/latest.png`, `samples/captions.txt`, `events.out.tfevents.*`.
+public final class Trainer {
+    public let config: ExperimentConfig
+    public let runDirectory: URL
+    public let generator: any TextToImageGenerator
+    public let discriminator: any TextImageDiscriminator
+    /// The exponential moving average of the generator (`train.ema_decay` > 0), used for samples.
+    public let averagedGenerator: (any TextToImageGenerator)?
+    public let generatorOptimizer: Adam
+    public let discriminatorOptimizer: Adam
+    public let loader: BatchLoader
+    public private(set) var state: TrainingState
+    private let loss: GANLoss
+    private let fixedNoise: Tensor
+    private let fixedEmbeddings: Tensor
+    public let fixedCaptions: [String]
+    private let log: (String) -> Void
+    private var tensorBoard: TensorBoardWriter?
+    private var metrics: FileHandle?
+
+    /// Builds the models and the data pipeline; with `resume`, continues from the run folder's checkpoint.
+    public init(config: ExperimentConfig, runDirectory: URL, resume: Bool = false, writeLogs: Bool = true,
+                log: @escaping (String) -> Void = { print($0) }) throws {
+        try config.validate()
+        self.config = config
+        self.runDirectory = runDirectory
+        self.log = log
+        let fm = FileManager.default
+        do {
+            try fm.createDirectory(at: runDirectory.appendingPathComponent("samples"), withIntermediateDirectories: true)
+        } catch {
+            throw TrainingError("\(runDirectory.path): cannot create the run folder: \(error.localizedDescription)")
+        }
+
+        var rng = RandomGenerator(seed: config.train.seed)
+        let models = try ModelPair(config: config, using: &rng)
+        generator = models.generator
+        discriminator = models.discriminator
+        if config.train.emaDecay > 0 {
+            let stageOne = (generator as? Stage2Generator)?.stageOne
+            let copy = ModelPair.makeGenerator(config: config, stageOne: stageOne)
+            for (target, source) in zip(copy.namedTensors, generator.namedTensors) {
+                try source.tensor.scalars.withUnsafeBufferPointer { try target.tensor.assign($0) }
+            }
+            copy.setTrainable(false)
+            averagedGenerator = copy
+        } else {
+            averagedGenerator = nil
+        }
+        let t = config.train
+        generatorOptimizer = Adam(parameters: generator.parameters, learningRate: t.generatorLearningRate, betas: (t.beta1, t.beta2))
+        discriminatorOptimizer = Adam(parameters: discriminator.parameters, learningRate: t.discriminatorLearningRate,
+                                      betas: (t.beta1, t.beta2))
+        loss = GANLoss(config: config.loss)
+
+        let options = config.data.datasetOptions(embeddingWidth: config.model.embeddingDimension)
+        let dataset = try TextImageDataset.open(path: config.data.path, split: config.data.split, options: options)
+        if !dataset.skipped.isEmpty { log("skipped \(dataset.skipped.count) undecodable images: \(dataset.skipped.prefix(5).joined(separator: ", "))") }
+        loader = try BatchLoader(dataset: dataset, options: LoaderOptions(
+            batchSize: t.batchSize, imageSize: config.imageSize, loadSize: config.data.loadSize > 0 ? config.data.loadSize : nil,
+            captionsPerStep: config.data.captionsPerStep, wrongPairs: config.data.wrongPairs, seed: t.seed, shuffle: true,
+            dropLast: true, prefetch: max(1, config.data.prefetch), workers: max(0, config.data.workers)), mode: .train)
+
+        // Fixed captions: the first examples of the eval split (the train split if it has none),
+        // each with `samples_per_caption` fixed noises; the same for every step and after resume.
+        let evalSet = (try? TextImageDataset.open(path: config.data.path, split: config.data.evalSplit, options: options)) ?? dataset
+        let captionCount = min(t.sampleCount, evalSet.count)
+        var embeddings: [Float] = []
+        var captions: [String] = []
+        for i in 0..<captionCount {
+            captions.append(evalSet.captions[i].first ?? evalSet.names[i])
+            for _ in 0..<t.samplesPerCaption { embeddings += evalSet.embedding(i, caption: 0) }
+        }
+        fixedCaptions = captions
+        fixedEmbeddings = try Tensor(shape: [captionCount * t.samplesPerCaption, evalSet.embeddingWidth], scalars: embeddings)
+        var noiseRNG = RandomGenerator(seed: t.seed &+ 1)
+        fixedNoise = Tensor.randomNormal([captionCount * t.samplesPerCaption, config.model.noiseDimension], using: &noiseRNG)
+
+        state = TrainingState(random: rng)
+        if resume { try restore() } else if fm.fileExists(atPath: checkpointURL.path) {
+            throw TrainingError("\(checkpointURL.path) exists: pass --resume to continue that run, or choose another --out")
+        }
+        try ConfigLoader.yaml(config).write(to: runDirectory.appendingPathComponent("config.yml"), atomically: true, encoding: .utf8)
+        try? captions.enumerated().map { "row \($0.offset): \($0.element)" }.joined(separator: "\n")
+            .write(to: runDirectory.appendingPathComponent("samples/captions.txt"), atomically: true, encoding: .utf8)
+        if writeLogs {
+            tensorBoard = try TensorBoardWriter(directory: runDirectory.path)
+            let metricsURL = runDirectory.appendingPathComponent("metrics.jsonl")
+            if !fm.fileExists(atPath: metricsURL.path) { fm.createFile(atPath: metricsURL.path, contents: nil) }
+            metrics = try FileHandle(forWritingTo: metricsURL)
+            metrics?.seekToEndOfFile()
+        }
+    }
+
+    public var checkpointURL: URL { runDirectory.appendingPathComponent(Checkpoint.fileName) }
+
+    /// Steps the run is scheduled for: `max_steps`, else `max_epochs` epochs.
+    public var totalSteps: Int {
+        config.train.maxSteps > 0 ? config.train.maxSteps : config.train.maxEpochs * loader.batchesPerEpoch
+    }
+
+    /// One discriminator step and one generator step on the next batch. Returns the loss terms.
+    @discardableResult
+    public func step() throws -> [String: Float] {
+        let batch = try loader.next()
+        let (n, s, e) = (batch.size, batch.imageSize, batch.embeddingWidth)
+        let decay = config.train.learningRateDecayEpochs
+        let factor = decay > 0 ? Float(pow(0.5, Double(batch.epoch / decay))) : 1
+        generatorOptimizer.learningRate = config.train.generatorLearningRate * factor
+        discriminatorOptimizer.learningRate = config.train.discriminatorLearningRate * factor
+
+        let real = try Tensor(shape: [n, 3, s, s], scalars: batch.images)
+        let embeddings = try Tensor(shape: [n, e], scalars: batch.embeddings)
+        let noise = Tensor.randomNormal([n, config.model.noiseDimension], using: &state.random)
+        let fake = try generator(embedding: embeddings, noise: noise, training: true, using: &state.random)
+
+        // Discriminator: real, wrong and detached fake pairs, all against this batch's condition.
+        let realFeatures = try discriminator.features(image: real, training: true)
+        let wrongFeatures: Tensor
+        if config.data.wrongPairs == .shift {
+            // Wrong image i is real image i+1, so its features are the real ones rolled by one: the
+            // same numbers (batch statistics are permutation-invariant) for half the D cost.
+            wrongFeatures = try realFeatures.rolledBatch(by: 1)
+        } else {
+            wrongFeatures = try discriminator.features(image: Tensor(shape: [n, 3, s, s], scalars: batch.wrongImages), training: true)
+        }
+        let realLogits = try discriminator.logits(features: realFeatures, condition: fake.condition, training: true)
+        let wrongLogits = try discriminator.logits(features: wrongFeatures, condition: fake.condition, training: true)
+        let fakeLogits = try discriminator(image: fake.image.detached(), condition: fake.condition, training: true)
+        let dLoss = try loss.discriminator(real: realLogits, wrong: wrongLogits, fake: fakeLogits)
+        try checkFinite(dLoss, "discriminator")
+        discriminator.zeroGrad()
+        try dLoss.total.backward()
+        try discriminatorOptimizer.update()
+
+        // Generator: D frozen so its weight gradients are not computed.
+        discriminator.setTrainable(false)
+        defer { discriminator.setTrainable(true) }
+        let fakeForGenerator = try discriminator(image: fake.image, condition: fake.condition, training: true)
+        var gLoss = try loss.generator(fake: fakeForGenerator, mu: fake.mu, logVariance: fake.logVariance)
+        if config.loss.interpolationWeight > 0 {
+            let mixed = try GANLoss.interpolatedEmbeddings(embeddings, beta: config.loss.interpolationBeta)
+            let mixedFake = try generator(embedding: mixed, noise: noise, training: true, using: &state.random)
+            let term = try loss.interpolatedGenerator(
+                fake: discriminator(image: mixedFake.image, condition: mixedFake.condition, training: true))
+            gLoss = LossTerms(total: try gLoss.total.adding(term.total), components: gLoss.components + term.components)
+        }
+        try checkFinite(gLoss, "generator")
+        generator.zeroGrad()
+        try gLoss.total.backward()
+        try generatorOptimizer.update()
+        if let averagedGenerator { updateAverage(averagedGenerator) }
+
+        state.step += 1
+        state.epoch = loader.state.epoch
+        state.batch = loader.state.batch
+        var values: [String: Float] = ["d_loss": dLoss.total.item, "g_loss": gLoss.total.item]
+        for (name, value) in dLoss.components { values["d_\(name)"] = value }
+        for (name, value) in gLoss.components { values["g_\(name)"] = value }
+        return values
+    }
+
+    /// Runs to `totalSteps` (or until `shouldStop` says so after a step), logging, sampling and
+    /// checkpointing on schedule, and always leaving a final checkpoint and grid.
+    public func run(shouldStop: () -> Bool = { false }) throws {
+        let t = config.train
+        let start = Date()
+        let firstStep = state.step
+        var lastCheckpoint = -1, lastSamples = -1
+        log("training \(config.name): \(config.family.rawValue) stage \(config.stage), \(loader.dataset.count) examples, batch \(t.batchSize), steps \(state.step)..<\(totalSteps), run folder \(runDirectory.path)")
+        while state.step < totalSteps && !shouldStop() {
+            let values = try step()
+            let elapsed = Date().timeIntervalSince(start)
+            let done = state.step - firstStep
+            let imagesPerSecond = Double(done * t.batchSize) / max(elapsed, 1e-9)
+            if state.step % max(1, t.logEvery) == 0 || state.step == totalSteps {
+                let eta = elapsed / Double(done) * Double(totalSteps - state.step)
+                log(String(format: "step %d/%d  epoch %d  %.1f img/s  ETA %@  D %.3f  G %.3f", state.step, totalSteps, state.epoch,
+                           imagesPerSecond, formatDuration(eta), values["d_loss"] ?? .nan, values["g_loss"] ?? .nan))
+                record(values, imagesPerSecond: imagesPerSecond)
+            }
+            if t.sampleEvery > 0 && state.step % t.sampleEvery == 0 { try writeSamples(); lastSamples = state.step }
+            if t.checkpointEvery > 0 && state.step % t.checkpointEvery == 0 { try saveCheckpoint(); lastCheckpoint = state.step }
+        }
+        if lastSamples != state.step { try writeSamples() }
+        if lastCheckpoint != state.step { try saveCheckpoint() }
+        log("stopped at step \(state.step); checkpoint \(checkpointURL.path), samples \(runDirectory.appendingPathComponent("samples/latest.png").path)")
+    }
+
+    /// The fixed-caption grid in eval mode (EMA weights when kept): one row per caption.
+    public func sampleImages() throws -> Tensor {
+        var rng = RandomGenerator(seed: config.train.seed &+ 2)
+        return try withoutGradients {
+            try (averagedGenerator ?? generator)(embedding: fixedEmbeddings, noise: fixedNoise, training: false, using: &rng).image
+        }
+    }
+
+    public func writeSamples() throws {
+        let images = try sampleImages()
+        let grid = ImageGrid.tile(nchw: images.scalars, count: images.shape[0], size: images.shape[2],
+                                  columns: config.train.samplesPerCaption)
+        let folder = runDirectory.appendingPathComponent("samples")
+        try ImageCodec.writePNG(grid, to: folder.appendingPathComponent(String(format: "step_%06d.png", state.step)).path)
+        try ImageCodec.writePNG(grid, to: folder.appendingPathComponent("latest.png").path)
+        tensorBoard?.image("samples", png: try ImageCodec.encodePNG(grid), width: grid.width, height: grid.height, step: state.step)
+    }
+
+    /// Everything needed to resume, in one file written atomically.
+    public func saveCheckpoint() throws {
+        var tensors = generator.namedTensors(prefix: "generator") + discriminator.namedTensors(prefix: "discriminator")
+        if let averagedGenerator { tensors += averagedGenerator.namedTensors(prefix: "generator_ema") }
+        tensors += generatorOptimizer.stateTensors.map { NamedTensor("optimizer_g.\($0.name)", $0.tensor, isParameter: false) }
+        tensors += discriminatorOptimizer.stateTensors.map { NamedTensor("optimizer_d.\($0.name)", $0.tensor, isParameter: false) }
+        state.generatorOptimizerStep = generatorOptimizer.step
+        state.discriminatorOptimizerStep = discriminatorOptimizer.step
+        let stateJSON = String(decoding: try JSONEncoder().encode(state), as: UTF8.self)
+        try SafeTensors.write(tensors, metadata: ["config": try ConfigLoader.yaml(config), "state": stateJSON,
+                                                  "family": config.family.rawValue, "stage": String(config.stage)],
+                              to: checkpointURL)
+    }
+
+    private func restore() throws {
+        let path = checkpointURL.path
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw TrainingError("\(path): no checkpoint to resume from")
+        }
+        let (stored, metadata) = try SafeTensors.read(checkpointURL)
+        guard let json = metadata["state"], let saved = try? JSONDecoder().decode(TrainingState.self, from: Data(json.utf8)) else {
+            throw CheckpointError(path: path, message: "no readable `state` metadata: not a training checkpoint")
+        }
+        try Checkpoint.load(stored, prefix: "generator", into: generator.namedTensors, path: path)
+        try Checkpoint.load(stored, prefix: "discriminator", into: discriminator.namedTensors, path: path)
+        if let averagedGenerator { try Checkpoint.load(stored, prefix: "generator_ema", into: averagedGenerator.namedTensors, path: path) }
+        try Checkpoint.load(stored, prefix: "optimizer_g", into: generatorOptimizer.stateTensors, path: path)
+        try Checkpoint.load(stored, prefix: "optimizer_d", into: discriminatorOptimizer.stateTensors, path: path)
+        generatorOptimizer.step = saved.generatorOptimizerStep
+        discriminatorOptimizer.step = saved.discriminatorOptimizerStep
+        loader.restore(LoaderState(epoch: saved.epoch, batch: saved.batch))
+        state = saved
+    }
+
+    private func updateAverage(_ average: any TextToImageGenerator) {
+        let d = config.train.emaDecay
+        for (target, source) in zip(average.namedTensors, generator.namedTensors) {
+            let (a, p) = (target.tensor.pointer, source.tensor.pointer)
+            if source.isParameter {
+                for i in 0..<source.tensor.count { a[i] = d * a[i] + (1 - d) * p[i] }
+            } else {
+                a.update(from: p, count: source.tensor.count)  // running statistics follow the live model
+            }
+        }
+    }
+
+    private func checkFinite(_ terms: LossTerms, _ network: String) throws {
+        guard terms.total.item.isFinite else {
+            let parts = terms.components.map { "\($0.name) \($0.value)" }.joined(separator: ", ")
+            throw TrainingError("step \(state.step + 1): the \(network) loss is \(terms.total.item) (\(parts)); stopped without saving, the last good checkpoint is \(checkpointURL.path)")
+        }
+    }
+
+    private func record(_ values: [String: Float], imagesPerSecond: Double) {
+        for (name, value) in values { tensorBoard?.scalar("loss/\(name)", value, step: state.step) }
+        tensorBoard?.scalar("speed/images_per_second", Float(imagesPerSecond), step: state.step)
+        var entry: [String: Any] = ["step": state.step, "epoch": state.epoch, "images_per_second": imagesPerSecond,
+                                    "time": Date().timeIntervalSince1970]
+        for (name, value) in values { entry[name] = Double(value) }
+        if let data = try? JSONSerialization.data(withJSONObject: entry, options: [.sortedKeys]) {
+            metrics?.write(data + Data("\n".utf8))
+        }
+    }
+}
+
+func formatDuration(_ seconds: Double) -> String {
+    guard seconds.isFinite else { return "?" }
+    let s = Int(seconds.rounded())
+    return s >= 3600 ? "\(s / 3600)h\(s % 3600 / 60)m" : s >= 60 ? "\(s / 60)m\(s % 60)s" : "\(s)s"
+}

@@ -1,0 +1,50 @@
+import ArgumentParser
+import Foundation
+import StackGAN
+
+/// Set by SIGINT; the training loop stops after the current step and writes a checkpoint.
+nonisolated(unsafe) private var interruptRequested: sig_atomic_t = 0
+
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train Stage-I, Stage-II or GAN-CLS from a YAML config.",
+        discussion: """
+        Writes to the run folder: config.yml, checkpoint.safetensors (atomic), metrics.jsonl, TensorBoard \
+        events and samples/latest.png. Ctrl-C stops after the current step with a final checkpoint.
+        Example: stackgan train --config configs/shapes_stage1.yml --set train.max_steps=4 --set train.checkpoint_every=2
+        """)
+
+    @Option(help: "A YAML config (configs/*.yml). With --resume, the run folder's config.yml is used.") var config: String?
+    @Option(help: "An HDF5 dataset replacing data.path.") var data: String?
+    @Option(help: "The run folder (default runs/<name>).") var out: String?
+    @Flag(help: "Continue the run in --out from its checkpoint.") var resume = false
+    @Option(help: "Seed replacing train.seed.") var seed: UInt64?
+    @Option(name: .customLong("set"), help: "Override a config key: --set train.max_steps=100 (repeatable).") var overrides: [String] = []
+
+    func run() throws {
+        var settings = overrides
+        if let data { settings.append("data.path=\(data)") }
+        if let seed { settings.append("train.seed=\(seed)") }
+        var configFile = config
+        if resume {
+            guard let out else { throw UsageError("--resume needs --out naming the run folder") }
+            configFile = URL(fileURLWithPath: out).appendingPathComponent("config.yml").path
+            guard FileManager.default.fileExists(atPath: configFile ?? "") else {
+                throw UsageError("\(out): no config.yml to resume from")
+            }
+        } else if config == nil {
+            throw UsageError("train needs --config FILE (see configs/)")
+        }
+        let experiment = try ExperimentConfig.load(file: configFile, overrides: settings)
+        let folder = URL(fileURLWithPath: out ?? "runs/\(experiment.name)")
+        let trainer = try Trainer(config: experiment, runDirectory: folder, resume: resume) { line in
+            print(line)
+            fflush(stdout)
+        }
+        signal(SIGINT) { _ in
+            interruptRequested = 1
+            signal(SIGINT, SIG_DFL)  // a second Ctrl-C ends the process at once
+        }
+        try trainer.run(shouldStop: { interruptRequested != 0 })
+    }
+}
