@@ -25,14 +25,17 @@ let package = Package(
         .target(name: "NN", dependencies: ["Autograd"]),
         .target(name: "Datasets", dependencies: ["CHDF5", "CPNG", "CTurboJPEG"]),
         .target(name: "StackGAN", dependencies: ["NN", "Datasets", "Yams"]),
-        .executableTarget(name: "stackgan", dependencies: [
+        // The commands live in a library so tests can run them in-process.
+        .target(name: "StackGANCLI", dependencies: [
             "StackGAN", "Kernels", "Datasets", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        .executableTarget(name: "stackgan", dependencies: ["StackGANCLI"]),
 
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
         .testTarget(name: "AutogradTests", dependencies: ["Autograd"], resources: [.copy("Fixtures")]),
         .testTarget(name: "NNTests", dependencies: ["NN"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "StackGANCLITests", dependencies: ["StackGANCLI"]),
         .testTarget(name: "StackGANTests", dependencies: ["StackGAN"], resources: [.copy("Fixtures")]),
     ]
 )

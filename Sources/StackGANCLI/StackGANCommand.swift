@@ -17,32 +17,33 @@ struct UsageError: Error, CustomStringConvertible {
 }
 
 /// Exit codes: 0 success, 2 usage errors (bad flags, configs, inputs), 1 runtime errors. Errors are
-/// one line on stderr; ArgumentParser's own help and messages are kept.
-@main
-enum Main {
-    static func main() {
+/// one line on stderr; ArgumentParser's own help text is kept.
+public enum CommandLineTool {
+    /// Parses and runs one command line (without the program name); returns the exit code.
+    public static func run(_ arguments: [String]) -> Int32 {
         do {
-            var command = try StackGANCommand.parseAsRoot()
+            var command = try StackGANCommand.parseAsRoot(arguments)
             try command.run()
+            return 0
         } catch let error as UsageError {
-            fail(error.description, code: 2)
+            return fail(error.description, code: 2)
         } catch let error as ConfigError {
-            fail(error.description, code: 2)
+            return fail(error.description, code: 2)
         } catch {
             let code = StackGANCommand.exitCode(for: error)
             if code == .success {
                 print(StackGANCommand.fullMessage(for: error))
-                exit(0)
+                return 0
             } else if code == .validationFailure {
-                fail(StackGANCommand.message(for: error) + " (see --help)", code: 2)
+                return fail(StackGANCommand.message(for: error) + " (see --help)", code: 2)
             } else {
-                fail("\(error)", code: 1)
+                return fail("\(error)", code: 1)
             }
         }
     }
 
-    static func fail(_ message: String, code: Int32) -> Never {
+    static func fail(_ message: String, code: Int32) -> Int32 {
         FileHandle.standardError.write(Data("stackgan: error: \(message)\n".utf8))
-        exit(code)
+        return code
     }
 }

@@ -1,0 +1,4 @@
+import Foundation
+import StackGANCLI
+
+exit(CommandLineTool.run(Array(CommandLine.arguments.dropFirst())))
