@@ -21,6 +21,8 @@ extension Tensor {
         return out.recorded(inputs) { [self] grad in
             let dx = self.requiresGrad ? Tensor.uninitialized(g.inputDims) : nil
             if let dx { try Conv2dKernel.backwardData(g, gradOutput: grad.pointer, weight: weight.pointer, gradInput: dx.pointer) }
+            // A frozen layer (the discriminator during the generator step) needs no weight gradient.
+            guard weight.requiresGrad || bias?.requiresGrad == true else { return [dx, nil, nil] }
             let dw = Tensor.uninitialized(g.weightDims)
             let db = bias.map { _ in Tensor.uninitialized([g.outChannels]) }
             try Conv2dKernel.backwardWeights(g, input: self.pointer, gradOutput: grad.pointer, gradWeight: dw.pointer, gradBias: db?.pointer)

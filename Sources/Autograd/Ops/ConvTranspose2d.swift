@@ -27,8 +27,9 @@ extension Tensor {
         var inputs = [self, weight]
         if let bias { inputs.append(bias) }
         return out.recorded(inputs) { [self] grad in
-            let dx = Tensor.uninitialized(shape)
-            try Conv2dKernel.forward(adjoint, input: grad.pointer, weight: weight.pointer, bias: nil, output: dx.pointer)
+            let dx = self.requiresGrad ? Tensor.uninitialized(shape) : nil
+            if let dx { try Conv2dKernel.forward(adjoint, input: grad.pointer, weight: weight.pointer, bias: nil, output: dx.pointer) }
+            guard weight.requiresGrad || bias?.requiresGrad == true else { return [dx, nil, nil] }
             let dw = Tensor.uninitialized(weight.shape)
             try Conv2dKernel.backwardWeights(adjoint, input: grad.pointer, gradOutput: self.pointer, gradWeight: dw.pointer, gradBias: nil)
             return [dx, dw, bias.map { _ in channelSums(grad) }]

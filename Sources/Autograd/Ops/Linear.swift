@@ -18,9 +18,10 @@ extension Tensor {
         var inputs = [self, weight]
         if let bias { inputs.append(bias) }
         return out.recorded(inputs) { [self] g in
-            let dx = Tensor.uninitialized([n, i]), dw = Tensor.uninitialized([o, i])
-            try Gemm.multiply(transposeA: false, transposeB: false, m: n, n: i, k: o, a: g.pointer, b: weight.pointer, c: dx.pointer)
-            try Gemm.multiply(transposeA: true, transposeB: false, m: o, n: i, k: n, a: g.pointer, b: self.pointer, c: dw.pointer)
+            let dx = self.requiresGrad ? Tensor.uninitialized([n, i]) : nil
+            let dw = weight.requiresGrad ? Tensor.uninitialized([o, i]) : nil
+            if let dx { try Gemm.multiply(transposeA: false, transposeB: false, m: n, n: i, k: o, a: g.pointer, b: weight.pointer, c: dx.pointer) }
+            if let dw { try Gemm.multiply(transposeA: true, transposeB: false, m: o, n: i, k: n, a: g.pointer, b: self.pointer, c: dw.pointer) }
             var grads: [Tensor?] = [dx, dw]
             if bias != nil {
                 let db = Tensor(repeating: 0, shape: [o])
