@@ -1,0 +1,134 @@
+import Autograd
+import Foundation
+import NN
+
+/// A trained generator ready to make images from caption embeddings, for `stackgan generate`.
+///
+/// Sampling always runs in eval mode without gradients, in batches of at most `maxBatchSize`.
+/// Every random number an image depends on (z and the CA eps) is an explicit per-image row, so an
+/// image does not change with the batch it lands in, and an interpolation can hold the CA eps fixed
+/// while it walks between captions.
+public final class Sampler {
+    /// Eval-mode BN uses running statistics, so batching is only a memory bound, not a numerical one.
+    public static let maxBatchSize = 64
+
+    public let generator: any TextToImageGenerator
+    public let config: ExperimentConfig
+    /// Where the Stage-II generator's frozen Stage-I weights came from (nil for other generators).
+    public let stageOneSource: String?
+
+    /// Loads `checkpoint` (its EMA weights when it has them). A Stage-II checkpoint without its
+    /// `STAGE1_G.*` tensors takes them from `stageOneCheckpoint`, whose family, stage and widths
+    /// must fit; when the checkpoint has its own, `stageOneCheckpoint` is still checked but unused.
+    public init(checkpoint path: String, stageOneCheckpoint: String? = nil) throws {
+        let (config, _) = try Checkpoint.config(of: path)
+        let isStageTwo = config.family == .stackgan && config.stage == 2
+        if let stageOneCheckpoint, !isStageTwo {
+            throw CheckpointError(path: path, message: "is a \(config.family.rawValue) stage \(config.stage) checkpoint; a separate Stage-I checkpoint (\(stageOneCheckpoint)) applies only to StackGAN Stage-II")
+        }
+        let (stored, _) = try SafeTensors.read(URL(fileURLWithPath: path))
+        let prefix = stored.keys.contains { $0.hasPrefix("generator_ema.") } ? "generator_ema" : "generator"
+        guard isStageTwo else {
+            let (generator, _) = try Checkpoint.loadGenerator(path: path)
+            self.generator = generator
+            self.config = config
+            stageOneSource = nil
+            return
+        }
+        let separate = try stageOneCheckpoint.map { try Checkpoint.loadStageOne(path: $0, expected: config.model) }
+        let hasOwn = stored.keys.contains { $0.hasPrefix("\(prefix).STAGE1_G.") }
+        let stageOne: Stage1Generator
+        if hasOwn {
+            var rng = RandomGenerator(seed: 0)
+            stageOne = Stage1Generator(config: config.model, using: &rng)  // overwritten by the load below
+        } else if let separate {
+            stageOne = separate
+        } else {
+            throw CheckpointError(path: path, message: "Stage-II checkpoint without \(prefix).STAGE1_G.* tensors: pass --stage1 with the Stage-I checkpoint it was trained on")
+        }
+        let generator = ModelPair.makeGenerator(config: config, stageOne: stageOne)
+        // The separate Stage-I is already loaded; only Stage-II's own tensors come from this file.
+        let targets = generator.namedTensors.filter { hasOwn || !$0.name.hasPrefix("STAGE1_G.") }
+        try Checkpoint.load(stored, prefix: prefix, into: targets, path: path)
+        self.generator = generator
+        self.config = config
+        stageOneSource = hasOwn ? path : stageOneCheckpoint
+    }
+
+    public var embeddingWidth: Int { config.model.embeddingDimension }
+    public var noiseWidth: Int { config.model.noiseDimension }
+    public var imageSize: Int { config.imageSize }
+
+    /// `count` rows of noise z [z_dim] drawn from `seed`.
+    public func noiseRows(count: Int, seed: UInt64) -> [[Float]] {
+        var rng = RandomGenerator(seed: seed)
+        return (0..<count).map { _ in rng.normals(noiseWidth) }
+    }
+
+    /// `count` rows of CA eps [conditioningNoiseWidth] drawn from `seed`.
+    public func conditioningNoiseRows(count: Int, seed: UInt64) -> [[Float]] {
+        var rng = RandomGenerator(seed: seed)
+        return (0..<count).map { _ in rng.normals(conditioningNoiseWidth) }
+    }
+
+    /// Floats of CA eps one image uses: 0 for GAN-CLS, c for Stage-I, 2c for Stage-II.
+    public var conditioningNoiseWidth: Int {
+        switch generator {
+        case is Stage2Generator: return 2 * config.model.conditionDimension
+        case is Stage1Generator: return config.model.conditionDimension
+        default: return 0
+        }
+    }
+
+    /// Images [N, 3, S, S] in [-1, 1], row-major, for N rows of `embeddings` [N, E], `noise`
+    /// [N, z] and `conditioningNoise` [N, conditioningNoiseWidth].
+    public func images(embeddings: [Float], noise: [Float], conditioningNoise: [Float]) throws -> [Float] {
+        let (e, z, c) = (embeddingWidth, noiseWidth, conditioningNoiseWidth)
+        let n = embeddings.count / e
+        guard embeddings.count == n * e, noise.count == n * z, conditioningNoise.count == n * c else {
+            throw ShapeError("Sampler.images", "\(embeddings.count) embedding, \(noise.count) noise and \(conditioningNoise.count) CA-noise floats do not make whole rows of \(e), \(z) and \(c) for the same N")
+        }
+        var out: [Float] = []
+        out.reserveCapacity(n * 3 * imageSize * imageSize)
+        for start in stride(from: 0, to: n, by: Self.maxBatchSize) {
+            let rows = start..<min(n, start + Self.maxBatchSize)
+            let m = rows.count
+            let batch = try withoutGradients {
+                try generate(embedding: Tensor(shape: [m, e], scalars: Array(embeddings[(rows.lowerBound * e)..<(rows.upperBound * e)])),
+                             noise: Tensor(shape: [m, z], scalars: Array(noise[(rows.lowerBound * z)..<(rows.upperBound * z)])),
+                             eps: Array(conditioningNoise[(rows.lowerBound * c)..<(rows.upperBound * c)]), count: m)
+            }
+            out += batch.scalars
+        }
+        return out
+    }
+
+    private func generate(embedding: Tensor, noise: Tensor, eps: [Float], count m: Int) throws -> Tensor {
+        let c = config.model.conditionDimension
+        switch generator {
+        case let g as Stage2Generator:
+            // Each row is [Stage-I eps | Stage-II eps], split into two [m, c] tensors.
+            var first: [Float] = [], second: [Float] = []
+            for i in 0..<m {
+                first += eps[(2 * i * c)..<((2 * i + 1) * c)]
+                second += eps[((2 * i + 1) * c)..<((2 * i + 2) * c)]
+            }
+            return try g(embedding: embedding, noise: noise, conditioningNoise: Tensor(shape: [m, c], scalars: second),
+                         stageOneConditioningNoise: Tensor(shape: [m, c], scalars: first), training: false).image
+        case let g as Stage1Generator:
+            return try g(embedding: embedding, noise: noise, conditioningNoise: Tensor(shape: [m, c], scalars: eps),
+                         training: false).image
+        default:
+            var unused = RandomGenerator(seed: 0)  // GAN-CLS has no CA and draws nothing
+            return try generator(embedding: embedding, noise: noise, training: false, using: &unused).image
+        }
+    }
+
+    /// `steps` points on the line from `a` to `b`, both ends included (steps >= 2).
+    public static func interpolate(from a: [Float], to b: [Float], steps: Int) -> [[Float]] {
+        (0..<steps).map { k in
+            let t = Float(k) / Float(max(steps - 1, 1))
+            return zip(a, b).map { $0 + t * ($1 - $0) }
+        }
+    }
+}
