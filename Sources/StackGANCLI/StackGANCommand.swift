@@ -6,7 +6,7 @@ struct StackGANCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stackgan",
         abstract: "Text-to-image GANs (GAN-CLS, StackGAN) on a Swift + oneDNN engine.",
-        subcommands: [Train.self, Bench.self]
+        subcommands: [Train.self, Generate.self, Inspect.self, Bench.self]
     )
 }
 
@@ -21,29 +21,32 @@ struct UsageError: Error, CustomStringConvertible {
 public enum CommandLineTool {
     /// Parses and runs one command line (without the program name); returns the exit code.
     public static func run(_ arguments: [String]) -> Int32 {
+        let (code, error) = execute(arguments)
+        if let error { FileHandle.standardError.write(Data("stackgan: error: \(error)\n".utf8)) }
+        return code
+    }
+
+    /// `run` without the stderr write: the exit code and the one-line error (nil on success), so
+    /// tests can check what a user would read.
+    public static func execute(_ arguments: [String]) -> (code: Int32, error: String?) {
         do {
             var command = try StackGANCommand.parseAsRoot(arguments)
             try command.run()
-            return 0
+            return (0, nil)
         } catch let error as UsageError {
-            return fail(error.description, code: 2)
+            return (2, error.description)
         } catch let error as ConfigError {
-            return fail(error.description, code: 2)
+            return (2, error.description)
         } catch {
             let code = StackGANCommand.exitCode(for: error)
             if code == .success {
                 print(StackGANCommand.fullMessage(for: error))
-                return 0
+                return (0, nil)
             } else if code == .validationFailure {
-                return fail(StackGANCommand.message(for: error) + " (see --help)", code: 2)
+                return (2, StackGANCommand.message(for: error) + " (see --help)")
             } else {
-                return fail("\(error)", code: 1)
+                return (1, "\(error)")
             }
         }
-    }
-
-    static func fail(_ message: String, code: Int32) -> Int32 {
-        FileHandle.standardError.write(Data("stackgan: error: \(message)\n".utf8))
-        return code
     }
 }

@@ -1,0 +1,229 @@
+import ArgumentParser
+import Datasets
+import Foundation
+import StackGAN
+
+/// `stackgan generate`: images from a checkpoint for captions given as a `.npy` of embeddings or
+/// picked from a dataset, as one PNG per image plus a grid (one row per caption) and captions.txt.
+struct Generate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Generate images from a checkpoint for caption embeddings (.npy) or dataset captions.",
+        discussion: """
+        Writes to --out (created if needed; other files there are kept, same-named ones replaced atomically): \
+        captionNNN_sampleKK.png per image, grid.png (one row per caption, one column per sample) and captions.txt. \
+        Column k uses the same z and CA noise for every caption. --interpolate writes one row of --steps images \
+        instead: between the first two selected captions (fixed noise), or between two noises for the first caption.
+        Example: stackgan generate --checkpoint runs/shapes_stage1/checkpoint.safetensors --dataset data/shapes.h5 --indices 0,5,7 --out out/
+        """)
+
+    enum Interpolation: String, ExpressibleByArgument, CaseIterable { case captions, noise }
+
+    @Option(help: "A checkpoint written by `stackgan train`.") var checkpoint: String
+    @Option(name: .customLong("stage1"), help: "The Stage-I checkpoint, for a Stage-II checkpoint without STAGE1_G.* tensors.")
+    var stageOneCheckpoint: String?
+    @Option(help: "Caption embeddings: .npy float32/float64 of shape (N, E) or (E,).") var embeddings: String?
+    @Option(help: "An HDF5 dataset to take caption embeddings and texts from.") var dataset: String?
+    @Option(help: "The dataset split.") var split = "test"
+    @Option(help: "Comma-separated rows/examples to use, e.g. 0,5,7 (default: all .npy rows, the first 8 dataset examples).")
+    var indices: String?
+    @Option(help: "Noise z: .npy of shape (K, z) or (z,); column k uses row k (default: drawn from --seed).") var noise: String?
+    @Option(help: "Images per caption (default: the --noise rows, else 4).") var samplesPerCaption: Int?
+    @Option(help: "Seed for the noise z and the CA noise.") var seed: UInt64 = 0
+    @Option(help: "Write one interpolation row: captions or noise.") var interpolate: Interpolation?
+    @Option(help: "Images in an interpolation row (at least 2).") var steps = 8
+    @Option(help: "The output folder.") var out: String
+
+    /// One caption to draw: where it came from, for file names and captions.txt.
+    struct Caption {
+        let index: Int
+        let label: String
+        let embedding: [Float]
+    }
+
+    /// One image to make and the file it goes to.
+    struct Job {
+        let fileName: String
+        let embedding: [Float]
+        let noise: [Float]
+        let conditioningNoise: [Float]
+    }
+
+    func run() throws {
+        guard (embeddings == nil) != (dataset == nil) else {
+            throw UsageError(embeddings == nil ? "generate needs --embeddings FILE.npy or --dataset FILE.h5"
+                                               : "--embeddings and --dataset both given; pass one caption source")
+        }
+        if let k = samplesPerCaption, k < 1 { throw UsageError("--samples-per-caption must be at least 1, got \(k)") }
+        if interpolate != nil {
+            guard steps >= 2 else { throw UsageError("--steps must be at least 2 for --interpolate, got \(steps)") }
+            guard samplesPerCaption == nil else { throw UsageError("--samples-per-caption does not apply to --interpolate (one row of --steps images)") }
+        }
+        try requireFile(checkpoint, flag: "--checkpoint")
+        if let stageOneCheckpoint { try requireFile(stageOneCheckpoint, flag: "--stage1") }
+        if let embeddings { try requireFile(embeddings, flag: "--embeddings") }
+        if let dataset { try requireFile(dataset, flag: "--dataset") }
+        if let noise { try requireFile(noise, flag: "--noise") }
+        let selection = try indices.map(parseIndices)
+
+        let sampler = try Sampler(checkpoint: checkpoint, stageOneCheckpoint: stageOneCheckpoint)
+        let captions = try loadCaptions(sampler: sampler, selection: selection)
+        let noiseRows = try noise.map { try readRows($0, width: sampler.noiseWidth, what: "noise z") } ?? []
+        let (jobs, columns, rowLabels) = try plan(sampler: sampler, captions: captions, noiseRows: noiseRows)
+
+        // Before the expensive part, so an unwritable --out costs nothing.
+        let folder = URL(fileURLWithPath: out)
+        try makeFolder(out)
+
+        let pixels = try sampler.images(embeddings: jobs.flatMap(\.embedding), noise: jobs.flatMap(\.noise),
+                                        conditioningNoise: jobs.flatMap(\.conditioningNoise))
+        let size = sampler.imageSize, plane = 3 * size * size
+        var images: [RGBImage] = []
+        for (i, job) in jobs.enumerated() {
+            let image = pixels.withUnsafeBufferPointer {
+                RGBImage(chw: UnsafeBufferPointer(rebasing: $0[(i * plane)..<((i + 1) * plane)]), height: size, width: size)
+            }
+            try ImageCodec.writePNG(image, to: folder.appendingPathComponent(job.fileName).path)
+            images.append(image)
+        }
+        let gridPath = folder.appendingPathComponent("grid.png").path
+        try ImageCodec.writePNG(ImageGrid.tile(images, columns: columns), to: gridPath)
+        let captionsPath = folder.appendingPathComponent("captions.txt")
+        let text = rowLabels.enumerated().map { "row \($0.offset): \($0.element)" }.joined(separator: "\n") + "\n"
+        do {
+            try text.write(to: captionsPath, atomically: true, encoding: .utf8)
+        } catch {
+            throw GenerateError("\(captionsPath.path): cannot write: \(error.localizedDescription)")
+        }
+        print("wrote \(jobs.count) images of \(size)x\(size) to \(out) (grid \(gridPath), rows in \(captionsPath.path))")
+        if let source = sampler.stageOneSource, source != checkpoint { print("Stage-I weights from \(source)") }
+    }
+
+    /// The selected captions, with their embeddings checked against the model's width.
+    private func loadCaptions(sampler: Sampler, selection: [Int]?) throws -> [Caption] {
+        if let embeddings {
+            let array = try Npy.readEmbeddings(path: embeddings, expectedWidth: sampler.embeddingWidth)
+            let (n, e) = (array.shape[0], array.shape[1])
+            let chosen = try check(selection ?? Array(0..<n), count: n, source: "\(embeddings) has \(n) rows")
+            return chosen.map { Caption(index: $0, label: "caption \($0) (row \($0) of \(embeddings))",
+                                        embedding: Array(array.values[($0 * e)..<(($0 + 1) * e)])) }
+        }
+        guard let dataset else { throw UsageError("generate needs --embeddings FILE.npy or --dataset FILE.h5") }
+        let options = sampler.config.data.datasetOptions(embeddingWidth: sampler.embeddingWidth)
+        let data = try TextImageDataset.open(path: dataset, split: split, options: options)
+        let chosen = try check(selection ?? Array(0..<min(8, data.count)),
+                               count: data.count, source: "the \(split) split of \(dataset) has \(data.count) examples")
+        return chosen.map { i in
+            let text = data.captions[i].first.map { ": \($0)" } ?? ""
+            return Caption(index: i, label: "caption \(i) (\(split) example '\(data.names[i])')\(text)",
+                           embedding: Array(data.embedding(i, caption: 0)))
+        }
+    }
+
+    /// The images to make, the grid's column count and one label per grid row.
+    private func plan(sampler: Sampler, captions: [Caption], noiseRows: [[Float]]) throws -> ([Job], Int, [String]) {
+        let drawnNoise = { sampler.noiseRows(count: $0, seed: seed) }
+        let eps = { sampler.conditioningNoiseRows(count: $0, seed: seed &+ 1) }
+        guard let first = captions.first else { throw UsageError("no captions selected") }
+        switch interpolate {
+        case .captions:
+            guard captions.count >= 2 else {
+                throw UsageError("--interpolate captions needs two captions; \(captions.count) selected (use --indices A,B)")
+            }
+            let second = captions[1]
+            let z = noiseRows.first ?? drawnNoise(1)[0], e = eps(1)[0]
+            let points = Sampler.interpolate(from: first.embedding, to: second.embedding, steps: steps)
+            let jobs = points.enumerated().map { k, point in
+                Job(fileName: String(format: "interp_captions_%03d_%03d_step%02d.png", first.index, second.index, k),
+                    embedding: point, noise: z, conditioningNoise: e)
+            }
+            return (jobs, steps, ["\(first.label) -> \(second.label), \(steps) steps, one noise"])
+        case .noise:
+            guard noise == nil || noiseRows.count >= 2 else {
+                throw UsageError("--interpolate noise needs two noise rows; \(noise ?? "") has \(noiseRows.count)")
+            }
+            let ends = noiseRows.count >= 2 ? Array(noiseRows.prefix(2)) : drawnNoise(2)
+            let e = eps(1)[0]
+            let jobs = Sampler.interpolate(from: ends[0], to: ends[1], steps: steps).enumerated().map { k, z in
+                Job(fileName: String(format: "interp_noise_caption%03d_step%02d.png", first.index, k),
+                    embedding: first.embedding, noise: z, conditioningNoise: e)
+            }
+            return (jobs, steps, ["\(first.label), noise row 0 -> row 1, \(steps) steps"])
+        case nil:
+            let k = samplesPerCaption ?? (noiseRows.isEmpty ? 4 : noiseRows.count)
+            if let noise, noiseRows.count < k {
+                throw UsageError("--samples-per-caption \(k) needs \(k) noise rows; \(noise) has \(noiseRows.count)")
+            }
+            let z = noiseRows.isEmpty ? drawnNoise(k) : Array(noiseRows.prefix(k))
+            let e = eps(k)
+            let jobs = captions.flatMap { caption in
+                (0..<k).map { s in
+                    Job(fileName: String(format: "caption%03d_sample%02d.png", caption.index, s),
+                        embedding: caption.embedding, noise: z[s], conditioningNoise: e[s])
+                }
+            }
+            return (jobs, k, captions.map(\.label))
+        }
+    }
+
+    private func parseIndices(_ text: String) throws -> [Int] {
+        let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        return try parts.map { part in
+            guard let i = Int(part) else { throw UsageError("--indices \(text): '\(part)' is not an integer (expected e.g. 0,5,7)") }
+            return i
+        }
+    }
+
+    private func check(_ selection: [Int], count: Int, source: String) throws -> [Int] {
+        if let bad = selection.first(where: { !(0..<count).contains($0) }) {
+            throw UsageError("--indices \(bad) is out of range: \(source) (0..<\(count))")
+        }
+        guard !selection.isEmpty else { throw UsageError("no captions selected: \(source)") }
+        return selection
+    }
+
+    /// Rows of a (K, width) or (width,) float .npy, finite.
+    private func readRows(_ path: String, width: Int, what: String) throws -> [[Float]] {
+        var array = try Npy.read(path: path)
+        if array.shape.count == 1 { array.shape = [1] + array.shape }
+        guard array.shape.count == 2, array.shape[0] > 0 else {
+            throw DatasetError(.wrongRank, file: path, path: "shape", "shape \(array.shape); expected (K, \(width)) or (\(width),) \(what)")
+        }
+        guard array.shape[1] == width else {
+            throw DatasetError(.widthMismatch, file: path, path: "shape", "\(what) width \(array.shape[1]); the checkpoint's z_dim is \(width)")
+        }
+        if let bad = array.values.firstIndex(where: { !$0.isFinite }) {
+            throw DatasetError(.invalidValue, file: path, path: "row \(bad / width)", "value \(array.values[bad]); expected finite \(what)")
+        }
+        return (0..<array.shape[0]).map { Array(array.values[($0 * width)..<(($0 + 1) * width)]) }
+    }
+}
+
+/// A named input that must be an existing file: missing is a usage error (exit 2), like a bad flag.
+func requireFile(_ path: String, flag: String) throws {
+    var isFolder: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else {
+        throw UsageError("\(flag) \(path): no such file")
+    }
+    guard !isFolder.boolValue else { throw UsageError("\(flag) \(path): is a folder, expected a file") }
+}
+
+/// Creates `path` and its missing parents, saying which component is in the way when one is a file
+/// (Foundation's message for that is a bare "error 512").
+func makeFolder(_ path: String) throws {
+    var prefix = path.hasPrefix("/") ? "/" : ""
+    for component in path.split(separator: "/") {
+        prefix += (prefix.isEmpty || prefix.hasSuffix("/") ? "" : "/") + component
+        var isFolder: ObjCBool = false
+        if FileManager.default.fileExists(atPath: prefix, isDirectory: &isFolder) {
+            guard isFolder.boolValue else { throw GenerateError("\(path): cannot create the output folder: \(prefix) is a file") }
+        } else if mkdir(prefix, 0o755) != 0 && errno != EEXIST {
+            throw GenerateError("\(path): cannot create the output folder \(prefix): \(String(cString: strerror(errno)))")
+        }
+    }
+}
+
+/// Generation could not write its output (exit 1).
+struct GenerateError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
