@@ -22,11 +22,9 @@ public final class Trainer {
     public let discriminator: any TextImageDiscriminator
     /// The exponential moving average of the generator (`train.ema_decay` > 0), used for samples.
     public let averagedGenerator: (any TextToImageGenerator)?
-    public let generatorOptimizer: Adam
-    public let discriminatorOptimizer: Adam
+    public let iteration: GANStep
     public let loader: BatchLoader
     public private(set) var state: TrainingState
-    private let loss: GANLoss
     private let fixedNoise: Tensor
     private let fixedEmbeddings: Tensor
     public let fixedCaptions: [String]
@@ -64,10 +62,7 @@ public final class Trainer {
             averagedGenerator = nil
         }
         let t = config.train
-        generatorOptimizer = Adam(parameters: generator.parameters, learningRate: t.generatorLearningRate, betas: (t.beta1, t.beta2))
-        discriminatorOptimizer = Adam(parameters: discriminator.parameters, learningRate: t.discriminatorLearningRate,
-                                      betas: (t.beta1, t.beta2))
-        loss = GANLoss(config: config.loss)
+        iteration = GANStep(generator: generator, discriminator: discriminator, config: config)
 
         let options = config.data.datasetOptions(embeddingWidth: config.model.embeddingDimension)
         let dataset = try TextImageDataset.open(path: config.data.path, split: config.data.split, options: options)
@@ -122,57 +117,23 @@ public final class Trainer {
         let (n, s, e) = (batch.size, batch.imageSize, batch.embeddingWidth)
         let decay = config.train.learningRateDecayEpochs
         let factor = decay > 0 ? Float(pow(0.5, Double(batch.epoch / decay))) : 1
-        generatorOptimizer.learningRate = config.train.generatorLearningRate * factor
-        discriminatorOptimizer.learningRate = config.train.discriminatorLearningRate * factor
+        iteration.generatorOptimizer.learningRate = config.train.generatorLearningRate * factor
+        iteration.discriminatorOptimizer.learningRate = config.train.discriminatorLearningRate * factor
 
         let real = try Tensor(shape: [n, 3, s, s], scalars: batch.images)
+        let wrong = config.data.wrongPairs == .shift ? nil : try Tensor(shape: [n, 3, s, s], scalars: batch.wrongImages)
         let embeddings = try Tensor(shape: [n, e], scalars: batch.embeddings)
-        let noise = Tensor.randomNormal([n, config.model.noiseDimension], using: &state.random)
-        let fake = try generator(embedding: embeddings, noise: noise, training: true, using: &state.random)
-
-        // Discriminator: real, wrong and detached fake pairs, all against this batch's condition.
-        let realFeatures = try discriminator.features(image: real, training: true)
-        let wrongFeatures: Tensor
-        if config.data.wrongPairs == .shift {
-            // Wrong image i is real image i+1, so its features are the real ones rolled by one: the
-            // same numbers (batch statistics are permutation-invariant) for half the D cost.
-            wrongFeatures = try realFeatures.rolledBatch(by: 1)
-        } else {
-            wrongFeatures = try discriminator.features(image: Tensor(shape: [n, 3, s, s], scalars: batch.wrongImages), training: true)
+        let values: [String: Float]
+        do {
+            values = try iteration(real: real, wrong: wrong, embeddings: embeddings, using: &state.random)
+        } catch let error as NonFiniteLoss {
+            throw TrainingError("step \(state.step + 1): \(error); stopped without saving, the last good checkpoint is \(checkpointURL.path)")
         }
-        let realLogits = try discriminator.logits(features: realFeatures, condition: fake.condition, training: true)
-        let wrongLogits = try discriminator.logits(features: wrongFeatures, condition: fake.condition, training: true)
-        let fakeLogits = try discriminator(image: fake.image.detached(), condition: fake.condition, training: true)
-        let dLoss = try loss.discriminator(real: realLogits, wrong: wrongLogits, fake: fakeLogits)
-        try checkFinite(dLoss, "discriminator")
-        discriminator.zeroGrad()
-        try dLoss.total.backward()
-        try discriminatorOptimizer.update()
-
-        // Generator: D frozen so its weight gradients are not computed.
-        discriminator.setTrainable(false)
-        defer { discriminator.setTrainable(true) }
-        let fakeForGenerator = try discriminator(image: fake.image, condition: fake.condition, training: true)
-        var gLoss = try loss.generator(fake: fakeForGenerator, mu: fake.mu, logVariance: fake.logVariance)
-        if config.loss.interpolationWeight > 0 {
-            let mixed = try GANLoss.interpolatedEmbeddings(embeddings, beta: config.loss.interpolationBeta)
-            let mixedFake = try generator(embedding: mixed, noise: noise, training: true, using: &state.random)
-            let term = try loss.interpolatedGenerator(
-                fake: discriminator(image: mixedFake.image, condition: mixedFake.condition, training: true))
-            gLoss = LossTerms(total: try gLoss.total.adding(term.total), components: gLoss.components + term.components)
-        }
-        try checkFinite(gLoss, "generator")
-        generator.zeroGrad()
-        try gLoss.total.backward()
-        try generatorOptimizer.update()
         if let averagedGenerator { updateAverage(averagedGenerator) }
 
         state.step += 1
         state.epoch = loader.state.epoch
         state.batch = loader.state.batch
-        var values: [String: Float] = ["d_loss": dLoss.total.item, "g_loss": gLoss.total.item]
-        for (name, value) in dLoss.components { values["d_\(name)"] = value }
-        for (name, value) in gLoss.components { values["g_\(name)"] = value }
         return values
     }
 
@@ -225,10 +186,10 @@ public final class Trainer {
     public func saveCheckpoint() throws {
         var tensors = generator.namedTensors(prefix: "generator") + discriminator.namedTensors(prefix: "discriminator")
         if let averagedGenerator { tensors += averagedGenerator.namedTensors(prefix: "generator_ema") }
-        tensors += generatorOptimizer.stateTensors.map { NamedTensor("optimizer_g.\($0.name)", $0.tensor, isParameter: false) }
-        tensors += discriminatorOptimizer.stateTensors.map { NamedTensor("optimizer_d.\($0.name)", $0.tensor, isParameter: false) }
-        state.generatorOptimizerStep = generatorOptimizer.step
-        state.discriminatorOptimizerStep = discriminatorOptimizer.step
+        tensors += iteration.generatorOptimizer.stateTensors.map { NamedTensor("optimizer_g.\($0.name)", $0.tensor, isParameter: false) }
+        tensors += iteration.discriminatorOptimizer.stateTensors.map { NamedTensor("optimizer_d.\($0.name)", $0.tensor, isParameter: false) }
+        state.generatorOptimizerStep = iteration.generatorOptimizer.step
+        state.discriminatorOptimizerStep = iteration.discriminatorOptimizer.step
         let stateJSON = String(decoding: try JSONEncoder().encode(state), as: UTF8.self)
         try SafeTensors.write(tensors, metadata: ["config": try ConfigLoader.yaml(config), "state": stateJSON,
                                                   "family": config.family.rawValue, "stage": String(config.stage)],
@@ -247,10 +208,10 @@ public final class Trainer {
         try Checkpoint.load(stored, prefix: "generator", into: generator.namedTensors, path: path)
         try Checkpoint.load(stored, prefix: "discriminator", into: discriminator.namedTensors, path: path)
         if let averagedGenerator { try Checkpoint.load(stored, prefix: "generator_ema", into: averagedGenerator.namedTensors, path: path) }
-        try Checkpoint.load(stored, prefix: "optimizer_g", into: generatorOptimizer.stateTensors, path: path)
-        try Checkpoint.load(stored, prefix: "optimizer_d", into: discriminatorOptimizer.stateTensors, path: path)
-        generatorOptimizer.step = saved.generatorOptimizerStep
-        discriminatorOptimizer.step = saved.discriminatorOptimizerStep
+        try Checkpoint.load(stored, prefix: "optimizer_g", into: iteration.generatorOptimizer.stateTensors, path: path)
+        try Checkpoint.load(stored, prefix: "optimizer_d", into: iteration.discriminatorOptimizer.stateTensors, path: path)
+        iteration.generatorOptimizer.step = saved.generatorOptimizerStep
+        iteration.discriminatorOptimizer.step = saved.discriminatorOptimizerStep
         loader.restore(LoaderState(epoch: saved.epoch, batch: saved.batch))
         state = saved
     }
@@ -264,13 +225,6 @@ public final class Trainer {
             } else {
                 a.update(from: p, count: source.tensor.count)  // running statistics follow the live model
             }
-        }
-    }
-
-    private func checkFinite(_ terms: LossTerms, _ network: String) throws {
-        guard terms.total.item.isFinite else {
-            let parts = terms.components.map { "\($0.name) \($0.value)" }.joined(separator: ", ")
-            throw TrainingError("step \(state.step + 1): the \(network) loss is \(terms.total.item) (\(parts)); stopped without saving, the last good checkpoint is \(checkpointURL.path)")
         }
     }
 
