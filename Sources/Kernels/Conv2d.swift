@@ -51,6 +51,12 @@ public enum KernelSettings {
     public static var convAlgorithm: ConvAlgorithm = .direct
 }
 
+/// Floating-point work done by the kernels (convolutions and matrix multiplies, 2 x multiply-adds),
+/// so benchmarks can report achieved GFLOP/s. Winograd convs count their direct-conv FLOPs.
+public enum KernelStatistics {
+    public static var flops: Double = 0
+}
+
 /// 2-D convolution (cross-correlation, as PyTorch's Conv2d) through oneDNN.
 public enum Conv2dKernel {
     private struct Key: Hashable {
@@ -72,6 +78,7 @@ public enum Conv2dKernel {
         if let bias { buffers.append(UnsafeMutableRawPointer(mutating: bias)) }
         buffers.append(UnsafeMutableRawPointer(output))
         try plan.execute(buffers)
+        KernelStatistics.flops += g.flops
     }
 
     /// gradInput = d(loss)/d(input) given gradOutput (overwrites gradInput).
@@ -80,6 +87,7 @@ public enum Conv2dKernel {
         let plan = try self.plan(g, pass: 1, bias: false)
         try plan.execute([UnsafeMutableRawPointer(mutating: gradOutput), UnsafeMutableRawPointer(mutating: weight),
                           UnsafeMutableRawPointer(gradInput)])
+        KernelStatistics.flops += g.flops
     }
 
     /// gradWeight (and gradBias when given) from the input and gradOutput (overwrites them).
@@ -90,6 +98,7 @@ public enum Conv2dKernel {
                        UnsafeMutableRawPointer(gradWeight)]
         if let gradBias { buffers.append(UnsafeMutableRawPointer(gradBias)) }
         try plan.execute(buffers)
+        KernelStatistics.flops += g.flops
     }
 
     /// The oneDNN implementation used for a shape's forward pass, e.g. "jit_wino_4x3:avx512_core".

@@ -11,5 +11,6 @@ public enum Gemm {
         try check(dnnl_sgemm(CChar(UInt8(ascii: transposeA ? "T" : "N")), CChar(UInt8(ascii: transposeB ? "T" : "N")),
                              Int64(m), Int64(n), Int64(k), alpha, a, Int64(lda), b, Int64(ldb), beta, c, Int64(n)),
                   "sgemm \(m)x\(k) * \(k)x\(n)")
+        KernelStatistics.flops += 2 * Double(m) * Double(n) * Double(k)
     }
 }

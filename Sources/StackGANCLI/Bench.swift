@@ -1,14 +1,17 @@
 import ArgumentParser
+import Autograd
 import Datasets
 import Dispatch
 import Foundation
 import Kernels
+import NN
+import StackGAN
 
 /// `stackgan bench conv|data`: prints throughput beside a reference measured in the same run.
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks: conv kernels against the measured sgemm peak, data loading throughput.",
-        subcommands: [ConvBench.self, DataBench.self]
+        subcommands: [TrainBench.self, GenerateBench.self, ConvBench.self, DataBench.self]
     )
 }
 
@@ -99,5 +102,85 @@ struct DataBench: ParsableCommand {
 
     func run() throws {
         try DataBenchmark.run(path: path)
+    }
+}
+
+/// Options shared by the model benchmarks: the published StackGAN widths on synthetic data, so
+/// the numbers compare with scripts/reference/bench_torch.py on identical shapes.
+struct ModelBenchOptions: ParsableArguments {
+    @Option(help: "StackGAN stage: 1 (64x64) or 2 (256x256).") var stage = 1
+    @Option(help: "Batch size (default 64 for stage 1, 16 for stage 2).") var batch: Int?
+    @Option(help: "Timed iterations after one warm-up.") var iterations = 3
+    @Option(name: .customLong("set"), help: "Config override, e.g. --set model.gf_dim=64.") var overrides: [String] = []
+
+    func build() throws -> (config: ExperimentConfig, generator: any TextToImageGenerator,
+                            discriminator: any TextImageDiscriminator, batch: Int) {
+        guard stage == 1 || stage == 2 else { throw UsageError("--stage must be 1 or 2") }
+        var settings = ["stage=\(stage)", "model.embedding_dim=1024", "train.stage1_checkpoint=none"] + overrides
+        settings.append("train.batch_size=\(batch ?? (stage == 1 ? 64 : 16))")
+        let config = try ExperimentConfig.load(file: nil, overrides: settings)
+        var rng = RandomGenerator(seed: 1)
+        let stageOne = Stage1Generator(config: config.model, using: &rng)
+        let generator: any TextToImageGenerator = stage == 1 ? stageOne
+            : Stage2Generator(config: config.model, stageOne: stageOne, using: &rng)
+        let discriminator = StackGANDiscriminator(stage: stage == 1 ? .one : .two, config: config.model, using: &rng)
+        return (config, generator, discriminator, config.train.batchSize)
+    }
+}
+
+/// Peak resident memory of this process so far, in MiB.
+func peakResidentMiB() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_maxrss) / 1024
+}
+
+/// Times `iterations` calls of `body` after one warm-up; returns the mean seconds and GFLOP/s.
+func timeIterations(_ iterations: Int, _ body: () throws -> Void) throws -> (seconds: Double, gflops: Double) {
+    try body()  // primitive creation and first-touch allocations
+    KernelStatistics.flops = 0
+    let start = DispatchTime.now().uptimeNanoseconds
+    for _ in 0..<max(1, iterations) { try body() }
+    let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 / Double(max(1, iterations))
+    return (seconds, KernelStatistics.flops / Double(max(1, iterations)) / seconds / 1e9)
+}
+
+struct TrainBench: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "train",
+        abstract: "Times StackGAN training iterations (one D step + one G step, all loss terms) on synthetic data.")
+
+    @OptionGroup var options: ModelBenchOptions
+
+    func run() throws {
+        let (config, generator, discriminator, n) = try options.build()
+        let size = config.imageSize
+        var rng = RandomGenerator(seed: 2)
+        let real = Tensor.randomNormal([n, 3, size, size], standardDeviation: 0.5, using: &rng)
+        let embeddings = Tensor.randomNormal([n, config.model.embeddingDimension], using: &rng)
+        let step = GANStep(generator: generator, discriminator: discriminator, config: config)
+        let (seconds, gflops) = try timeIterations(options.iterations) {
+            _ = try step(real: real, wrong: nil, embeddings: embeddings, using: &rng)
+        }
+        print(String(format: "swift train stage %d batch %d: %.3f s/iter  %.1f images/s  %.0f GFLOP/s  peak RSS %.0f MiB",
+                     options.stage, n, seconds, Double(n) / seconds, gflops, peakResidentMiB()))
+    }
+}
+
+struct GenerateBench: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "generate",
+        abstract: "Times generation (eval mode, no gradients) on synthetic captions.")
+
+    @OptionGroup var options: ModelBenchOptions
+
+    func run() throws {
+        let (config, generator, _, n) = try options.build()
+        var rng = RandomGenerator(seed: 2)
+        let embeddings = Tensor.randomNormal([n, config.model.embeddingDimension], using: &rng)
+        let noise = Tensor.randomNormal([n, config.model.noiseDimension], using: &rng)
+        let (seconds, gflops) = try timeIterations(options.iterations) {
+            _ = try withoutGradients { try generator(embedding: embeddings, noise: noise, training: false, using: &rng) }
+        }
+        print(String(format: "swift generate stage %d batch %d: %.3f s/batch  %.1f images/s  %.0f GFLOP/s  peak RSS %.0f MiB",
+                     options.stage, n, seconds, Double(n) / seconds, gflops, peakResidentMiB()))
     }
 }

@@ -1,0 +1,73 @@
+#!/usr/bin/env python3
+"""The PyTorch side of scripts/bench_vs_pytorch.sh: times the StackGAN-Pytorch training iteration
+(one D step on real/wrong/fake pairs + one G step with KL, Adam 2e-4 (0.5, 0.999)) and eval-mode
+generation at the published widths on synthetic data, with the same shapes as `stackgan bench`.
+
+    python scripts/reference/bench_torch.py train --stage 1 --batch 64 --iterations 3
+Prints one line like the Swift benchmark's. Run each measurement in its own process so the peak
+RSS is that measurement's.
+"""
+import argparse
+import resource
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from stackgan_torch import (STAGE1_D, STAGE1_G, STAGE2_D, STAGE2_G, Config,  # noqa: E402
+                            discriminator_loss, generator_loss)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("what", choices=["train", "generate"])
+    parser.add_argument("--stage", type=int, default=1)
+    parser.add_argument("--batch", type=int)
+    parser.add_argument("--iterations", type=int, default=3)
+    args = parser.parse_args()
+    torch.manual_seed(1)
+    cfg = Config()  # published widths, E = 1024
+    n = args.batch or (64 if args.stage == 1 else 16)
+    size = 64 if args.stage == 1 else 256
+    stage1 = STAGE1_G(cfg)
+    netG = stage1 if args.stage == 1 else STAGE2_G(stage1, cfg)
+    netD = STAGE1_D(cfg) if args.stage == 1 else STAGE2_D(cfg)
+    real = torch.randn(n, 3, size, size) * 0.5
+    embeddings = torch.randn(n, cfg.embedding_dim)
+
+    if args.what == "train":
+        netG.train(); netD.train()
+        optG = torch.optim.Adam([p for p in netG.parameters() if p.requires_grad], lr=2e-4, betas=(0.5, 0.999))
+        optD = torch.optim.Adam(netD.parameters(), lr=2e-4, betas=(0.5, 0.999))
+
+        def iteration():
+            noise = torch.randn(n, cfg.z_dim)
+            _, fake, mu, logvar = netG(embeddings, noise)
+            netD.zero_grad()
+            discriminator_loss(netD, real, fake, mu).backward()
+            optD.step()
+            netG.zero_grad()
+            generator_loss(netD, fake, mu, mu, logvar).backward()
+            optG.step()
+    else:
+        netG.eval()
+
+        def iteration():
+            with torch.no_grad():
+                netG(embeddings, torch.randn(n, cfg.z_dim))
+
+    iteration()  # warm-up
+    start = time.perf_counter()
+    for _ in range(args.iterations):
+        iteration()
+    seconds = (time.perf_counter() - start) / args.iterations
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    unit = "s/iter" if args.what == "train" else "s/batch"
+    print(f"torch {args.what} stage {args.stage} batch {n}: {seconds:.3f} {unit}  {n / seconds:.1f} images/s  "
+          f"peak RSS {peak:.0f} MiB  (torch {torch.__version__}, {torch.get_num_threads()} threads)")
+
+
+if __name__ == "__main__":
+    main()
