@@ -12,7 +12,8 @@ struct Generate: ParsableCommand {
         Writes to --out (created if needed; other files there are kept, same-named ones replaced atomically): \
         captionNNN_sampleKK.png per image, grid.png (one row per caption, one column per sample) and captions.txt. \
         Column k uses the same z and CA noise for every caption. --interpolate writes one row of --steps images \
-        instead: between the first two selected captions (fixed noise), or between two noises for the first caption.
+        instead: between the first two selected captions (column 0's noise), or from column 0's noise to column 1's \
+        for the first caption; the ends are the plain samples.
         Example: stackgan generate --checkpoint runs/shapes_stage1/checkpoint.safetensors --dataset data/shapes.h5 --indices 0,5,7 --out out/
         """)
 
@@ -141,11 +142,15 @@ struct Generate: ParsableCommand {
             guard noise == nil || noiseRows.count >= 2 else {
                 throw UsageError("--interpolate noise needs two noise rows; \(noise ?? "") has \(noiseRows.count)")
             }
+            // z and the CA noise both walk from column 0's to column 1's, so the ends are exactly
+            // the caption's first two plain samples.
             let ends = noiseRows.count >= 2 ? Array(noiseRows.prefix(2)) : drawnNoise(2)
-            let e = eps(1)[0]
-            let jobs = Sampler.interpolate(from: ends[0], to: ends[1], steps: steps).enumerated().map { k, z in
+            let e = eps(2)
+            let zs = Sampler.interpolate(from: ends[0], to: ends[1], steps: steps)
+            let es = Sampler.interpolate(from: e[0], to: e[1], steps: steps)
+            let jobs = (0..<steps).map { k in
                 Job(fileName: String(format: "interp_noise_caption%03d_step%02d.png", first.index, k),
-                    embedding: first.embedding, noise: z, conditioningNoise: e)
+                    embedding: first.embedding, noise: zs[k], conditioningNoise: es[k])
             }
             return (jobs, steps, ["\(first.label), noise row 0 -> row 1, \(steps) steps"])
         case nil:

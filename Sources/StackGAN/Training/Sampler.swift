@@ -124,11 +124,12 @@ public final class Sampler {
         }
     }
 
-    /// `steps` points on the line from `a` to `b`, both ends included (steps >= 2).
+    /// `steps` points on the line from `a` to `b`, both ends included (steps >= 2). The ends are
+    /// exactly `a` and `b` ((1 - t) a + t b, not a + t (b - a)), so they reproduce plain samples.
     public static func interpolate(from a: [Float], to b: [Float], steps: Int) -> [[Float]] {
         (0..<steps).map { k in
             let t = Float(k) / Float(max(steps - 1, 1))
-            return zip(a, b).map { $0 + t * ($1 - $0) }
+            return zip(a, b).map { (1 - t) * $0 + t * $1 }
         }
     }
 }
