@@ -71,9 +71,11 @@ final class TrainCommandTests: XCTestCase {
         let checkpoint = run.appendingPathComponent(Checkpoint.fileName)
         let before = try Data(contentsOf: checkpoint)
 
-        // What the writer leaves behind when killed mid-write: a prefix of the new file under its
-        // temporary name (SafeTensors.write: ".<name>.<pid>.tmp" in the same folder).
-        let temporary = run.appendingPathComponent(".\(Checkpoint.fileName).\(ProcessInfo.processInfo.processIdentifier).tmp")
+        // What a training process killed mid-write leaves behind: a prefix of the new file under its
+        // temporary name (SafeTensors.write: ".<name>.<pid>.tmp" in the same folder), with the dead
+        // process's id, never renamed over the checkpoint.
+        let deadProcess = ProcessInfo.processInfo.processIdentifier + 1
+        let temporary = run.appendingPathComponent(".\(Checkpoint.fileName).\(deadProcess).tmp")
         try before.prefix(before.count / 3).write(to: temporary)
 
         XCTAssertEqual(try Data(contentsOf: checkpoint), before)
@@ -82,7 +84,7 @@ final class TrainCommandTests: XCTestCase {
         XCTAssertEqual(resumed.code, 0, resumed.error)
         let state = try XCTUnwrap(SafeTensors.read(checkpoint).metadata["state"])
         XCTAssertEqual(try JSONDecoder().decode(TrainingState.self, from: Data(state.utf8)).step, 2)
-        XCTAssertFalse(FileManager.default.fileExists(atPath: temporary.path), "the next write replaces the stale temporary file")
+        XCTAssertNoThrow(try Checkpoint.loadGenerator(path: checkpoint.path))
     }
 
     func testResumeWithoutACheckpoint() throws {
