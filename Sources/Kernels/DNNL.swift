@@ -28,6 +28,8 @@ func check(_ status: dnnl_status_t, _ call: @autoclosure () -> String) throws {
 final class Engine {
     let engine: dnnl_engine_t
     let stream: dnnl_stream_t
+    /// Primitive attributes asking for a caller-managed scratchpad (see `Scratchpad`).
+    let attributes: dnnl_primitive_attr_t
 
     static let shared: Engine = {
         do { return try Engine() } catch {
@@ -43,9 +45,14 @@ final class Engine {
         try check(dnnl_stream_create(&s, e, dnnl_stream_default_flags.rawValue), "dnnl_stream_create")
         engine = e!
         stream = s!
+        var a: dnnl_primitive_attr_t?
+        try check(dnnl_primitive_attr_create(&a), "dnnl_primitive_attr_create")
+        try check(dnnl_primitive_attr_set_scratchpad_mode(a, dnnl_scratchpad_mode_user), "set_scratchpad_mode")
+        attributes = a!
     }
 
     deinit {
+        dnnl_primitive_attr_destroy(attributes)
         dnnl_stream_destroy(stream)
         dnnl_engine_destroy(engine)
     }
@@ -59,7 +66,7 @@ final class PrimitiveDescriptor {
     /// descriptor that backward primitives must be created against.
     init(_ opDesc: UnsafeRawPointer, hint: PrimitiveDescriptor? = nil, what: String) throws {
         var pd: dnnl_primitive_desc_t?
-        try check(dnnl_primitive_desc_create(&pd, opDesc, nil, Engine.shared.engine, hint?.handle), "primitive_desc_create for \(what)")
+        try check(dnnl_primitive_desc_create(&pd, opDesc, Engine.shared.attributes, Engine.shared.engine, hint?.handle), "primitive_desc_create for \(what)")
         handle = pd!
     }
 
@@ -132,6 +139,8 @@ final class Plan {
     let primitive: Primitive
     private let bindings: [Binding]
     private let what: String
+    private let scratchpad: Memory?
+    private let scratchpadBytes: Int
 
     /// `arguments`: (DNNL_ARG_*, plain descriptor of the caller's buffer, is it written).
     init(_ descriptor: PrimitiveDescriptor, arguments: [(Int32, dnnl_memory_desc_t, Bool)], what: String) throws {
@@ -160,6 +169,13 @@ final class Plan {
             bindings.append(Binding(arg: arg, isOutput: isOutput, user: user, inner: inner, reorder: Primitive(owning: r!)))
         }
         self.bindings = bindings
+        if var md = descriptor.memoryDescriptor(arg: DNNL_ARG_SCRATCHPAD) {
+            scratchpadBytes = dnnl_memory_desc_get_size(&md)
+            scratchpad = try Memory(md, allocate: false, what: what)
+        } else {
+            scratchpadBytes = 0
+            scratchpad = nil
+        }
     }
 
     /// Runs the primitive on the caller's buffers, given in the order of `arguments`.
@@ -175,6 +191,10 @@ final class Plan {
             }
             args.append(dnnl_exec_arg_t(arg: binding.arg, memory: (binding.inner ?? binding.user).handle))
         }
+        if let scratchpad {
+            try scratchpad.bind(Scratchpad.shared.buffer(bytes: scratchpadBytes), what: what)
+            args.append(dnnl_exec_arg_t(arg: DNNL_ARG_SCRATCHPAD, memory: scratchpad.handle))
+        }
         try check(dnnl_primitive_execute(primitive.handle, stream, Int32(args.count), args), "execute \(what)")
         for binding in bindings where binding.isOutput {
             if let inner = binding.inner, let reorder = binding.reorder {
@@ -188,5 +208,23 @@ final class Plan {
         let args = [dnnl_exec_arg_t(arg: DNNL_ARG_FROM, memory: from.handle),
                     dnnl_exec_arg_t(arg: DNNL_ARG_TO, memory: to.handle)]
         try check(dnnl_primitive_execute(reorder.handle, Engine.shared.stream, 2, args), "reorder \(what)")
+    }
+}
+
+/// One scratch buffer shared by every primitive. Primitives run one at a time on one stream, so
+/// they can share it; the library-managed default keeps a buffer per primitive (hundreds of MB
+/// for im2col and Winograd convs at training sizes). It grows to the largest request and stays.
+final class Scratchpad {
+    static let shared = Scratchpad()
+    private var pointer: UnsafeMutableRawPointer?
+    private var capacity = 0
+
+    func buffer(bytes: Int) -> UnsafeMutableRawPointer {
+        if let pointer, bytes <= capacity { return pointer }
+        pointer?.deallocate()
+        capacity = max(bytes, 64)
+        let fresh = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 64)
+        pointer = fresh
+        return fresh
     }
 }
