@@ -36,6 +36,7 @@ public enum SafeTensors {
         for t in tensors { data.append(UnsafeBufferPointer(start: t.tensor.pointer, count: t.tensor.count)) }
 
         let folder = url.deletingLastPathComponent()
+        removeAbandonedTemporaries(of: url)
         let temporary = folder.appendingPathComponent(".\(url.lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).tmp")
         do {
             try data.write(to: temporary)
@@ -49,6 +50,20 @@ public enum SafeTensors {
         } catch {
             try? FileManager.default.removeItem(at: temporary)
             throw CheckpointError(path: url.path, message: "cannot write checkpoint: \(error.localizedDescription)")
+        }
+    }
+
+    /// Removes the `.<name>.<pid>.tmp` files beside `url` that a write killed mid-way left behind:
+    /// those whose process has exited. Ours and those of live processes (writing now) are kept.
+    private static func removeAbandonedTemporaries(of url: URL) {
+        let folder = url.deletingLastPathComponent()
+        let prefix = ".\(url.lastPathComponent).", own = ProcessInfo.processInfo.processIdentifier
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+        for name in names where name.hasPrefix(prefix) && name.hasSuffix(".tmp") {
+            guard let pid = pid_t(name.dropFirst(prefix.count).dropLast(4)), pid > 0, pid != own else { continue }
+            // kill with signal 0 only asks whether the process exists (EPERM: it does, another user's).
+            guard kill(pid, 0) != 0 && errno == ESRCH else { continue }
+            try? FileManager.default.removeItem(at: folder.appendingPathComponent(name))
         }
     }
 

@@ -131,4 +131,20 @@ final class NNTests: XCTestCase {
         try SafeTensors.write(fc.namedTensors, to: url)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder.path), ["m.safetensors"])
     }
+
+    /// A write killed mid-way leaves `.<name>.<pid>.tmp`; the next write removes it once that process
+    /// is gone, but not the file of a process still running (it may be writing now).
+    func testWriteRemovesTemporariesOfExitedProcessesOnly() throws {
+        let folder = try temporaryFolder()
+        let url = folder.appendingPathComponent("m.safetensors")
+        let exited = try Process.run(URL(fileURLWithPath: "/bin/true"), arguments: [])
+        exited.waitUntilExit()
+        let dead = ".m.safetensors.\(exited.processIdentifier).tmp"
+        let live = ".m.safetensors.\(getppid()).tmp"
+        let other = ".n.safetensors.\(exited.processIdentifier).tmp"
+        for name in [dead, live, other] { try Data("partial".utf8).write(to: folder.appendingPathComponent(name)) }
+        var rng = RandomGenerator(seed: 0)
+        try SafeTensors.write(Linear(inputs: 2, outputs: 2, using: &rng).namedTensors, to: url)
+        XCTAssertEqual(Set(try FileManager.default.contentsOfDirectory(atPath: folder.path)), ["m.safetensors", live, other])
+    }
 }

@@ -74,7 +74,9 @@ final class TrainCommandTests: XCTestCase {
         // What a training process killed mid-write leaves behind: a prefix of the new file under its
         // temporary name (SafeTensors.write: ".<name>.<pid>.tmp" in the same folder), with the dead
         // process's id, never renamed over the checkpoint.
-        let deadProcess = ProcessInfo.processInfo.processIdentifier + 1
+        let exited = try Process.run(URL(fileURLWithPath: "/bin/true"), arguments: [])
+        exited.waitUntilExit()
+        let deadProcess = exited.processIdentifier
         let temporary = run.appendingPathComponent(".\(Checkpoint.fileName).\(deadProcess).tmp")
         try before.prefix(before.count / 3).write(to: temporary)
 
@@ -85,6 +87,7 @@ final class TrainCommandTests: XCTestCase {
         let state = try XCTUnwrap(SafeTensors.read(checkpoint).metadata["state"])
         XCTAssertEqual(try JSONDecoder().decode(TrainingState.self, from: Data(state.utf8)).step, 2)
         XCTAssertNoThrow(try Checkpoint.loadGenerator(path: checkpoint.path))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: temporary.path), "the next checkpoint write removes the dead process's file")
     }
 
     func testResumeWithoutACheckpoint() throws {
