@@ -14,7 +14,7 @@ struct Train: ParsableCommand {
         Example: stackgan train --config configs/shapes_stage1.yml --set train.max_steps=4 --set train.checkpoint_every=2
         """)
 
-    @Option(help: "A YAML config (configs/*.yml). With --resume, the run folder's config.yml is used.") var config: String?
+    @Option(help: "A YAML config (configs/*.yml). Not with --resume, which uses the run folder's config.yml.") var config: String?
     @Option(help: "An HDF5 dataset replacing data.path.") var data: String?
     @Option(help: "The run folder (default runs/<name>).") var out: String?
     @Flag(help: "Continue the run in --out from its checkpoint.") var resume = false
@@ -27,6 +27,9 @@ struct Train: ParsableCommand {
         if let seed { settings.append("train.seed=\(seed)") }
         var configFile = config
         if resume {
+            guard config == nil else {
+                throw UsageError("--config does not apply to --resume: the run folder's config.yml is used; change settings with --set key=value")
+            }
             guard let out else { throw UsageError("--resume needs --out naming the run folder") }
             configFile = URL(fileURLWithPath: out).appendingPathComponent("config.yml").path
             guard FileManager.default.fileExists(atPath: configFile ?? "") else {

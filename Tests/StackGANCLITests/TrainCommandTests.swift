@@ -109,6 +109,16 @@ final class TrainCommandTests: XCTestCase {
         XCTAssertTrue(result.error.contains(run.appendingPathComponent(Checkpoint.fileName).path), result.error)
     }
 
+    /// --resume reads the run folder's config.yml; a --config beside it used to be ignored silently.
+    func testResumeRefusesAConfig() throws {
+        let run = try H.copyOfTrainedRun(for: self)
+        let before = try Data(contentsOf: run.appendingPathComponent(Checkpoint.fileName))
+        let result = H.run(["train", "--resume", "--config", H.tinyConfig, "--out", run.path])
+        XCTAssertEqual(result.code, 2)
+        XCTAssertTrue(result.error.contains("--config") && result.error.contains("config.yml") && result.error.contains("--set"), result.error)
+        XCTAssertEqual(try Data(contentsOf: run.appendingPathComponent(Checkpoint.fileName)), before)
+    }
+
     func testTrainRefusesToOverwriteARunWithoutResume() throws {
         let run = try H.copyOfTrainedRun(for: self)
         let before = try Data(contentsOf: run.appendingPathComponent(Checkpoint.fileName))
