@@ -35,6 +35,11 @@ struct Train: ParsableCommand {
             guard FileManager.default.fileExists(atPath: configFile ?? "") else {
                 throw UsageError("\(out): no config.yml to resume from")
             }
+            // A named input that does not exist is a usage error, as for generate's --checkpoint.
+            let checkpoint = URL(fileURLWithPath: out).appendingPathComponent(Checkpoint.fileName).path
+            guard FileManager.default.fileExists(atPath: checkpoint) else {
+                throw UsageError("\(checkpoint): no checkpoint to resume from")
+            }
         } else if config == nil {
             throw UsageError("train needs --config FILE (see configs/)")
         }

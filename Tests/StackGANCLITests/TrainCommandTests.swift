@@ -101,11 +101,12 @@ final class TrainCommandTests: XCTestCase {
         XCTAssertEqual(result.code, 2)
         XCTAssertTrue(result.error.contains("--out"), result.error)
 
-        // A run folder whose checkpoint is gone: the trainer names the checkpoint it looked for.
+        // A run folder whose checkpoint is gone: a missing named input like generate's --checkpoint,
+        // a usage error naming the checkpoint it looked for.
         let run = try H.copyOfTrainedRun(for: self)
         try FileManager.default.removeItem(at: run.appendingPathComponent(Checkpoint.fileName))
         result = H.run(["train", "--resume", "--out", run.path])
-        XCTAssertEqual(result.code, 1)
+        XCTAssertEqual(result.code, 2)
         XCTAssertTrue(result.error.contains(run.appendingPathComponent(Checkpoint.fileName).path), result.error)
     }
 
