@@ -73,7 +73,7 @@ struct Generate: ParsableCommand {
 
         // Before the expensive part, so an unwritable --out costs nothing.
         let folder = URL(fileURLWithPath: out)
-        try makeFolder(out)
+        try makeFolder(out, what: "output folder")
 
         let pixels = try sampler.images(embeddings: jobs.flatMap(\.embedding), noise: jobs.flatMap(\.noise),
                                         conditioningNoise: jobs.flatMap(\.conditioningNoise))
@@ -93,7 +93,7 @@ struct Generate: ParsableCommand {
         do {
             try text.write(to: captionsPath, atomically: true, encoding: .utf8)
         } catch {
-            throw GenerateError("\(captionsPath.path): cannot write: \(error.localizedDescription)")
+            throw OutputError("\(captionsPath.path): cannot write: \(error.localizedDescription)")
         }
         print("wrote \(jobs.count) images of \(size)x\(size) to \(out) (grid \(gridPath), rows in \(captionsPath.path))")
         if let source = sampler.stageOneSource, source != checkpoint { print("Stage-I weights from \(source)") }
@@ -201,34 +201,4 @@ struct Generate: ParsableCommand {
         }
         return (0..<array.shape[0]).map { Array(array.values[($0 * width)..<(($0 + 1) * width)]) }
     }
-}
-
-/// A named input that must be an existing file: missing is a usage error (exit 2), like a bad flag.
-func requireFile(_ path: String, flag: String) throws {
-    var isFolder: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else {
-        throw UsageError("\(flag) \(path): no such file")
-    }
-    guard !isFolder.boolValue else { throw UsageError("\(flag) \(path): is a folder, expected a file") }
-}
-
-/// Creates `path` and its missing parents, saying which component is in the way when one is a file
-/// (Foundation's message for that is a bare "error 512").
-func makeFolder(_ path: String) throws {
-    var prefix = path.hasPrefix("/") ? "/" : ""
-    for component in path.split(separator: "/") {
-        prefix += (prefix.isEmpty || prefix.hasSuffix("/") ? "" : "/") + component
-        var isFolder: ObjCBool = false
-        if FileManager.default.fileExists(atPath: prefix, isDirectory: &isFolder) {
-            guard isFolder.boolValue else { throw GenerateError("\(path): cannot create the output folder: \(prefix) is a file") }
-        } else if mkdir(prefix, 0o755) != 0 && errno != EEXIST {
-            throw GenerateError("\(path): cannot create the output folder \(prefix): \(String(cString: strerror(errno)))")
-        }
-    }
-}
-
-/// Generation could not write its output (exit 1).
-struct GenerateError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
 }

@@ -45,6 +45,7 @@ struct Train: ParsableCommand {
         }
         let experiment = try ExperimentConfig.load(file: configFile, overrides: settings)
         let folder = URL(fileURLWithPath: out ?? "runs/\(experiment.name)")
+        try makeFolder(folder.path, what: "run folder")
         let trainer = try Trainer(config: experiment, runDirectory: folder, resume: resume) { line in
             print(line)
             fflush(stdout)

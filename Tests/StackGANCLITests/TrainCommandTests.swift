@@ -132,9 +132,11 @@ final class TrainCommandTests: XCTestCase {
     func testUnwritableOutFolder() throws {
         let file = try H.temporaryFolder(for: self).appendingPathComponent("a-file")
         try Data("x".utf8).write(to: file)
-        let result = H.train(out: file.appendingPathComponent("run"))
+        let out = file.appendingPathComponent("run")
+        let result = H.train(out: out)
         XCTAssertEqual(result.code, 1)
-        XCTAssertTrue(result.error.contains(file.path), result.error)
+        XCTAssertTrue(result.error.contains(out.path) && result.error.contains("\(file.path) is a file"), result.error)
+        XCTAssertFalse(result.error.contains("NSCocoaErrorDomain"), result.error)
     }
 
     func testBadConfigsNameTheFileAndKey() throws {
