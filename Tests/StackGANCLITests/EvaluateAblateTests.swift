@@ -1,0 +1,108 @@
+import Datasets
+import Foundation
+import StackGAN
+@testable import StackGANCLI
+import XCTest
+
+/// `stackgan evaluate` and `stackgan ablate` in-process on the tiny config. A deliberately weak
+/// classifier (64 images, 1 epoch) is trained once per process: these tests check the plumbing and
+/// the files; the classifier's quality is EvaluationTests' business.
+final class EvaluateAblateTests: XCTestCase {
+    private static var sharedClassifier: URL?
+
+    private func classifier() throws -> URL {
+        if let url = Self.sharedClassifier { return url }
+        let data = try TextImageDataset.open(path: CommandHarness.dataset, split: "train")
+        var options = ClassifierTrainingOptions()
+        (options.epochs, options.batchSize, options.limit, options.width, options.featureWidth) = (1, 16, 64, 4, 8)
+        let (model, _) = try ConditionClassifier.train(on: data, options: options)
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("stackgan-cli-classifier-\(UUID().uuidString).safetensors")
+        try model.save(to: url)
+        atexit { if let url = EvaluateAblateTests.sharedClassifier { try? FileManager.default.removeItem(at: url) } }
+        Self.sharedClassifier = url
+        return url
+    }
+
+    func testEvaluateWritesTheReport() throws {
+        let run = try CommandHarness.trainedRun()
+        let report = try CommandHarness.temporaryFolder(for: self).appendingPathComponent("report.json")
+        let result = CommandHarness.run(["evaluate", "--checkpoint", run.appendingPathComponent("checkpoint.safetensors").path,
+                                         "--dataset", CommandHarness.dataset, "--classifier", try classifier().path,
+                                         "--limit", "12", "--samples-per-caption", "2", "--out", report.path])
+        XCTAssertEqual(result.code, 0, result.error)
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: report)) as? [String: Any])
+        XCTAssertEqual(json["examples"] as? Int, 12)
+        XCTAssertEqual(json["generated_images"] as? Int, 12 * 5 * 2, "5 captions per example, 2 samples each")
+        XCTAssertEqual(json["split"] as? String, "test")
+        XCTAssertEqual(json["head"] as? String, "single")
+        XCTAssertEqual(json["step"] as? Int, 1)
+        XCTAssertEqual(try XCTUnwrap(json["chance"] as? Double), 1.0 / 30, accuracy: 1e-12)
+        for key in ["condition_accuracy", "real_accuracy"] {
+            XCTAssertTrue((0...1).contains(try XCTUnwrap(json[key] as? Double)), key)
+        }
+        let fid = try XCTUnwrap(json["fid"] as? Double)
+        XCTAssertTrue(fid.isFinite && fid > 0, "one training step is far from the real images: FID \(fid)")
+        let d = try XCTUnwrap(json["discriminator"] as? [String: Double])
+        for key in ["real", "wrong", "fake"] { XCTAssertTrue((0...1).contains(try XCTUnwrap(d[key])), key) }
+        XCTAssertEqual(try XCTUnwrap(d["separation"]), d["real"]! - max(d["wrong"]!, d["fake"]!), accuracy: 1e-12)
+        XCTAssertNil(d["realness_real"], "a single head has no realness logit")
+    }
+
+    func testEvaluateRejectsBadInputs() throws {
+        let folder = try CommandHarness.temporaryFolder(for: self)
+        let missing = folder.appendingPathComponent("nope.safetensors").path
+        var result = CommandHarness.run(["evaluate", "--checkpoint", missing, "--dataset", CommandHarness.dataset])
+        XCTAssertEqual(result.code, 2)
+        XCTAssertTrue(result.error.contains(missing), result.error)
+
+        // The fixture's captions are 8-d; the tiny model was built for 384.
+        let run = try CommandHarness.trainedRun()
+        let narrow = CommandHarness.root.appendingPathComponent("Tests/DatasetsTests/Fixtures/per_example.h5").path
+        result = CommandHarness.run(["evaluate", "--checkpoint", run.appendingPathComponent("checkpoint.safetensors").path,
+                                     "--dataset", narrow, "--split", "train", "--classifier", try classifier().path])
+        XCTAssertEqual(result.code, 2, result.error)
+        XCTAssertTrue(result.error.contains("embedding width 8, expected 384"), result.error)
+
+        result = CommandHarness.run(["evaluate", "--checkpoint", run.appendingPathComponent("checkpoint.safetensors").path,
+                                     "--classifier", folder.appendingPathComponent("none.safetensors").path])
+        XCTAssertEqual(result.code, 2)
+        XCTAssertTrue(result.error.contains("none.safetensors"), result.error)
+    }
+
+    func testAblateUnknownHeadIsAUsageError() throws {
+        let result = CommandHarness.run(["ablate", "--config", CommandHarness.tinyConfig, "--heads", "single,dual"])
+        XCTAssertEqual(result.code, 2)
+        XCTAssertTrue(result.error.contains("'dual'"), result.error)
+    }
+
+    func testAblateTwoHeadsTwoSeeds() throws {
+        let out = try CommandHarness.temporaryFolder(for: self).appendingPathComponent("ablation")
+        let result = CommandHarness.run(["ablate", "--config", CommandHarness.tinyConfig, "--set", "data.path=\(CommandHarness.dataset)",
+                                         "--heads", "single,split", "--seeds", "2", "--steps", "1", "--limit", "8",
+                                         "--classifier", try classifier().path, "--out", out.path])
+        XCTAssertEqual(result.code, 0, result.error)
+        let csv = try String(contentsOf: out.appendingPathComponent("summary.csv"), encoding: .utf8)
+        let lines = csv.split(separator: "\n").map { $0.split(separator: ",").map(String.init) }
+        let header = try XCTUnwrap(lines.first)
+        for column in ["head", "runs", "condition_accuracy_mean", "condition_accuracy_std", "fid_mean", "fid_std",
+                       "d_separation_mean", "train_seconds_std"] {
+            XCTAssertTrue(header.contains(column), "summary.csv lacks \(column)")
+        }
+        XCTAssertEqual(lines.dropFirst().map { $0[0] }, ["single", "split"])
+        XCTAssertEqual(lines.dropFirst().map { $0[1] }, ["2", "2"])
+        let markdown = try String(contentsOf: out.appendingPathComponent("summary.md"), encoding: .utf8)
+        XCTAssertTrue(markdown.contains("| single | 2 |") && markdown.contains("| split | 2 |"), markdown)
+        XCTAssertTrue(markdown.contains(" ± "), "mean ± spread cells")
+        let runs = try String(contentsOf: out.appendingPathComponent("runs.csv"), encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(runs.count, 5, "a header and four runs")
+        for name in ["single-seed0", "single-seed1", "split-seed0", "split-seed1"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: out.appendingPathComponent("samples/\(name).png").path), name)
+            XCTAssertTrue(FileManager.default.fileExists(atPath: out.appendingPathComponent("runs/\(name)/checkpoint.safetensors").path), name)
+        }
+        // The split runs really trained a split head: their checkpoints hold the realness logit.
+        let split = try CommandHarness.tensors(out.appendingPathComponent("runs/split-seed0/checkpoint.safetensors"))
+        XCTAssertNotNil(split["discriminator.get_uncond_logits.outlogits.0.weight"])
+        let single = try CommandHarness.tensors(out.appendingPathComponent("runs/single-seed1/checkpoint.safetensors"))
+        XCTAssertNil(single["discriminator.get_uncond_logits.outlogits.0.weight"])
+    }
+}
