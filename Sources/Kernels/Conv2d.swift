@@ -48,7 +48,7 @@ public enum KernelSettings {
     /// Let oneDNN pick blocked layouts inside a primitive (reordering at its edges) instead of
     /// running on plain NCHW. Measured faster for the StackGAN shapes (see README benchmarks).
     public static var blockedLayouts = true
-    public static var convAlgorithm: ConvAlgorithm = .direct
+    public static var convAlgorithm: ConvAlgorithm = .winograd
 }
 
 /// Floating-point work done by the kernels (convolutions and matrix multiplies, 2 x multiply-adds),
