@@ -130,6 +130,8 @@ struct Binding {
     let user: Memory
     let inner: Memory?
     let reorder: Primitive?
+    /// Where `inner` lives in the shared workspace.
+    let innerOffset: Int
 }
 
 /// One primitive for one shape, with its argument wiring. Plans are created once per shape and
@@ -140,7 +142,9 @@ final class Plan {
     private let bindings: [Binding]
     private let what: String
     private let scratchpad: Memory?
-    private let scratchpadBytes: Int
+    private let scratchpadOffset: Int
+    /// Bytes of shared workspace one execution needs: the blocked copies, then the scratchpad.
+    private let workspaceBytes: Int
 
     /// `arguments`: (DNNL_ARG_*, plain descriptor of the caller's buffer, is it written).
     init(_ descriptor: PrimitiveDescriptor, arguments: [(Int32, dnnl_memory_desc_t, Bool)], what: String) throws {
@@ -148,14 +152,19 @@ final class Plan {
         self.what = what
         primitive = try Primitive(descriptor, what: what)
         var bindings: [Binding] = []
+        var offset = 0
         for (arg, plainMD, isOutput) in arguments {
             var plain = plainMD
             let user = try Memory(plain, allocate: false, what: what)
             guard var wanted = descriptor.memoryDescriptor(arg: arg), dnnl_memory_desc_equal(&wanted, &plain) == 0 else {
-                bindings.append(Binding(arg: arg, isOutput: isOutput, user: user, inner: nil, reorder: nil))
+                bindings.append(Binding(arg: arg, isOutput: isOutput, user: user, inner: nil, reorder: nil, innerOffset: 0))
                 continue
             }
-            let inner = try Memory(wanted, allocate: true, what: what)
+            // The blocked copy lives in the shared workspace only while this primitive runs: owning
+            // it would keep a copy of every activation shape alive (gigabytes at training sizes).
+            let inner = try Memory(wanted, allocate: false, what: what)
+            let innerOffset = offset
+            offset += alignedSize(&wanted)
             var rpd: dnnl_primitive_desc_t?
             let engine = Engine.shared.engine
             if isOutput {
@@ -166,16 +175,18 @@ final class Plan {
             var r: dnnl_primitive_t?
             defer { dnnl_primitive_desc_destroy(rpd) }
             try check(dnnl_primitive_create(&r, rpd), "reorder \(what)")
-            bindings.append(Binding(arg: arg, isOutput: isOutput, user: user, inner: inner, reorder: Primitive(owning: r!)))
+            bindings.append(Binding(arg: arg, isOutput: isOutput, user: user, inner: inner, reorder: Primitive(owning: r!),
+                                    innerOffset: innerOffset))
         }
         self.bindings = bindings
+        scratchpadOffset = offset
         if var md = descriptor.memoryDescriptor(arg: DNNL_ARG_SCRATCHPAD) {
-            scratchpadBytes = dnnl_memory_desc_get_size(&md)
+            offset += alignedSize(&md)
             scratchpad = try Memory(md, allocate: false, what: what)
         } else {
-            scratchpadBytes = 0
             scratchpad = nil
         }
+        workspaceBytes = offset
     }
 
     /// Runs the primitive on the caller's buffers, given in the order of `arguments`.
@@ -183,16 +194,18 @@ final class Plan {
         precondition(buffers.count == bindings.count, "internal: \(what) bound with the wrong argument count")
         let stream = Engine.shared.stream
         var args: [dnnl_exec_arg_t] = []
-        args.reserveCapacity(bindings.count)
+        args.reserveCapacity(bindings.count + 1)
+        let workspace = Workspace.shared.buffer(bytes: workspaceBytes)
         for (binding, buffer) in zip(bindings, buffers) {
             try binding.user.bind(buffer, what: what)
+            try binding.inner?.bind(workspace + binding.innerOffset, what: what)
             if let inner = binding.inner, let reorder = binding.reorder, !binding.isOutput {
                 try runReorder(reorder, from: binding.user, to: inner)
             }
             args.append(dnnl_exec_arg_t(arg: binding.arg, memory: (binding.inner ?? binding.user).handle))
         }
         if let scratchpad {
-            try scratchpad.bind(Scratchpad.shared.buffer(bytes: scratchpadBytes), what: what)
+            try scratchpad.bind(workspace + scratchpadOffset, what: what)
             args.append(dnnl_exec_arg_t(arg: DNNL_ARG_SCRATCHPAD, memory: scratchpad.handle))
         }
         try check(dnnl_primitive_execute(primitive.handle, stream, Int32(args.count), args), "execute \(what)")
@@ -211,11 +224,12 @@ final class Plan {
     }
 }
 
-/// One scratch buffer shared by every primitive. Primitives run one at a time on one stream, so
-/// they can share it; the library-managed default keeps a buffer per primitive (hundreds of MB
-/// for im2col and Winograd convs at training sizes). It grows to the largest request and stays.
-final class Scratchpad {
-    static let shared = Scratchpad()
+/// One buffer shared by every primitive for its scratchpad and its blocked copies of arguments.
+/// Primitives run one at a time on one stream, so they can share it; the library-managed default
+/// keeps a scratchpad per primitive (hundreds of MB for im2col and Winograd convs at training
+/// sizes). It grows to the largest request and stays.
+final class Workspace {
+    static let shared = Workspace()
     private var pointer: UnsafeMutableRawPointer?
     private var capacity = 0
 
@@ -227,4 +241,9 @@ final class Scratchpad {
         pointer = fresh
         return fresh
     }
+}
+
+/// A descriptor's byte size rounded up to 64 so the next buffer after it stays aligned.
+func alignedSize(_ md: inout dnnl_memory_desc_t) -> Int {
+    (dnnl_memory_desc_get_size(&md) + 63) / 64 * 64
 }
