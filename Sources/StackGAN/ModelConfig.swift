@@ -41,11 +41,20 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public var stage1Head = DiscriminatorHead.single
     /// `stage2_head`: split, as StackGAN-Pytorch's STAGE2_D.
     public var stage2Head = DiscriminatorHead.split
+    /// `embedding_scale`: a fixed factor on the caption embedding where it enters the model (the CA
+    /// fc of both generators, GAN-CLS's text projections). 1 is the published behaviour. The published
+    /// N(0, 0.02) init suits char-CNN-RNN embeddings whose components are of order 1; an L2-normalised
+    /// E-wide embedding (sentence encoders such as all-MiniLM-L6-v2) has components of order 1/sqrt(E),
+    /// so its CA mu starts ~sqrt(E) times smaller, drowned by the CA noise (std >= 1) and pinned at 0 by
+    /// the KL term: the generator then ignores the caption. sqrt(E) (19.6 for E = 384) restores
+    /// components of RMS 1. Checkpoints store it with the config, so generate and evaluate apply it.
+    public var embeddingScale: Float = 1
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case embeddingDimension = "embedding_dim", noiseDimension = "z_dim", conditionDimension = "condition_dim"
         case generatorWidth = "gf_dim", discriminatorWidth = "df_dim", residualBlocks = "residual_blocks"
         case caActivation = "ca_activation", stage1Head = "stage1_head", stage2Head = "stage2_head"
+        case embeddingScale = "embedding_scale"
     }
 
     public init() {}
@@ -67,6 +76,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         caActivation = try c.decodeIfPresent(CAActivation.self, forKey: .caActivation) ?? d.caActivation
         stage1Head = try c.decodeIfPresent(DiscriminatorHead.self, forKey: .stage1Head) ?? d.stage1Head
         stage2Head = try c.decodeIfPresent(DiscriminatorHead.self, forKey: .stage2Head) ?? d.stage2Head
+        embeddingScale = try c.decodeIfPresent(Float.self, forKey: .embeddingScale) ?? d.embeddingScale
         try validate()
     }
 
@@ -78,6 +88,9 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         }
         guard generatorWidth >= 4, generatorWidth % 4 == 0 else {
             throw ModelConfigError(message: "gf_dim must be a positive multiple of 4, got \(generatorWidth)")
+        }
+        guard embeddingScale.isFinite, embeddingScale > 0 else {
+            throw ModelConfigError(message: "embedding_scale must be positive and finite, got \(embeddingScale)")
         }
         guard residualBlocks >= 0 else { throw ModelConfigError(message: "residual_blocks must be >= 0, got \(residualBlocks)") }
     }

@@ -64,4 +64,36 @@ final class ModelTests: XCTestCase {
         XCTAssertEqual(try d(image: out.image, condition: out.condition, training: true).match.shape, [2])
         XCTAssertEqual(g.namedTensors.last?.name, "netG.12.weight")
     }
+
+    /// `embedding_scale` s: the model on caption e equals the unscaled model (same init) on s * e,
+    /// in the CA of Stage-I and both GAN-CLS projections; the config key decodes and must be > 0.
+    func testEmbeddingScaleMultipliesTheCaptionWhereItEnters() throws {
+        var scaled = config
+        scaled.embeddingScale = 2.5
+        var rng = RandomGenerator(seed: 5)
+        let embedding = Tensor.randomNormal([2, 6], using: &rng), noise = Tensor.randomNormal([2, 4], using: &rng)
+        let eps = Tensor.randomNormal([2, 3], using: &rng)
+        let times = embedding.scaled(by: 2.5)
+        var a = RandomGenerator(seed: 9), b = RandomGenerator(seed: 9)
+        let g = Stage1Generator(config: scaled, using: &a), plain = Stage1Generator(config: config, using: &b)
+        let out = try g(embedding: embedding, noise: noise, conditioningNoise: eps, training: false)
+        let reference = try plain(embedding: times, noise: noise, conditioningNoise: eps, training: false)
+        XCTAssertEqual(out.image.scalars, reference.image.scalars)
+        XCTAssertEqual(try XCTUnwrap(out.mu).scalars, try XCTUnwrap(reference.mu).scalars)
+        let unscaled = try plain(embedding: embedding, noise: noise, conditioningNoise: eps, training: false)
+        XCTAssertNotEqual(try XCTUnwrap(out.mu).scalars, try XCTUnwrap(unscaled.mu).scalars)
+
+        var c = RandomGenerator(seed: 4), d = RandomGenerator(seed: 4)
+        let clsG = GANCLSGenerator(config: scaled, using: &c), clsD = GANCLSDiscriminator(config: scaled, using: &c)
+        let plainG = GANCLSGenerator(config: config, using: &d), plainD = GANCLSDiscriminator(config: config, using: &d)
+        let image = try clsG(embedding: embedding, noise: noise, training: false, using: &c).image
+        XCTAssertEqual(image.scalars, try plainG(embedding: times, noise: noise, training: false, using: &d).image.scalars)
+        XCTAssertEqual(try clsD(image: image, condition: embedding, training: false).match.scalars,
+                       try plainD(image: image, condition: times, training: false).match.scalars)
+
+        let decoded = try ConfigLoader.load(ModelConfig.self, defaults: ModelConfig(), text: "embedding_scale: 19.6", source: "test")
+        XCTAssertEqual(decoded.embeddingScale, 19.6)
+        XCTAssertEqual(ModelConfig().embeddingScale, 1, "published behaviour by default")
+        XCTAssertThrowsError(try ConfigLoader.load(ModelConfig.self, defaults: ModelConfig(), text: "embedding_scale: 0", source: "test"))
+    }
 }

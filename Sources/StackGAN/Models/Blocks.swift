@@ -23,20 +23,25 @@ extension Tensor {
 
 /// Conditioning augmentation (CA_NET, `ca_net`): fc Linear(E, 2c) then activation; mu = first c,
 /// logvar = last c; c_hat = mu + exp(logvar / 2) * eps. Input [N, E]; outputs [N, c] each.
+/// The fc sees the embedding times `inputScale` (`model.embedding_scale`, 1 as published).
 public final class ConditioningAugmentation: Layer {
     public let fc: Linear
     public let conditionDimension: Int
     public let activation: CAActivation
+    public let inputScale: Float
 
-    public init(embeddingDimension: Int, conditionDimension: Int, activation: CAActivation, using generator: inout RandomGenerator) {
+    public init(embeddingDimension: Int, conditionDimension: Int, activation: CAActivation, inputScale: Float = 1,
+                using generator: inout RandomGenerator) {
         fc = Linear(inputs: embeddingDimension, outputs: 2 * conditionDimension, using: &generator)
         self.conditionDimension = conditionDimension
         self.activation = activation
+        self.inputScale = inputScale
     }
 
     /// c_hat with the given eps [N, c] (parity tests feed PyTorch's).
     public func callAsFunction(_ embedding: Tensor, noise eps: Tensor) throws -> (sample: Tensor, mu: Tensor, logVariance: Tensor) {
         let c = conditionDimension
+        let embedding = inputScale == 1 ? embedding : embedding.scaled(by: inputScale)
         // Row blocks of one fc: the activation is elementwise, so this equals fc-then-split and
         // needs no column-slice op; both blocks' gradients land in `ca_net.fc.weight`.
         func half(_ rows: Range<Int>) throws -> Tensor {

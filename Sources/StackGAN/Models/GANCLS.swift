@@ -2,7 +2,7 @@ import Autograd
 import NN
 
 /// GAN-CLS generator (Reed et al. 2016), caption [N, E] + z [N, z_dim] -> image [N, 3, 64, 64].
-/// `projection.0` Linear(E, c) LReLU(0.2); cat(projection, z) as [N, c+z, 1, 1]; `netG`:
+/// `projection.0` Linear(E, c) LReLU(0.2) of the caption times `model.embedding_scale`; cat(projection, z) as [N, c+z, 1, 1]; `netG`:
 /// ConvTranspose(c+z, 8ngf, 4) -> 4x4, then ConvTranspose(4, stride 2, pad 1) to 4ngf, 2ngf, ngf
 /// (each BN ReLU) and to 3 channels, tanh. Indices: convT 3k, BN 3k+1; the last convT is `netG.12`.
 public final class GANCLSGenerator: TextToImageGenerator {
@@ -29,7 +29,8 @@ public final class GANCLSGenerator: TextToImageGenerator {
     /// GAN-CLS has no CA: `generator` is not drawn from, and `condition` is the embedding.
     public func callAsFunction(embedding: Tensor, noise: Tensor, training: Bool,
                                using generator: inout RandomGenerator) throws -> GeneratorOutput {
-        let text = try projection(embedding).leakyRelu(slope: 0.2)
+        let scaled = config.embeddingScale == 1 ? embedding : embedding.scaled(by: config.embeddingScale)
+        let text = try projection(scaled).leakyRelu(slope: 0.2)
         var h = try Tensor.concatChannels([text, noise]).reshaped([-1, config.conditionDimension + config.noiseDimension, 1, 1])
         for (deconv, norm) in zip(deconvs, norms) { h = try norm(deconv(h), training: training).relu() }
         guard let last = deconvs.last else { throw ShapeError("GANCLSGenerator", "no layers") }
@@ -47,16 +48,20 @@ public final class GANCLSGenerator: TextToImageGenerator {
 }
 
 /// GAN-CLS discriminator. `netD_1`: down(3, ndf) LReLU, then down + BN LReLU to 8ndf:
-/// [N, 3, 64, 64] -> [N, 8ndf, 4, 4]. `projection.0` Linear(E, c) LReLU(0.2) of the caption [N, E],
+/// [N, 3, 64, 64] -> [N, 8ndf, 4, 4]. `projection.0` Linear(E, c) LReLU(0.2) of the caption [N, E]
+/// (times `model.embedding_scale`),
 /// tiled 4x4 after the features; `netD_2.0` Conv(8ndf+c, 1, 4, no bias) -> match [N]. Single head only.
 public final class GANCLSDiscriminator: TextImageDiscriminator {
     public let head = DiscriminatorHead.single
     public let encoder: ConvStack
     public let projection: Linear
     public let logit: Conv2d
+    /// `model.embedding_scale`, applied to the caption before `projection`.
+    public let embeddingScale: Float
 
     public init(config: ModelConfig, using generator: inout RandomGenerator) {
         let ndf = config.discriminatorWidth
+        embeddingScale = config.embeddingScale
         encoder = ConvStack(downWidths: [ndf, 2 * ndf, 4 * ndf, 8 * ndf], slope: 0.2, using: &generator)
         projection = Linear(inputs: config.embeddingDimension, outputs: config.conditionDimension, using: &generator)
         logit = Conv2d(inputs: 8 * ndf + config.conditionDimension, outputs: 1, kernel: 4, using: &generator)
@@ -68,7 +73,8 @@ public final class GANCLSDiscriminator: TextImageDiscriminator {
 
     /// `condition` is the caption embedding [N, E].
     public func logits(features: Tensor, condition: Tensor, training: Bool) throws -> DiscriminatorLogits {
-        let text = try projection(condition).leakyRelu(slope: 0.2).tiled(height: 4, width: 4)
+        let scaled = embeddingScale == 1 ? condition : condition.scaled(by: embeddingScale)
+        let text = try projection(scaled).leakyRelu(slope: 0.2).tiled(height: 4, width: 4)
         return DiscriminatorLogits(match: try logit(Tensor.concatChannels([features, text])).flattenedLogits(), real: nil)
     }
 

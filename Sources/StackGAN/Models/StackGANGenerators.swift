@@ -16,7 +16,7 @@ public final class Stage1Generator: TextToImageGenerator {
         self.config = config
         let ngf = config.generatorWidth * 8, c = config.conditionDimension
         caNet = ConditioningAugmentation(embeddingDimension: config.embeddingDimension, conditionDimension: c,
-                                         activation: config.caActivation, using: &generator)
+                                         activation: config.caActivation, inputScale: config.embeddingScale, using: &generator)
         fc = Linear(inputs: config.noiseDimension + c, outputs: ngf * 16, bias: false, using: &generator)
         fcNorm = BatchNorm(channels: ngf * 16, using: &generator)
         var blocks: [UpBlock] = []
@@ -76,7 +76,7 @@ public final class Stage2Generator: TextToImageGenerator {
         stageOne.setTrainable(false)
         let ngf = config.generatorWidth, c = config.conditionDimension
         caNet = ConditioningAugmentation(embeddingDimension: config.embeddingDimension, conditionDimension: c,
-                                         activation: config.caActivation, using: &generator)
+                                         activation: config.caActivation, inputScale: config.embeddingScale, using: &generator)
         let first = conv3x3(3, ngf, using: &generator)
         let rest = [down(ngf, 2 * ngf, using: &generator), down(2 * ngf, 4 * ngf, using: &generator)]
         encoder = ConvStack(first: first, rest: rest, slope: 0, using: &generator)
