@@ -7,6 +7,15 @@ public enum CAActivation: String, Codable, Sendable {
     case leakyRelu = "leaky_relu"
 }
 
+/// What StackGAN's discriminator matches images against. `ca_mu`: the generator's CA mu [N, c],
+/// detached (StackGAN-Pytorch), which only the generator trains. `embedding`: the caption embedding
+/// [N, E], through the discriminator's own Linear(E, c) + LeakyReLU(0.2) trained by its loss (the
+/// TF original StackGAN, as GAN-CLS).
+public enum DiscriminatorCondition: String, Codable, Sendable {
+    case caMu = "ca_mu"
+    case embedding
+}
+
 /// The discriminator's logit heads on its (8 ndf, 4, 4) features. `single`: one conditional logit
 /// ("real image and matching caption"). `split`: that logit plus an unconditional realness logit.
 public enum DiscriminatorHead: String, Codable, Sendable {
@@ -49,12 +58,15 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     /// the KL term: the generator then ignores the caption. sqrt(E) (19.6 for E = 384) restores
     /// components of RMS 1. Checkpoints store it with the config, so generate and evaluate apply it.
     public var embeddingScale: Float = 1
+    /// `discriminator_condition`: ca_mu, as StackGAN-Pytorch (whose numbers we match); embedding, as
+    /// the TF original. Applies to both StackGAN stages; GAN-CLS always conditions on the embedding.
+    public var discriminatorCondition = DiscriminatorCondition.caMu
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case embeddingDimension = "embedding_dim", noiseDimension = "z_dim", conditionDimension = "condition_dim"
         case generatorWidth = "gf_dim", discriminatorWidth = "df_dim", residualBlocks = "residual_blocks"
         case caActivation = "ca_activation", stage1Head = "stage1_head", stage2Head = "stage2_head"
-        case embeddingScale = "embedding_scale"
+        case embeddingScale = "embedding_scale", discriminatorCondition = "discriminator_condition"
     }
 
     public init() {}
@@ -77,6 +89,8 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         stage1Head = try c.decodeIfPresent(DiscriminatorHead.self, forKey: .stage1Head) ?? d.stage1Head
         stage2Head = try c.decodeIfPresent(DiscriminatorHead.self, forKey: .stage2Head) ?? d.stage2Head
         embeddingScale = try c.decodeIfPresent(Float.self, forKey: .embeddingScale) ?? d.embeddingScale
+        discriminatorCondition = try c.decodeIfPresent(DiscriminatorCondition.self, forKey: .discriminatorCondition)
+            ?? d.discriminatorCondition
         try validate()
     }
 

@@ -96,4 +96,73 @@ final class ModelTests: XCTestCase {
         XCTAssertEqual(ModelConfig().embeddingScale, 1, "published behaviour by default")
         XCTAssertThrowsError(try ConfigLoader.load(ModelConfig.self, defaults: ModelConfig(), text: "embedding_scale: 0", source: "test"))
     }
+
+    /// `discriminator_condition: embedding` (TF original): both generators hand D the caption
+    /// embedding (detached), D owns `get_cond_logits.projection.0` Linear(E, c) applied to the caption
+    /// times `embedding_scale`; `ca_mu` stays the default, with no projection and mu as the condition.
+    func testDiscriminatorConditionEmbedding() throws {
+        var c = config
+        c.discriminatorCondition = .embedding
+        c.stage1Head = .split
+        c.embeddingScale = 2.5
+        var rng = RandomGenerator(seed: 6)
+        let g1 = Stage1Generator(config: c, using: &rng)
+        let g2 = Stage2Generator(config: c, stageOne: g1, using: &rng)
+        let d1 = StackGANDiscriminator(stage: .one, config: c, using: &rng)
+        let d2 = StackGANDiscriminator(stage: .two, config: c, using: &rng)
+        let embedding = Tensor.randomNormal([2, 6], using: &rng), noise = Tensor.randomNormal([2, 4], using: &rng)
+        let out1 = try g1(embedding: embedding, noise: noise, training: true, using: &rng)
+        XCTAssertEqual(out1.condition.shape, [2, 6])
+        XCTAssertEqual(out1.condition.scalars, embedding.scalars)
+        XCTAssertFalse(out1.condition.requiresGrad)
+        let logits1 = try d1(image: out1.image, condition: out1.condition, training: true)
+        XCTAssertEqual(logits1.match.shape, [2])
+        XCTAssertEqual(logits1.real?.shape, [2])
+        let out2 = try g2(embedding: embedding, noise: noise, training: true, using: &rng)
+        XCTAssertEqual(out2.condition.scalars, embedding.scalars)
+        let logits2 = try d2(image: out2.image, condition: out2.condition, training: true)
+        XCTAssertEqual(logits2.match.shape, [2])
+        XCTAssertEqual(logits2.real?.shape, [2])
+
+        for d in [d1, d2] {
+            let names = d.namedTensors.map(\.name)
+            XCTAssertEqual(Set(names).count, names.count, "names are unique")
+            XCTAssertTrue(names.contains("get_cond_logits.projection.0.weight"))
+            XCTAssertTrue(names.contains("get_cond_logits.projection.0.bias"))
+            XCTAssertTrue(d.parameters.contains { $0.name == "get_cond_logits.projection.0.weight" }, "D's loss trains it")
+            XCTAssertEqual(d.projection?.weight.shape, [3, 6])
+        }
+
+        // The projection sees the caption times embedding_scale: with scale 1 and the caption
+        // pre-multiplied, D (same init) gives the same logits.
+        var unit = c
+        unit.embeddingScale = 1
+        var a = RandomGenerator(seed: 8), b = RandomGenerator(seed: 8)
+        let scaledD = StackGANDiscriminator(stage: .one, config: c, using: &a)
+        let plainD = StackGANDiscriminator(stage: .one, config: unit, using: &b)
+        let image = Tensor.randomNormal([2, 3, 64, 64], using: &rng)
+        XCTAssertEqual(try scaledD(image: image, condition: embedding, training: false).match.scalars,
+                       try plainD(image: image, condition: embedding.scaled(by: 2.5), training: false).match.scalars)
+
+        // Default: ca_mu, no projection, mu [N, c] as the condition, and the same init as before.
+        XCTAssertEqual(ModelConfig().discriminatorCondition, .caMu, "StackGAN-Pytorch by default")
+        var e = RandomGenerator(seed: 2), f = RandomGenerator(seed: 2)
+        let published = StackGANDiscriminator(stage: .one, config: config, using: &e)
+        XCTAssertNil(published.projection)
+        XCTAssertFalse(published.namedTensors.contains { $0.name.hasPrefix("get_cond_logits.projection") })
+        let withProjection = StackGANDiscriminator(stage: .one, config: c, using: &f)
+        XCTAssertEqual(published.conditionConv.weight.scalars, withProjection.conditionConv.weight.scalars,
+                       "the projection is drawn after the published layers")
+        let muOut = try Stage1Generator(config: config, using: &e)(embedding: embedding, noise: noise, training: false, using: &e)
+        XCTAssertEqual(muOut.condition.shape, [2, 3])
+        XCTAssertEqual(muOut.condition.scalars, try XCTUnwrap(muOut.mu).scalars)
+
+        let decoded = try ConfigLoader.load(ModelConfig.self, defaults: ModelConfig(),
+                                            text: "discriminator_condition: embedding", source: "test")
+        XCTAssertEqual(decoded.discriminatorCondition, .embedding)
+        XCTAssertEqual(try ConfigLoader.load(ModelConfig.self, defaults: ModelConfig(), text: "discriminator_condition: ca_mu",
+                                             source: "test").discriminatorCondition, .caMu)
+        XCTAssertThrowsError(try ConfigLoader.load(ModelConfig.self, defaults: ModelConfig(),
+                                                   text: "discriminator_condition: mu", source: "test"))
+    }
 }

@@ -9,7 +9,8 @@ public struct GeneratorOutput {
     public let mu: Tensor?
     public let logVariance: Tensor?
     /// The discriminator's condition for this batch, already cut from the graph: the CA mu [N, c]
-    /// (StackGAN-Pytorch) or the caption embedding [N, E] (GAN-CLS).
+    /// (StackGAN-Pytorch) or the caption embedding [N, E] (GAN-CLS; StackGAN with
+    /// `model.discriminator_condition: embedding`, the TF original).
     public let condition: Tensor
     /// Stage-II only: the frozen Stage-I image [N, 3, 64, 64] it refined (no graph).
     public let stageOneImage: Tensor?

@@ -14,6 +14,9 @@ public enum StackGANStage: Int, Codable, Sendable {
 /// 8ndf) BN LReLU, Conv(8ndf, 1, 4, stride 4, bias) -> match [N]. Split head adds
 /// `get_uncond_logits`: Conv(8ndf, 1, 4, stride 4, bias) on the features -> real [N].
 /// The published heads end in Sigmoid; ours return the logits before it (BCE-with-logits).
+/// With `model.discriminator_condition: embedding` (the TF original) the condition is the caption
+/// embedding [N, E] instead, through D's own `get_cond_logits.projection.0` Linear(E, c) LeakyReLU(0.2)
+/// (input times `model.embedding_scale`, as the CA's) before the tiling.
 public final class StackGANDiscriminator: TextImageDiscriminator {
     public let stage: StackGANStage
     public let head: DiscriminatorHead
@@ -22,6 +25,10 @@ public final class StackGANDiscriminator: TextImageDiscriminator {
     public let conditionNorm: BatchNorm
     public let conditionLogit: Conv2d
     public let realnessLogit: Conv2d?
+    /// `discriminator_condition: embedding` only: Linear(E, c) of the caption, trained by D's loss.
+    public let projection: Linear?
+    /// `model.embedding_scale`, applied to the caption before `projection`.
+    public let embeddingScale: Float
 
     /// The head is `config.stage1Head` or `config.stage2Head`.
     public init(stage: StackGANStage, config: ModelConfig, using generator: inout RandomGenerator) {
@@ -45,15 +52,25 @@ public final class StackGANDiscriminator: TextImageDiscriminator {
         conditionLogit = Conv2d(inputs: 8 * ndf, outputs: 1, kernel: 4, stride: 4, bias: true, using: &generator)
         realnessLogit = head == .split
             ? Conv2d(inputs: 8 * ndf, outputs: 1, kernel: 4, stride: 4, bias: true, using: &generator) : nil
+        // Drawn last, so the `ca_mu` layers keep their published init sequence.
+        projection = config.discriminatorCondition == .embedding
+            ? Linear(inputs: config.embeddingDimension, outputs: config.conditionDimension, using: &generator) : nil
+        embeddingScale = config.embeddingScale
     }
 
     public func features(image: Tensor, training: Bool) throws -> Tensor {
         try encoder(image, training: training)
     }
 
-    /// `condition` is the generator's CA mu [N, c], detached (`GeneratorOutput.condition`).
+    /// `condition` is `GeneratorOutput.condition`, detached: the generator's CA mu [N, c] (`ca_mu`),
+    /// or the caption embedding [N, E] (`embedding`), which `projection` maps to [N, c].
     public func logits(features: Tensor, condition: Tensor, training: Bool) throws -> DiscriminatorLogits {
-        let tiled = try condition.tiled(height: 4, width: 4)
+        var code = condition
+        if let projection {
+            let scaled = embeddingScale == 1 ? condition : condition.scaled(by: embeddingScale)
+            code = try projection(scaled).leakyRelu(slope: 0.2)
+        }
+        let tiled = try code.tiled(height: 4, width: 4)
         let h = try conditionNorm(conditionConv(Tensor.concatChannels([features, tiled])), training: training).leakyRelu(slope: 0.2)
         return DiscriminatorLogits(match: try conditionLogit(h).flattenedLogits(),
                                    real: try realnessLogit.map { try $0(features).flattenedLogits() })
@@ -64,5 +81,6 @@ public final class StackGANDiscriminator: TextImageDiscriminator {
             + conditionNorm.namedTensors(prefix: "get_cond_logits.outlogits.1")
             + conditionLogit.namedTensors(prefix: "get_cond_logits.outlogits.3")
             + (realnessLogit?.namedTensors(prefix: "get_uncond_logits.outlogits.0") ?? [])
+            + (projection?.namedTensors(prefix: "get_cond_logits.projection.0") ?? [])
     }
 }

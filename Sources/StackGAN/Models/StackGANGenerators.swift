@@ -1,6 +1,16 @@
 import Autograd
 import NN
 
+/// `GeneratorOutput.condition` of a StackGAN generator, cut from the graph: its CA mu [N, c]
+/// (`discriminator_condition: ca_mu`, StackGAN-Pytorch) or the caption embedding [N, E] (`embedding`,
+/// the TF original; the discriminator projects and scales it itself).
+func discriminatorCondition(_ config: ModelConfig, embedding: Tensor, mu: Tensor) -> Tensor {
+    switch config.discriminatorCondition {
+    case .caMu: return mu.detached()
+    case .embedding: return embedding.detached()
+    }
+}
+
 /// StackGAN Stage-I generator (STAGE1_G), caption [N, E] + z [N, z_dim] -> image [N, 3, 64, 64].
 /// cat(z, c_hat) -> `fc` Linear(z+c, 8ngf*16, no bias), BN1d, ReLU -> [N, 8ngf, 4, 4]
 /// -> `upsample1..4` to [N, ngf/2, 64, 64] -> `img` conv3x3 to 3 channels, tanh.
@@ -35,7 +45,7 @@ public final class Stage1Generator: TextToImageGenerator {
         h = try h.reshaped([-1, config.generatorWidth * 8, 4, 4])
         for block in upsample { h = try block(h, training: training) }
         return GeneratorOutput(image: try img(h).tanh(), mu: code.mu, logVariance: code.logVariance,
-                               condition: code.mu.detached(), stageOneImage: nil)
+                               condition: discriminatorCondition(config, embedding: embedding, mu: code.mu), stageOneImage: nil)
     }
 
     public func callAsFunction(embedding: Tensor, noise: Tensor, training: Bool,
@@ -107,7 +117,8 @@ public final class Stage2Generator: TextToImageGenerator {
         for block in residual { h = try block(h, training: training) }
         for block in upsample { h = try block(h, training: training) }
         return GeneratorOutput(image: try img(h).tanh(), mu: code.mu, logVariance: code.logVariance,
-                               condition: code.mu.detached(), stageOneImage: lowResolution)
+                               condition: discriminatorCondition(config, embedding: embedding, mu: code.mu),
+                               stageOneImage: lowResolution)
     }
 
     /// Draws Stage-I's eps, then Stage-II's (StackGAN-Pytorch's order).
