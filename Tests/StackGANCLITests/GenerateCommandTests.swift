@@ -54,7 +54,7 @@ final class GenerateCommandTests: XCTestCase {
 
     private func bytes(_ folder: URL, _ name: String) throws -> Data { try Data(contentsOf: folder.appendingPathComponent(name)) }
 
-    private func testEmbeddings(_ rows: [Int]) throws -> [Float] {
+    private func splitEmbeddings(_ rows: [Int]) throws -> [Float] {
         let data = try TextImageDataset.open(path: H.dataset, split: "test")
         return rows.flatMap { Array(data.embedding($0, caption: 0)) }
     }
@@ -62,7 +62,7 @@ final class GenerateCommandTests: XCTestCase {
     func testFromNpyWritesImagesGridAndCaptions() throws {
         let folder = try H.temporaryFolder(for: self)
         let npy = folder.appendingPathComponent("captions.npy").path
-        try Npy.write(try testEmbeddings([0, 1, 2]), shape: [3, 384], to: npy)
+        try Npy.write(try splitEmbeddings([0, 1, 2]), shape: [3, 384], to: npy)
         let out = folder.appendingPathComponent("out")
         let result = try generate(out, ["--embeddings", npy, "--samples-per-caption", "2"])
         XCTAssertEqual(result.code, 0, result.error)
@@ -82,7 +82,7 @@ final class GenerateCommandTests: XCTestCase {
         // A (E,) file is one caption; from a .npy or from the dataset, the same embedding and seed
         // make the same image.
         let single = folder.appendingPathComponent("one.npy").path
-        try Npy.write(try testEmbeddings([5]), shape: [384], to: single)
+        try Npy.write(try splitEmbeddings([5]), shape: [384], to: single)
         let fromNpy = folder.appendingPathComponent("npy"), fromDataset = folder.appendingPathComponent("dataset")
         XCTAssertEqual(try generate(fromNpy, ["--embeddings", single, "--samples-per-caption", "1"]).code, 0)
         XCTAssertEqual(try generate(fromDataset, ["--dataset", H.dataset, "--indices", "5", "--samples-per-caption", "1"]).code, 0)
@@ -206,7 +206,7 @@ final class GenerateCommandTests: XCTestCase {
         int32[dtype + 1] = UInt8(ascii: "i")
         try check("int.npy", int32, mentions: ["<i4", "descr"])
         try check("rank.npy", Npy.encode([Float](repeating: 0.1, count: 2 * 2 * 384), shape: [2, 2, 384]), mentions: ["shape"])
-        var values = try testEmbeddings([0, 1])
+        var values = try splitEmbeddings([0, 1])
         values[384 + 7] = .nan
         try check("nan.npy", Npy.encode(values, shape: [2, 384]), mentions: ["row 1", "nan"])
         try check("text.npy", Array("not numpy".utf8), mentions: ["magic"])
