@@ -113,22 +113,33 @@ public enum SafeTensors {
     /// tensors, wrong shapes — and reported at once before anything is overwritten.
     public static func load(_ url: URL, into targets: [NamedTensor], allowExtra: Bool = false) throws -> [String: String] {
         let (stored, metadata) = try read(url)
+        try assign(stored, into: targets, allowExtra: allowExtra, path: url.path)
+        return metadata
+    }
+
+    /// Copies already-read tensors named `prefix.<name>` (or `<name>` without a prefix) into
+    /// `targets`, checking every name and shape first, as `load` does. A file holding several
+    /// models (a training checkpoint) is read once and assigned per prefix.
+    public static func assign(_ stored: [String: Entry], prefix: String? = nil, into targets: [NamedTensor],
+                              allowExtra: Bool = false, path: String) throws {
+        let key = { (name: String) in prefix.map { "\($0).\(name)" } ?? name }
         var problems: [String] = []
         for t in targets {
-            guard let entry = stored[t.name] else { problems.append("missing \(t.name) \(t.tensor.shape)"); continue }
-            if entry.shape != t.tensor.shape { problems.append("\(t.name) has shape \(entry.shape), model expects \(t.tensor.shape)") }
+            guard let entry = stored[key(t.name)] else { problems.append("missing \(key(t.name)) \(t.tensor.shape)"); continue }
+            if entry.shape != t.tensor.shape {
+                problems.append("\(key(t.name)) has shape \(entry.shape), model expects \(t.tensor.shape)")
+            }
         }
         if !allowExtra {
-            let wanted = Set(targets.map(\.name))
+            let wanted = Set(targets.map { key($0.name) })
             problems += stored.keys.filter { !wanted.contains($0) }.sorted().map { "unexpected tensor \($0)" }
         }
         guard problems.isEmpty else {
             let shown = problems.prefix(8).joined(separator: "; ") + (problems.count > 8 ? "; and \(problems.count - 8) more" : "")
-            throw CheckpointError(path: url.path, message: "does not fit the model: \(shown)")
+            throw CheckpointError(path: path, message: "does not fit the model: \(shown)")
         }
         for t in targets {
-            try stored[t.name]?.values.withUnsafeBufferPointer { try t.tensor.assign($0) }
+            try stored[key(t.name)]?.values.withUnsafeBufferPointer { try t.tensor.assign($0) }
         }
-        return metadata
     }
 }

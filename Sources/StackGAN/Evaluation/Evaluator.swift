@@ -136,7 +136,7 @@ public struct Evaluator {
         case .stackgan: discriminator = StackGANDiscriminator(stage: config.stage == 2 ? .two : .one, config: config.model, using: &rng)
         }
         let (stored, _) = try SafeTensors.read(URL(fileURLWithPath: path))
-        try Checkpoint.load(stored, prefix: "discriminator", into: discriminator.namedTensors, path: path)
+        try SafeTensors.assign(stored, prefix: "discriminator", into: discriminator.namedTensors, allowExtra: true, path: path)
         return discriminator
     }
 

@@ -41,7 +41,7 @@ public enum Checkpoint {
             stageOne = Stage1Generator(config: config.model, using: &rng)
         }
         let generator = ModelPair.makeGenerator(config: config, stageOne: stageOne)
-        try load(stored, prefix: prefix, into: generator.namedTensors, path: path)
+        try SafeTensors.assign(stored, prefix: prefix, into: generator.namedTensors, allowExtra: true, path: path)
         return (generator, config)
     }
 
@@ -60,23 +60,5 @@ public enum Checkpoint {
             throw CheckpointError(path: path, message: "does not hold a Stage-I generator")
         }
         return stageOne
-    }
-
-    /// Copies `prefix.<name>` tensors into `targets`, reporting every missing or misshapen one.
-    static func load(_ stored: [String: SafeTensors.Entry], prefix: String, into targets: [NamedTensor], path: String) throws {
-        var problems: [String] = []
-        for t in targets {
-            guard let entry = stored["\(prefix).\(t.name)"] else { problems.append("missing \(prefix).\(t.name)"); continue }
-            if entry.shape != t.tensor.shape {
-                problems.append("\(prefix).\(t.name) has shape \(entry.shape), the model expects \(t.tensor.shape)")
-            }
-        }
-        guard problems.isEmpty else {
-            throw CheckpointError(path: path, message: "does not fit the model: " + problems.prefix(6).joined(separator: "; ")
-                                  + (problems.count > 6 ? "; and \(problems.count - 6) more" : ""))
-        }
-        for t in targets {
-            try stored["\(prefix).\(t.name)"]?.values.withUnsafeBufferPointer { try t.tensor.assign($0) }
-        }
     }
 }

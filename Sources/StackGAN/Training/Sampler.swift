@@ -49,7 +49,7 @@ public final class Sampler {
         let generator = ModelPair.makeGenerator(config: config, stageOne: stageOne)
         // The separate Stage-I is already loaded; only Stage-II's own tensors come from this file.
         let targets = generator.namedTensors.filter { hasOwn || !$0.name.hasPrefix("STAGE1_G.") }
-        try Checkpoint.load(stored, prefix: prefix, into: targets, path: path)
+        try SafeTensors.assign(stored, prefix: prefix, into: targets, allowExtra: true, path: path)
         self.generator = generator
         self.config = config
         stageOneSource = hasOwn ? path : stageOneCheckpoint

@@ -205,11 +205,11 @@ public final class Trainer {
         guard let json = metadata["state"], let saved = try? JSONDecoder().decode(TrainingState.self, from: Data(json.utf8)) else {
             throw CheckpointError(path: path, message: "no readable `state` metadata: not a training checkpoint")
         }
-        try Checkpoint.load(stored, prefix: "generator", into: generator.namedTensors, path: path)
-        try Checkpoint.load(stored, prefix: "discriminator", into: discriminator.namedTensors, path: path)
-        if let averagedGenerator { try Checkpoint.load(stored, prefix: "generator_ema", into: averagedGenerator.namedTensors, path: path) }
-        try Checkpoint.load(stored, prefix: "optimizer_g", into: iteration.generatorOptimizer.stateTensors, path: path)
-        try Checkpoint.load(stored, prefix: "optimizer_d", into: iteration.discriminatorOptimizer.stateTensors, path: path)
+        try SafeTensors.assign(stored, prefix: "generator", into: generator.namedTensors, allowExtra: true, path: path)
+        try SafeTensors.assign(stored, prefix: "discriminator", into: discriminator.namedTensors, allowExtra: true, path: path)
+        if let averagedGenerator { try SafeTensors.assign(stored, prefix: "generator_ema", into: averagedGenerator.namedTensors, allowExtra: true, path: path) }
+        try SafeTensors.assign(stored, prefix: "optimizer_g", into: iteration.generatorOptimizer.stateTensors, allowExtra: true, path: path)
+        try SafeTensors.assign(stored, prefix: "optimizer_d", into: iteration.discriminatorOptimizer.stateTensors, allowExtra: true, path: path)
         iteration.generatorOptimizer.step = saved.generatorOptimizerStep
         iteration.discriminatorOptimizer.step = saved.discriminatorOptimizerStep
         loader.restore(LoaderState(epoch: saved.epoch, batch: saved.batch))
