@@ -55,6 +55,32 @@ final class TapeTests: XCTestCase {
         XCTAssertNotNil(x.grad)
     }
 
+    /// A node holds its inputs' nodes, not the input tensors: a value no backward needs is freed
+    /// while the graph lives (ReLU's backward reads its output, so its input goes at once).
+    func testValuesNoBackwardNeedsAreFreedEarly() throws {
+        let x = try vector([0.5, -1, 2])
+        weak var beforeRelu: Tensor?
+        let y: Tensor
+        do {
+            let h = try x.multiplying(x).adding(-1)
+            beforeRelu = h
+            y = h.relu()
+        }
+        XCTAssertNil(beforeRelu, "ReLU's input is not kept for backward")
+        try y.sum().backward()
+        XCTAssertEqual(x.grad?.scalars, [0, 0, 4])  // d/dx relu(x^2 - 1) = 2x where x^2 > 1
+    }
+
+    /// A second backward through a freed graph is an error, not a silent zero gradient.
+    func testSecondBackwardThroughAFreedGraphThrows() throws {
+        let x = try vector([1, 2])
+        let h = x.tanh()
+        try h.sum().backward()
+        XCTAssertThrowsError(try h.scaled(by: 2).sum().backward()) { error in
+            XCTAssertTrue(error is GraphFreedError, "\(error)")
+        }
+    }
+
     /// Inside withoutGradients no op records a graph, and the mode is restored afterwards, also when
     /// the body throws.
     func testWithoutGradientsRecordsNothing() throws {
@@ -83,10 +109,10 @@ final class TapeTests: XCTestCase {
     /// Dropping a deep graph that was never differentiated frees it without overflowing the stack.
     func testDeepChainIsFreedWithoutBackward() throws {
         let x = try vector([1, -2])
-        weak var first: Tensor?
+        weak var first: Node?
         do {
             var y = x.adding(1)
-            first = y
+            first = y.node
             for _ in 0..<20_000 { y = y.adding(0.5) }
             XCTAssertNotNil(first)
         }

@@ -15,10 +15,11 @@ extension Tensor {
                 offset += c
             }
         }
+        let shapes = parts.map(\.shape)  // not the parts: their values are not needed
         return out.recorded(parts) { g in
             var offset = 0
-            return zip(parts, channels).map { p, c in
-                let d = Tensor.uninitialized(p.shape)
+            return zip(shapes, channels).map { shape, c in
+                let d = Tensor.uninitialized(shape)
                 for b in 0..<n { d.pointer.advanced(by: b * c * plane).update(from: g.pointer + (b * total + offset) * plane, count: c * plane) }
                 offset += c
                 return d
