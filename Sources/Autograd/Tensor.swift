@@ -36,6 +36,9 @@ public final class Storage {
 public enum BufferPool {
     private static var idle: [Int: [UnsafeMutablePointer<Float>]] = [:]
     private static var idleBytes = 0
+    private static var liveBytes = 0
+    /// The most bytes tensors held at once (benchmarks report it).
+    public private(set) static var peakLiveBytes = 0
     private static let lock = NSLock()
     /// Idle bytes kept for reuse; beyond this, freed buffers go back to the system.
     public static var limitBytes = 4 << 30
@@ -43,6 +46,8 @@ public enum BufferPool {
     static func take(_ count: Int) -> UnsafeMutablePointer<Float> {
         let capacity = max(count, 1)
         lock.lock()
+        liveBytes += capacity * 4
+        peakLiveBytes = max(peakLiveBytes, liveBytes)
         if let reused = idle[capacity]?.popLast() {
             idleBytes -= capacity * 4
             lock.unlock()
@@ -56,6 +61,7 @@ public enum BufferPool {
     static func give(_ pointer: UnsafeMutablePointer<Float>, _ count: Int) {
         let capacity = max(count, 1)
         lock.lock()
+        liveBytes -= capacity * 4
         if idleBytes + capacity * 4 <= limitBytes {
             idle[capacity, default: []].append(pointer)
             idleBytes += capacity * 4
@@ -95,20 +101,6 @@ public final class Tensor {
         self.shape = shape
         self.storage = storage
         self.requiresGrad = requiresGrad
-    }
-
-    /// Frees a graph that was never differentiated without recursion: releasing a deep chain
-    /// (tensor -> node -> input tensor -> ...) one deinit inside the next would overflow the stack.
-    /// Each input that only the dropped node held gives up its own node to this loop first.
-    deinit {
-        var nodes = node.map { [$0] } ?? []
-        node = nil
-        while !nodes.isEmpty {
-            var inputs = nodes.removeLast().inputs  // the node and its backward closure go here
-            for i in inputs.indices where isKnownUniquelyReferenced(&inputs[i]) {
-                if let inner = inputs[i].node { inputs[i].node = nil; nodes.append(inner) }
-            }
-        }
     }
 
     /// A tensor of the given shape holding `scalars` in row-major order.

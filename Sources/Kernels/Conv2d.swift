@@ -33,7 +33,10 @@ public struct ConvGeometry: Hashable, CustomStringConvertible {
         "conv \(inChannels)->\(outChannels) \(height)x\(width) k\(kernelHeight)x\(kernelWidth) s\(strideHeight) p\(padHeight) batch \(batch)"
     }
     var isWinogradCandidate: Bool {
+        // oneDNN's Winograd kernels work on blocks of 16 channels: with 3 (an RGB input or output)
+        // most of the work is padding and its scratchpad is hundreds of MB at 256x256.
         kernelHeight == 3 && kernelWidth == 3 && strideHeight == 1 && strideWidth == 1
+            && min(inChannels, outChannels) >= 16
     }
 }
 
@@ -49,12 +52,19 @@ public enum KernelSettings {
     /// running on plain NCHW. Measured faster for the StackGAN shapes (see README benchmarks).
     public static var blockedLayouts = true
     public static var convAlgorithm: ConvAlgorithm = .winograd
+    /// A Winograd pass whose scratchpad would exceed this uses the direct algorithm instead. The
+    /// weight gradient of Stage-II's 2048->1024 conv at 4x4 asks for 878 MiB (per-thread copies of
+    /// transformed weights) for no speed gain on a 4x4 map; every primitive shares one workspace,
+    /// so the largest request is resident for the whole run.
+    public static var winogradScratchpadLimit = 256 << 20
 }
 
 /// Floating-point work done by the kernels (convolutions and matrix multiplies, 2 x multiply-adds),
 /// so benchmarks can report achieved GFLOP/s. Winograd convs count their direct-conv FLOPs.
 public enum KernelStatistics {
     public static var flops: Double = 0
+    /// Size of the one workspace shared by all primitives (scratchpads and blocked copies).
+    public internal(set) static var workspaceBytes = 0
 }
 
 /// 2-D convolution (cross-correlation, as PyTorch's Conv2d) through oneDNN.
@@ -111,12 +121,16 @@ public enum Conv2dKernel {
         let key = Key(geometry: g, pass: pass, bias: bias, algorithm: algorithm, blocked: KernelSettings.blockedLayouts)
         lock.lock(); defer { lock.unlock() }
         if let plan = plans[key] { return plan }
-        let plan: Plan
+        let direct = Key(geometry: g, pass: pass, bias: bias, algorithm: .direct, blocked: key.blocked)
+        var plan: Plan
         do {
             plan = try makePlan(key)
+            if algorithm == .winograd && plan.scratchpadBytes > KernelSettings.winogradScratchpadLimit {
+                plan = try makePlan(direct)
+            }
         } catch let error as KernelError where algorithm == .winograd && error.status.hasPrefix("unimplemented") {
             // No Winograd kernel for this shape on this CPU: direct is always available.
-            plan = try makePlan(Key(geometry: g, pass: pass, bias: bias, algorithm: .direct, blocked: key.blocked))
+            plan = try makePlan(direct)
         }
         plans[key] = plan
         return plan

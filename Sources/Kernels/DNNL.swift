@@ -189,6 +189,9 @@ final class Plan {
         workspaceBytes = offset
     }
 
+    /// Bytes of the primitive's own scratchpad (without the blocked copies).
+    var scratchpadBytes: Int { workspaceBytes - scratchpadOffset }
+
     /// Runs the primitive on the caller's buffers, given in the order of `arguments`.
     func execute(_ buffers: [UnsafeMutableRawPointer]) throws {
         precondition(buffers.count == bindings.count, "internal: \(what) bound with the wrong argument count")
@@ -237,6 +240,7 @@ final class Workspace {
         if let pointer, bytes <= capacity { return pointer }
         pointer?.deallocate()
         capacity = max(bytes, 64)
+        KernelStatistics.workspaceBytes = capacity
         let fresh = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 64)
         pointer = fresh
         return fresh

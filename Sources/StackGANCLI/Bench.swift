@@ -161,8 +161,9 @@ struct TrainBench: ParsableCommand {
         let (seconds, gflops) = try timeIterations(options.iterations) {
             _ = try step(real: real, wrong: nil, embeddings: embeddings, using: &rng)
         }
-        print(String(format: "swift train stage %d batch %d: %.3f s/iter  %.1f images/s  %.0f GFLOP/s  peak RSS %.0f MiB",
-                     options.stage, n, seconds, Double(n) / seconds, gflops, peakResidentMiB()))
+        print(String(format: "swift train stage %d batch %d: %.3f s/iter  %.1f images/s  %.0f GFLOP/s  peak RSS %.0f MiB  (tensors %.0f MiB, workspace %.0f MiB)",
+                     options.stage, n, seconds, Double(n) / seconds, gflops, peakResidentMiB(),
+                     Double(BufferPool.peakLiveBytes) / 1048576, Double(KernelStatistics.workspaceBytes) / 1048576))
     }
 }
 
