@@ -153,6 +153,12 @@ def layers():
     write("batchNorm", [bn("1dTrain", (5, 4), True), bn("1dEval", (5, 4), False),
                         bn("2dTrain", (3, 5, 3, 3), True), bn("2dEval", (3, 5, 3, 3), False)])
 
+    # StackGAN's upBlock convolution: nearest x2 upsampling, then a 3x3 conv (Autograd computes it as
+    # one stride-2 transposed conv). Odd sizes: 3x4 -> 6x8.
+    write("upsampledConv3x3", [case("up2conv3x3", {"x": randn(3, 5, 3, 4), "weight": randn(4, 5, 3, 3, scale=0.3)},
+                                    lambda x, weight: F.conv2d(F.interpolate(x, scale_factor=2, mode="nearest"),
+                                                               weight, padding=1))])
+
 
 def training():
     """A tiny conv net trained in float32 with SGD (lr 0.05) for 30 steps on one fixed batch."""

@@ -44,6 +44,37 @@ final class LayerOpTests: XCTestCase {
         }
     }
 
+    // Fixtures/upsampledConv3x3.json: scripts/make_torch_fixtures.py (conv2d(interpolate(x, 2), W, padding 1),
+    // batch 3, 5 -> 4 channels, 3x4 -> 6x8)
+    func testUpsampledConv3x3() throws {
+        let c = try Fixture("upsampledConv3x3").named("up2conv3x3")
+        let x = try c.tensor("x", requiresGrad: true), weight = try c.tensor("weight", requiresGrad: true)
+        try c.check([("x", x), ("weight", weight)]) { try x.upsampledConv3x3(weight: weight) }
+        try gradCheck("upsampledConv3x3", [x, weight]) { try x.upsampledConv3x3(weight: weight) }
+        try gradCheck("nearestUpsampledKernel", [weight]) { try weight.nearestUpsampledKernel() }
+    }
+
+    /// The transposed-conv form equals upsampling then convolving, at sizes where oneDNN uses its
+    /// blocked and Winograd kernels for the 3x3 conv (32 -> 48 channels, 9x7), values and gradients.
+    func testUpsampledConv3x3MatchesUpsampleThenConv() throws {
+        var rng = RandomGenerator(seed: 5)
+        let x = Tensor.randomNormal([2, 32, 9, 7], using: &rng), weight = Tensor.randomNormal([48, 32, 3, 3], standardDeviation: 0.1, using: &rng)
+        let upstream = Tensor.randomNormal([2, 48, 18, 14], using: &rng)
+        x.requiresGrad = true; weight.requiresGrad = true
+        func run(_ f: () throws -> Tensor) throws -> (Tensor, Tensor, Tensor) {
+            x.zeroGrad(); weight.zeroGrad()
+            let y = try f()
+            try y.backward(seed: upstream)
+            return (y.detached(), try XCTUnwrap(x.grad), try XCTUnwrap(weight.grad))
+        }
+        let fused = try run { try x.upsampledConv3x3(weight: weight) }
+        let plain = try run { try x.upsampleNearest2x().conv2d(weight: weight, padding: 1) }
+        for (name, a, b) in [("output", fused.0, plain.0), ("input gradient", fused.1, plain.1), ("weight gradient", fused.2, plain.2)] {
+            XCTAssertEqual(a.shape, b.shape, name)
+            assertClose(a.scalars.map(Double.init), b.scalars.map(Double.init), tolerance: 1e-4, name)
+        }
+    }
+
     /// Only the weight needs a gradient (a frozen input): backward must still give the weight's.
     func testConv2dWeightGradientWithConstantInput() throws {
         let c = try Fixture("conv2d").named("k4s2p1")

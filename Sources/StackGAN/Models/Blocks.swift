@@ -61,6 +61,8 @@ public final class ConditioningAugmentation: Layer {
 }
 
 /// upBlock: nearest x2, conv3x3, BN, ReLU. [N, C, H, W] -> [N, O, 2H, 2W]. Names `1.weight`, `2.*`.
+/// Upsampling and conv run as one op (Autograd's `upsampledConv3x3`): the same function without
+/// storing the 4x larger upsampled tensor.
 public final class UpBlock: Layer {
     public let conv: Conv2d
     public let norm: BatchNorm
@@ -71,7 +73,7 @@ public final class UpBlock: Layer {
     }
 
     public func callAsFunction(_ x: Tensor, training: Bool) throws -> Tensor {
-        try norm(conv(x.upsampleNearest2x()), training: training).relu()
+        try norm(x.upsampledConv3x3(weight: conv.weight), training: training).relu()
     }
 
     public var namedTensors: [NamedTensor] { conv.namedTensors(prefix: "1") + norm.namedTensors(prefix: "2") }
