@@ -3,7 +3,7 @@ import Foundation
 
 /// Splits `0..<count` into one contiguous chunk per core for elementwise loops. Small tensors run
 /// inline: a dispatch costs more than a few thousand multiply-adds.
-func parallelChunks(_ count: Int, minimumPerChunk: Int = 1 << 15, _ body: (Range<Int>) -> Void) {
+public func parallelChunks(_ count: Int, minimumPerChunk: Int = 1 << 15, _ body: (Range<Int>) -> Void) {
     let chunks = min(ProcessInfo.processInfo.activeProcessorCount, max(1, count / minimumPerChunk))
     guard chunks > 1 else { body(0..<count); return }
     let size = (count + chunks - 1) / chunks

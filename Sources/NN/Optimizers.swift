@@ -39,10 +39,12 @@ public final class Adam: Optimizer {
         for (i, p) in parameters.enumerated() {
             guard let grad = p.tensor.grad else { continue }
             let (w, g, m, v) = (p.tensor.pointer, grad.pointer, firstMoments[i].pointer, secondMoments[i].pointer)
-            for j in 0..<p.tensor.count {
-                m[j] = b1 * m[j] + (1 - b1) * g[j]
-                v[j] = b2 * v[j] + (1 - b2) * g[j] * g[j]
-                w[j] -= stepSize * m[j] / (v[j].squareRoot() / rootCorrection2 + eps)
+            parallelChunks(p.tensor.count) { range in
+                for j in range {
+                    m[j] = b1 * m[j] + (1 - b1) * g[j]
+                    v[j] = b2 * v[j] + (1 - b2) * g[j] * g[j]
+                    w[j] -= stepSize * m[j] / (v[j].squareRoot() / rootCorrection2 + eps)
+                }
             }
         }
     }

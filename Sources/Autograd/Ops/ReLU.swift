@@ -1,9 +1,17 @@
 extension Tensor {
     /// max(x, 0). d/dx = g where x > 0 (0 at x == 0, as PyTorch). The backward reads the output
     /// (y > 0 exactly where x > 0), so the input can be freed, as PyTorch's in-place ReLU allows.
+    /// Explicit loops rather than `map`: a closure passed to `map` stays an indirect call per element.
     public func relu() -> Tensor {
-        let out = map { max($0, 0) }
-        let y = out.storage
-        return out.recorded([self]) { g in [g.zipMap(Tensor(shape: g.shape, storage: y)) { $1 > 0 ? $0 : 0 }] }
+        let out = Tensor.uninitialized(shape)
+        let (x, y) = (pointer, out.pointer)
+        parallelChunks(count) { range in for i in range { y[i] = Swift.max(x[i], 0) } }
+        let saved = out.storage
+        return out.recorded([self]) { g in
+            let d = Tensor.uninitialized(g.shape)
+            let (gp, yp, dp) = (g.pointer, saved.pointer, d.pointer)
+            parallelChunks(d.count) { range in for i in range { dp[i] = yp[i] > 0 ? gp[i] : 0 } }
+            return [d]
+        }
     }
 }
