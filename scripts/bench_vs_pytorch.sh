@@ -3,6 +3,10 @@
 # (published widths, fp32, same batch, same threads), alternating the two so machine noise hits
 # both. Installs PyTorch (CPU) into .venv-bench on first use.
 #   bash scripts/bench_vs_pytorch.sh [iterations]
+# GFLOP/s: the model's FLOPs per iteration as PyTorch's FlopCounterMode counts them (convs and
+# matrix products, forward + backward), divided by each side's time: both are credited with the
+# same work, so the Swift figure can exceed what its kernels execute (it computes the upsampling
+# convs with fewer FLOPs, and Winograd). % is against the sgemm 2048^3 peak measured in this run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 iterations=${1:-3}
@@ -15,15 +19,22 @@ if [ ! -x .venv-bench/bin/python ] || ! .venv-bench/bin/python -c "import torch"
 fi
 swift build -c release --product stackgan >/dev/null
 bin=.build/release/stackgan
-ratio() { python3 -c "print(f'{float(\"$1\") / float(\"$2\"):.2f}x')"; }
-printf "%-28s %12s %12s %8s %14s %14s\n" "measurement ($threads threads)" "torch img/s" "swift img/s" "ratio" "torch RSS MiB" "swift RSS MiB"
+peak=$($bin bench peak | sed -E 's/.*: ([0-9.]+) GFLOP.*/\1/')
+field() { echo "$1" | sed -E "s|.* ([0-9.]+) $2.*|\1|"; }
+calc() { python3 -c "print($1)"; }
+echo "sgemm 2048^3 peak: $peak GFLOP/s, $threads threads"
+printf "%-18s %9s %9s %7s %9s %16s %16s %9s %9s\n" "measurement" "torch" "swift" "ratio" "model" "torch" "swift" "torch" "swift"
+printf "%-18s %9s %9s %7s %9s %16s %16s %9s %9s\n" "" "img/s" "img/s" "" "GFLOP" "GFLOP/s (%peak)" "GFLOP/s (%peak)" "RSS MiB" "RSS MiB"
 for what in train generate; do
     for stage in 1 2; do
         t=$(.venv-bench/bin/python scripts/reference/bench_torch.py $what --stage $stage --iterations "$iterations")
         s=$($bin bench $what --stage $stage --iterations "$iterations")
-        ti=$(echo "$t" | sed -E 's/.* ([0-9.]+) images\/s.*/\1/'); si=$(echo "$s" | sed -E 's/.* ([0-9.]+) images\/s.*/\1/')
-        tr=$(echo "$t" | sed -E 's/.*peak RSS ([0-9]+) MiB.*/\1/'); sr=$(echo "$s" | sed -E 's/.*peak RSS ([0-9]+) MiB.*/\1/')
-        printf "%-28s %12s %12s %8s %14s %14s\n" "$what stage $stage" "$ti" "$si" "$(ratio "$si" "$ti")" "$tr" "$sr"
-        echo "  $t"; echo "  $s"
+        ti=$(field "$t" "images/s"); si=$(field "$s" "images/s")
+        ts=$(echo "$t" | sed -E 's/.*: ([0-9.]+) s\/.*/\1/'); ss=$(echo "$s" | sed -E 's/.*: ([0-9.]+) s\/.*/\1/')
+        gf=$(field "$t" "GFLOP  peak"); tr=$(field "$t" "MiB"); sr=$(echo "$s" | sed -E 's/.*peak RSS ([0-9]+) MiB.*/\1/')
+        rate() { calc "f'{$gf / $1:.0f} ({100 * $gf / $1 / $peak:.0f}%)'"; }
+        printf "%-18s %9s %9s %7s %9s %16s %16s %9s %9s\n" "$what stage $stage" "$ti" "$si" "$(calc "f'{$si / $ti:.2f}x'")" \
+            "$gf" "$(rate "$ts")" "$(rate "$ss")" "$tr" "$sr"
+        echo "    $t"; echo "    $s"
     done
 done

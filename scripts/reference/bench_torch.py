@@ -4,8 +4,10 @@
 generation at the published widths on synthetic data, with the same shapes as `stackgan bench`.
 
     python scripts/reference/bench_torch.py train --stage 1 --batch 64 --iterations 3
-Prints one line like the Swift benchmark's. Run each measurement in its own process so the peak
-RSS is that measurement's.
+Prints one line like the Swift benchmark's, with the model's GFLOP per iteration as PyTorch's own
+FlopCounterMode counts them (convolutions and matrix products, forward and backward): the work both
+implementations are credited with. Run each measurement in its own process so the peak RSS is that
+measurement's.
 """
 import argparse
 import resource
@@ -14,6 +16,7 @@ import time
 from pathlib import Path
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from stackgan_torch import (STAGE1_D, STAGE1_G, STAGE2_D, STAGE2_G, Config,  # noqa: E402
@@ -59,6 +62,9 @@ def main():
                 netG(embeddings, torch.randn(n, cfg.z_dim))
 
     iteration()  # warm-up
+    with FlopCounterMode(display=False) as counter:
+        iteration()
+    gflop = counter.get_total_flops() / 1e9
     start = time.perf_counter()
     for _ in range(args.iterations):
         iteration()
@@ -66,7 +72,7 @@ def main():
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     unit = "s/iter" if args.what == "train" else "s/batch"
     print(f"torch {args.what} stage {args.stage} batch {n}: {seconds:.3f} {unit}  {n / seconds:.1f} images/s  "
-          f"peak RSS {peak:.0f} MiB  (torch {torch.__version__}, {torch.get_num_threads()} threads)")
+          f"model {gflop:.1f} GFLOP  peak RSS {peak:.0f} MiB  (torch {torch.__version__}, {torch.get_num_threads()} threads)")
 
 
 if __name__ == "__main__":
