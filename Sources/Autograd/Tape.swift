@@ -86,7 +86,7 @@ extension Tensor {
         }
         let seed = seed ?? Tensor(repeating: 1, shape: shape)
         guard let root = node else {
-            if requiresGrad { grad = grad.map { $0 + seed } ?? seed.detached() }
+            if requiresGrad { accumulateGrad(seed) }
             return
         }
         node = nil
@@ -127,9 +127,12 @@ extension Tensor {
                 }
             }
         }
-        // A private copy per leaf, so later in-place accumulation cannot alias another gradient.
-        for (leaf, grad) in leafGrads.values { leaf.grad = leaf.grad.map { $0 + grad } ?? grad.detached() }
+        for (leaf, grad) in leafGrads.values { leaf.accumulateGrad(grad) }
     }
+
+    /// Adds to a leaf's gradient; a first gradient is a private copy, so later in-place
+    /// accumulation cannot alias another gradient.
+    private func accumulateGrad(_ g: Tensor) { grad = grad.map { $0 + g } ?? g.detached() }
 
     /// Forgets the accumulated gradient (before an optimizer's next step).
     public func zeroGrad() { grad = nil }
