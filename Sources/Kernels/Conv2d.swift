@@ -57,6 +57,9 @@ public enum KernelSettings {
     /// transformed weights) for no speed gain on a 4x4 map; every primitive shares one workspace,
     /// so the largest request is resident for the whole run.
     public static var winogradScratchpadLimit = 256 << 20
+    /// Let convolutions and batch norms hand activations to each other in nChw16c (see `Binding`)
+    /// instead of reordering to NCHW and back at every edge. Off gives the same numbers, slower.
+    public static var blockedActivations = true
 }
 
 /// Floating-point work done by the kernels (convolutions and matrix multiplies, 2 x multiply-adds),
@@ -80,34 +83,45 @@ public enum Conv2dKernel {
     private static var forwardDescriptors: [Key: PrimitiveDescriptor] = [:]
     private static let lock = NSLock()
 
+    // Activation arguments may be nChw16c (see `Binding`): `...Blocked` says an input is, and
+    // `blockedOutput` allows the output to be; the result says whether it was.
+
     /// output[N,O,P,Q] = sum_{c,kh,kw} input[N,c,P*s+kh-p,Q*s+kw-p] * weight[O,c,kh,kw] + bias[O]
+    @discardableResult
     public static func forward(_ g: ConvGeometry, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-                               bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>) throws {
+                               bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
+                               inputBlocked: Bool = false, blockedOutput: Bool = false) throws -> Bool {
         let plan = try self.plan(g, pass: 0, bias: bias != nil)
-        var buffers = [UnsafeMutableRawPointer(mutating: input), UnsafeMutableRawPointer(mutating: weight)]
-        if let bias { buffers.append(UnsafeMutableRawPointer(mutating: bias)) }
-        buffers.append(UnsafeMutableRawPointer(output))
-        try plan.execute(buffers)
+        var buffers = [raw(input), raw(weight)], blocked = [inputBlocked, false]
+        if let bias { buffers.append(raw(bias)); blocked.append(false) }
+        buffers.append(UnsafeMutableRawPointer(output)); blocked.append(blockedOutput)
+        let used = try plan.execute(buffers, blocked: blocked)
         KernelStatistics.flops += g.flops
+        return used.last == true
     }
 
     /// gradInput = d(loss)/d(input) given gradOutput (overwrites gradInput).
+    @discardableResult
     public static func backwardData(_ g: ConvGeometry, gradOutput: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-                                    gradInput: UnsafeMutablePointer<Float>) throws {
+                                    gradInput: UnsafeMutablePointer<Float>,
+                                    gradOutputBlocked: Bool = false, blockedGradInput: Bool = false) throws -> Bool {
         let plan = try self.plan(g, pass: 1, bias: false)
-        try plan.execute([UnsafeMutableRawPointer(mutating: gradOutput), UnsafeMutableRawPointer(mutating: weight),
-                          UnsafeMutableRawPointer(gradInput)])
+        let used = try plan.execute([raw(gradOutput), raw(weight), UnsafeMutableRawPointer(gradInput)],
+                                    blocked: [gradOutputBlocked, false, blockedGradInput])
         KernelStatistics.flops += g.flops
+        return used[2]
     }
 
     /// gradWeight (and gradBias when given) from the input and gradOutput (overwrites them).
     public static func backwardWeights(_ g: ConvGeometry, input: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>,
-                                       gradWeight: UnsafeMutablePointer<Float>, gradBias: UnsafeMutablePointer<Float>?) throws {
+                                       gradWeight: UnsafeMutablePointer<Float>, gradBias: UnsafeMutablePointer<Float>?,
+                                       inputBlocked: Bool = false, gradOutputBlocked: Bool = false) throws {
         let plan = try self.plan(g, pass: 2, bias: gradBias != nil)
-        var buffers = [UnsafeMutableRawPointer(mutating: input), UnsafeMutableRawPointer(mutating: gradOutput),
-                       UnsafeMutableRawPointer(gradWeight)]
+        var buffers = [raw(input), raw(gradOutput), UnsafeMutableRawPointer(gradWeight)]
         if let gradBias { buffers.append(UnsafeMutableRawPointer(gradBias)) }
-        try plan.execute(buffers)
+        var blocked = [inputBlocked, gradOutputBlocked, false]
+        if gradBias != nil { blocked.append(false) }
+        try plan.execute(buffers, blocked: blocked)
         KernelStatistics.flops += g.flops
     }
 

@@ -114,6 +114,9 @@ final class Memory {
     deinit { dnnl_memory_destroy(handle) }
 }
 
+/// A read-only caller buffer as oneDNN's untyped execution argument.
+func raw(_ p: UnsafePointer<Float>) -> UnsafeMutableRawPointer { UnsafeMutableRawPointer(mutating: p) }
+
 /// A plain (row-major) memory descriptor: `nchw`, `oihw`, `iohw`, `nc`, `x`.
 func plainDescriptor(_ dims: [Int], _ tag: dnnl_format_tag_t) throws -> dnnl_memory_desc_t {
     var md = dnnl_memory_desc_t()
@@ -122,16 +125,30 @@ func plainDescriptor(_ dims: [Int], _ tag: dnnl_format_tag_t) throws -> dnnl_mem
     return md
 }
 
-/// How one execution argument is wired: the caller's plain buffer, and, when the primitive
-/// prefers another layout (blocked, Winograd), an internal buffer plus the reorder between them.
+/// How one execution argument is wired: the caller's buffer, and, when the primitive prefers
+/// another layout (blocked, Winograd), an internal buffer plus the reorder between them.
+///
+/// An activation (source, destination or their gradients; 4-D, channels a multiple of 16, more
+/// than one pixel) may also arrive or leave in oneDNN's nChw16c layout, the one its AVX-512
+/// kernels compute in: such a buffer is the same size, is bound directly when the primitive wants
+/// nChw16c, and saves the reorder at this edge and at the neighbouring primitive's.
 struct Binding {
     let arg: Int32
     let isOutput: Bool
+    /// The caller's buffer as NCHW (or as the plain layout of a weight or statistic).
     let user: Memory
+    /// The caller's buffer as nChw16c; nil where the argument cannot be blocked.
+    let blockedUser: Memory?
+    /// The layout the primitive wants, in the shared workspace at `innerOffset`; nil when it wants
+    /// the plain layout and no blocked caller buffer must be converted for it.
     let inner: Memory?
-    let reorder: Primitive?
-    /// Where `inner` lives in the shared workspace.
     let innerOffset: Int
+    /// plain <-> inner (direction by `isOutput`); nil when inner is the plain layout.
+    let reorder: Primitive?
+    /// nChw16c -> inner, for a blocked input where the primitive wants another layout.
+    let blockedReorder: Primitive?
+    /// The primitive wants exactly nChw16c: a blocked caller buffer is bound as is.
+    let wantsBlocked: Bool
 }
 
 /// One primitive for one shape, with its argument wiring. Plans are created once per shape and
@@ -153,30 +170,38 @@ final class Plan {
         primitive = try Primitive(descriptor, what: what)
         var bindings: [Binding] = []
         var offset = 0
+        func reorder(_ from: inout dnnl_memory_desc_t, _ to: inout dnnl_memory_desc_t) throws -> Primitive {
+            let engine = Engine.shared.engine
+            var rpd: dnnl_primitive_desc_t?
+            try check(dnnl_reorder_primitive_desc_create(&rpd, &from, engine, &to, engine, nil), "reorder \(what)")
+            defer { dnnl_primitive_desc_destroy(rpd) }
+            var r: dnnl_primitive_t?
+            try check(dnnl_primitive_create(&r, rpd), "reorder \(what)")
+            return Primitive(owning: r!)
+        }
         for (arg, plainMD, isOutput) in arguments {
             var plain = plainMD
             let user = try Memory(plain, allocate: false, what: what)
-            guard var wanted = descriptor.memoryDescriptor(arg: arg), dnnl_memory_desc_equal(&wanted, &plain) == 0 else {
-                bindings.append(Binding(arg: arg, isOutput: isOutput, user: user, inner: nil, reorder: nil, innerOffset: 0))
+            var blocked = try Plan.blockedDescriptor(arg: arg, plain)
+            let blockedUser = try blocked.map { try Memory($0, allocate: false, what: what) }
+            guard var wanted = descriptor.memoryDescriptor(arg: arg) else {
+                bindings.append(Binding(arg: arg, isOutput: isOutput, user: user, blockedUser: nil, inner: nil, innerOffset: 0,
+                                        reorder: nil, blockedReorder: nil, wantsBlocked: false))
                 continue
             }
-            // The blocked copy lives in the shared workspace only while this primitive runs: owning
-            // it would keep a copy of every activation shape alive (gigabytes at training sizes).
-            let inner = try Memory(wanted, allocate: false, what: what)
+            let wantsPlain = dnnl_memory_desc_equal(&wanted, &plain) != 0
+            let wantsBlocked = blocked.map { var b = $0; return dnnl_memory_desc_equal(&wanted, &b) != 0 } ?? false
+            // A workspace copy in the wanted layout, unless the caller's buffer can always be bound:
+            // owning it would keep a copy of every activation shape alive (gigabytes at training sizes).
+            let needsInner = !wantsPlain || (blocked != nil && !wantsBlocked && !isOutput)
+            let inner = needsInner ? try Memory(wanted, allocate: false, what: what) : nil
             let innerOffset = offset
-            offset += alignedSize(&wanted)
-            var rpd: dnnl_primitive_desc_t?
-            let engine = Engine.shared.engine
-            if isOutput {
-                try check(dnnl_reorder_primitive_desc_create(&rpd, &wanted, engine, &plain, engine, nil), "reorder \(what)")
-            } else {
-                try check(dnnl_reorder_primitive_desc_create(&rpd, &plain, engine, &wanted, engine, nil), "reorder \(what)")
-            }
-            var r: dnnl_primitive_t?
-            defer { dnnl_primitive_desc_destroy(rpd) }
-            try check(dnnl_primitive_create(&r, rpd), "reorder \(what)")
-            bindings.append(Binding(arg: arg, isOutput: isOutput, user: user, inner: inner, reorder: Primitive(owning: r!),
-                                    innerOffset: innerOffset))
+            if needsInner { offset += alignedSize(&wanted) }
+            let toOrFrom = wantsPlain ? nil : (isOutput ? try reorder(&wanted, &plain) : try reorder(&plain, &wanted))
+            let fromBlocked = (blocked != nil && needsInner && !isOutput) ? try reorder(&blocked!, &wanted) : nil
+            bindings.append(Binding(arg: arg, isOutput: isOutput, user: user, blockedUser: blockedUser, inner: inner,
+                                    innerOffset: innerOffset, reorder: toOrFrom, blockedReorder: fromBlocked,
+                                    wantsBlocked: wantsBlocked))
         }
         self.bindings = bindings
         scratchpadOffset = offset
@@ -189,35 +214,73 @@ final class Plan {
         workspaceBytes = offset
     }
 
+    /// nChw16c for an activation argument whose plain layout is NCHW of blockable dims.
+    private static func blockedDescriptor(arg: Int32, _ plain: dnnl_memory_desc_t) throws -> dnnl_memory_desc_t? {
+        guard [DNNL_ARG_SRC, DNNL_ARG_DST, DNNL_ARG_DIFF_SRC, DNNL_ARG_DIFF_DST].contains(arg), plain.ndims == 4 else { return nil }
+        let dims = (0..<4).map { i in Int(withUnsafeBytes(of: plain.dims) { $0.load(fromByteOffset: i * 8, as: Int64.self) }) }
+        guard BlockedLayout.isBlockable(dims) else { return nil }
+        var nchw = try plainDescriptor(dims, dnnl_nchw), given = plain
+        guard dnnl_memory_desc_equal(&nchw, &given) != 0 else { return nil }
+        return try plainDescriptor(dims, dnnl_nChw16c)
+    }
+
     /// Bytes of the primitive's own scratchpad (without the blocked copies).
     var scratchpadBytes: Int { workspaceBytes - scratchpadOffset }
 
-    /// Runs the primitive on the caller's buffers, given in the order of `arguments`.
-    func execute(_ buffers: [UnsafeMutableRawPointer]) throws {
+    /// Runs the primitive on the caller's buffers, given in the order of `arguments`. `blocked[i]`:
+    /// for an input, buffer i holds nChw16c; for an output, the caller accepts nChw16c there.
+    /// Returns, per argument, whether the buffer was written (outputs) or read (inputs) as nChw16c.
+    @discardableResult
+    func execute(_ buffers: [UnsafeMutableRawPointer], blocked: [Bool]? = nil) throws -> [Bool] {
         precondition(buffers.count == bindings.count, "internal: \(what) bound with the wrong argument count")
         let stream = Engine.shared.stream
         var args: [dnnl_exec_arg_t] = []
         args.reserveCapacity(bindings.count + 1)
+        var usedBlocked = [Bool](repeating: false, count: bindings.count)
         let workspace = Workspace.shared.buffer(bytes: workspaceBytes)
-        for (binding, buffer) in zip(bindings, buffers) {
-            try binding.user.bind(buffer, what: what)
-            try binding.inner?.bind(workspace + binding.innerOffset, what: what)
-            if let inner = binding.inner, let reorder = binding.reorder, !binding.isOutput {
-                try runReorder(reorder, from: binding.user, to: inner)
+        for (i, (binding, buffer)) in zip(bindings, buffers).enumerated() {
+            let isBlocked = blocked?[i] == true && binding.blockedUser != nil
+            if let inner = binding.inner { try inner.bind(workspace + binding.innerOffset, what: what) }
+            let memory: Memory
+            if isBlocked, let blockedUser = binding.blockedUser, binding.wantsBlocked || !binding.isOutput {
+                try blockedUser.bind(buffer, what: what)
+                usedBlocked[i] = true
+                if binding.wantsBlocked {
+                    memory = blockedUser
+                } else {
+                    // An input blocked for some other primitive: convert it to what this one wants.
+                    guard let inner = binding.inner, let convert = binding.blockedReorder else {
+                        preconditionFailure("internal: \(what) has no conversion for a blocked input")
+                    }
+                    try runReorder(convert, from: blockedUser, to: inner)
+                    memory = inner
+                }
+            } else {
+                if blocked?[i] == true && !binding.isOutput {
+                    preconditionFailure("internal: \(what) was given a blocked buffer it cannot read")
+                }
+                try binding.user.bind(buffer, what: what)
+                if let inner = binding.inner, let reorder = binding.reorder {
+                    if !binding.isOutput { try runReorder(reorder, from: binding.user, to: inner) }
+                    memory = inner
+                } else {
+                    memory = binding.user
+                }
             }
-            args.append(dnnl_exec_arg_t(arg: binding.arg, memory: (binding.inner ?? binding.user).handle))
+            args.append(dnnl_exec_arg_t(arg: binding.arg, memory: memory.handle))
         }
         if let scratchpad {
             try scratchpad.bind(workspace + scratchpadOffset, what: what)
             args.append(dnnl_exec_arg_t(arg: DNNL_ARG_SCRATCHPAD, memory: scratchpad.handle))
         }
         try check(dnnl_primitive_execute(primitive.handle, stream, Int32(args.count), args), "execute \(what)")
-        for binding in bindings where binding.isOutput {
+        for (i, binding) in bindings.enumerated() where binding.isOutput && !usedBlocked[i] {
             if let inner = binding.inner, let reorder = binding.reorder {
                 try runReorder(reorder, from: inner, to: binding.user)
             }
         }
         try check(dnnl_stream_wait(stream), what)
+        return usedBlocked
     }
 
     private func runReorder(_ reorder: Primitive, from: Memory, to: Memory) throws {

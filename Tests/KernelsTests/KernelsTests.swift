@@ -21,6 +21,9 @@ final class KernelsTests: XCTestCase {
         ConvGeometry(batch: 2, inChannels: 5, height: 8, width: 8, outChannels: 3, kernel: (4, 4), stride: (2, 2), padding: (1, 1)),
         ConvGeometry(batch: 3, inChannels: 5, height: 8, width: 8, outChannels: 1, kernel: (4, 4), stride: (4, 4), padding: (0, 0)),
         ConvGeometry(batch: 2, inChannels: 3, height: 7, width: 5, outChannels: 5, kernel: (2, 3), stride: (1, 2), padding: (0, 1)),
+        // Multiples of 16 channels: the blocked (nChw16c) and Winograd paths.
+        ConvGeometry(batch: 2, inChannels: 16, height: 6, width: 6, outChannels: 32, kernel: (3, 3), padding: (1, 1)),
+        ConvGeometry(batch: 2, inChannels: 32, height: 8, width: 8, outChannels: 16, kernel: (4, 4), stride: (2, 2), padding: (1, 1)),
     ]
 
     private func checkConv(_ g: ConvGeometry, bias: Bool) throws {
@@ -76,7 +79,9 @@ final class KernelsTests: XCTestCase {
 
     func testBatchNormMatchesLoops() throws {
         for g in [BatchNormKernel.Geometry(batch: 3, channels: 5, height: 7, width: 7),
-                  BatchNormKernel.Geometry(batch: 5, channels: 3)] {
+                  BatchNormKernel.Geometry(batch: 5, channels: 3),
+                  BatchNormKernel.Geometry(batch: 3, channels: 32, height: 5, width: 5),  // JIT kernel on nChw16c
+                  BatchNormKernel.Geometry(batch: 5, channels: 32)] {
             let count = g.batch * g.channels * g.height * g.width
             let x = random(count).map { $0 * 3 + 0.5 }, scale = random(g.channels), shift = random(g.channels)
             let dy = random(count)
@@ -117,5 +122,88 @@ final class KernelsTests: XCTestCase {
             try Gemm.multiply(transposeA: ta, transposeB: tb, m: m, n: n, k: k, a: ta ? at : a, b: tb ? bt : b, c: &c)
             assertClose(c, expected, "gemm transposeA \(ta) transposeB \(tb)")
         }
+    }
+
+    // MARK: - Activations handed over in nChw16c
+
+    /// x[N,C,H,W] row-major -> nChw16c, written out from the layout's definition (C % 16 == 0):
+    /// element (n, c, h, w) sits at (((n * C/16 + c/16) * H + h) * W + w) * 16 + c % 16.
+    private func blocked(_ x: [Float], _ dims: [Int]) -> [Float] {
+        let (n, c, h, w) = (dims[0], dims[1], dims[2], dims[3])
+        var out = [Float](repeating: .nan, count: x.count)
+        for i in 0..<n { for j in 0..<c { for y in 0..<h { for z in 0..<w {
+            out[(((i * c / 16 + j / 16) * h + y) * w + z) * 16 + j % 16] = x[((i * c + j) * h + y) * w + z]
+        } } } }
+        return out
+    }
+
+    private func toPlain(_ x: [Float], _ dims: [Int]) throws -> [Float] {
+        var out = [Float](repeating: .nan, count: x.count)
+        try BlockedLayout.toPlain(dims, from: x, to: &out)
+        return out
+    }
+
+    func testBlockedLayoutConversionFollowsItsDefinition() throws {
+        let dims = [2, 32, 3, 5]
+        let x = random(dims.reduce(1, *))
+        XCTAssertEqual(try toPlain(blocked(x, dims), dims), x)
+        XCTAssertTrue(BlockedLayout.isBlockable(dims))
+        XCTAssertFalse(BlockedLayout.isBlockable([2, 24, 3, 5]), "channels not a multiple of 16")
+        XCTAssertFalse(BlockedLayout.isBlockable([2, 32, 1, 1]), "at 1x1 the layouts are the same bytes")
+    }
+
+    /// Every pass of a 16-multiple conv and batch norm with blocked inputs and outputs allowed: the
+    /// results, converted back where the kernel says it wrote nChw16c, equal the plain loops. With
+    /// blocked layouts off the primitives compute in NCHW, so blocked inputs are converted for them.
+    func testKernelsReadAndWriteBlockedActivations() throws {
+        let saved = (KernelSettings.blockedLayouts, KernelSettings.convAlgorithm)
+        defer { (KernelSettings.blockedLayouts, KernelSettings.convAlgorithm) = saved }
+        for (blockedLayouts, algorithm) in [(true, ConvAlgorithm.direct), (true, .winograd), (false, .direct)] {
+            (KernelSettings.blockedLayouts, KernelSettings.convAlgorithm) = (blockedLayouts, algorithm)
+            for g in geometries where g.inChannels % 16 == 0 && g.outChannels % 16 == 0 {
+                let what = "\(g) \(algorithm) blocked layouts \(blockedLayouts)"
+                let x = random(g.inputDims.reduce(1, *)), w = random(g.weightDims.reduce(1, *))
+                let dy = random(g.outputDims.reduce(1, *))
+                let (xb, dyb) = (blocked(x, g.inputDims), blocked(dy, g.outputDims))
+                var y = [Float](repeating: .nan, count: dy.count)
+                let yBlocked = try Conv2dKernel.forward(g, input: xb, weight: w, bias: nil, output: &y, inputBlocked: true, blockedOutput: true)
+                XCTAssertEqual(yBlocked, blockedLayouts, "forward output layout, \(what)")
+                assertClose(yBlocked ? try toPlain(y, g.outputDims) : y, ReferenceKernels.convForward(g, input: x, weight: w, bias: nil),
+                            "blocked forward \(what)")
+                var dx = [Float](repeating: .nan, count: x.count)
+                let dxBlocked = try Conv2dKernel.backwardData(g, gradOutput: dyb, weight: w, gradInput: &dx,
+                                                              gradOutputBlocked: true, blockedGradInput: true)
+                XCTAssertEqual(dxBlocked, blockedLayouts, "backward data output layout, \(what)")
+                assertClose(dxBlocked ? try toPlain(dx, g.inputDims) : dx, ReferenceKernels.convBackwardData(g, gradOutput: dy, weight: w),
+                            "blocked backward data \(what)")
+                var dw = [Float](repeating: .nan, count: w.count)
+                try Conv2dKernel.backwardWeights(g, input: xb, gradOutput: dyb, gradWeight: &dw, gradBias: nil,
+                                                 inputBlocked: true, gradOutputBlocked: true)
+                assertClose(dw, ReferenceKernels.convBackwardWeights(g, input: x, gradOutput: dy).weight,
+                            "blocked backward weights \(what)")
+                // A blocked input with a plain output asked for: the output is NCHW.
+                XCTAssertFalse(try Conv2dKernel.forward(g, input: xb, weight: w, bias: nil, output: &y, inputBlocked: true))
+                assertClose(y, ReferenceKernels.convForward(g, input: x, weight: w, bias: nil), "plain output \(what)")
+            }
+        }
+
+        KernelSettings.blockedLayouts = true
+        let g = BatchNormKernel.Geometry(batch: 3, channels: 32, height: 5, width: 5)
+        let count = g.batch * g.channels * g.height * g.width
+        let x = random(count).map { $0 * 3 + 0.5 }, scale = random(g.channels), shift = random(g.channels), dy = random(count)
+        let ref = ReferenceKernels.batchNormForward(g, input: x, scale: scale, shift: shift)
+        var y = [Float](repeating: .nan, count: count), mean = [Float](repeating: .nan, count: g.channels), variance = mean
+        XCTAssertTrue(try BatchNormKernel.forwardTraining(g, input: blocked(x, g.dims), scale: scale, shift: shift, output: &y,
+                                                          mean: &mean, variance: &variance, inputBlocked: true, blockedOutput: true))
+        assertClose(try toPlain(y, g.dims), ref.output, "blocked bn forward")
+        assertClose(mean, ref.mean, "blocked bn mean")
+        var dx = y, dscale = mean, dshift = mean
+        XCTAssertTrue(try BatchNormKernel.backward(g, input: blocked(x, g.dims), mean: mean, variance: variance, scale: scale,
+                                                   gradOutput: blocked(dy, g.dims), gradInput: &dx, gradScale: &dscale,
+                                                   gradShift: &dshift, inputBlocked: true, gradOutputBlocked: true,
+                                                   blockedGradInput: true))
+        let refBack = ReferenceKernels.batchNormBackward(g, input: x, scale: scale, gradOutput: dy)
+        assertClose(try toPlain(dx, g.dims), refBack.gradInput, "blocked bn grad input")
+        assertClose(dscale, refBack.gradScale, "blocked bn grad scale")
     }
 }
