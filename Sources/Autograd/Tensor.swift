@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 
 /// A shape mismatch, reported by the op that received it, with both shapes.
 public struct ShapeError: Error, CustomStringConvertible {
@@ -10,23 +11,57 @@ public struct ShapeError: Error, CustomStringConvertible {
 
 /// A 64-byte-aligned Float32 buffer. Reshaped tensors share it; only optimizers and running
 /// statistics write into an existing storage, every op writes a fresh one.
+///
+/// A convolution or batch norm may leave its output in oneDNN's nChw16c layout (`blockedDims`), so
+/// that the next kernel reads it without a reorder; the first read through `pointer` converts it
+/// to row-major for good. Conversion happens on the calling thread: ops take `pointer` before they
+/// fan out over cores.
 public final class Storage {
-    public let pointer: UnsafeMutablePointer<Float>
+    /// The buffer: row-major, or nChw16c of `blockedDims` while that is set.
+    private(set) var data: UnsafeMutablePointer<Float>
     public let count: Int
+    /// The [N,C,H,W] whose nChw16c layout `data` holds; nil when row-major.
+    private(set) var blockedDims: [Int]?
 
     public init(count: Int) {
         self.count = count
-        pointer = BufferPool.take(count)
+        data = BufferPool.take(count)
     }
 
     public convenience init(repeating value: Float, count: Int) {
         self.init(count: count)
-        pointer.initialize(repeating: value, count: count)
+        data.initialize(repeating: value, count: count)
+    }
+
+    /// The row-major values (converted from the blocked layout on first use).
+    public var pointer: UnsafeMutablePointer<Float> {
+        if blockedDims != nil { convertToRowMajor() }
+        return data
     }
 
     public var buffer: UnsafeMutableBufferPointer<Float> { UnsafeMutableBufferPointer(start: pointer, count: count) }
 
-    deinit { BufferPool.give(pointer, count) }
+    /// Records that a kernel wrote `data` in the nChw16c layout of `dims`.
+    func markBlocked(_ dims: [Int]) {
+        precondition(dims.reduce(1, *) == count, "internal: blocked dims \(dims) for \(count) values")
+        blockedDims = dims
+    }
+
+    private func convertToRowMajor() {
+        guard let dims = blockedDims else { return }
+        let rowMajor = BufferPool.take(count)
+        do {
+            try BlockedLayout.toPlain(dims, from: data, to: rowMajor)
+        } catch {
+            // Only shapes a kernel itself produced get here; a failure is a broken oneDNN install.
+            preconditionFailure("cannot convert a blocked activation \(dims) to row-major: \(error)")
+        }
+        BufferPool.give(data, count)
+        data = rowMajor
+        blockedDims = nil
+    }
+
+    deinit { BufferPool.give(data, count) }
 }
 
 /// Freed buffers kept by exact size for the next allocation of that size. A training iteration
@@ -126,6 +161,18 @@ public final class Tensor {
 
     /// The single value of a one-element tensor (a loss).
     public var item: Float { storage.pointer[0] }
+
+    /// This tensor's buffer as a kernel argument: nChw16c when a kernel left it so (kernels read
+    /// that layout where `BlockedLayout.isBlockable(shape)`), else row-major.
+    var kernelArgument: (pointer: UnsafeMutablePointer<Float>, blocked: Bool) {
+        storage.blockedDims == shape ? (storage.data, true) : (pointer, false)
+    }
+
+    /// Whether an elementwise op producing this shape from `storages` can run on their raw buffers:
+    /// all hold the nChw16c layout of `shape`, so element i means the same position in each.
+    func allBlocked(_ storages: Storage...) -> Bool {
+        storages.allSatisfy { $0.blockedDims == shape }
+    }
 
     /// The same values in a new tensor that is cut from the graph (for detached fakes, EMA).
     public func detached() -> Tensor {

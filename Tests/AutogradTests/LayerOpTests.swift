@@ -1,3 +1,4 @@
+import Kernels
 import XCTest
 @testable import Autograd
 
@@ -106,5 +107,33 @@ final class LayerOpTests: XCTestCase {
                 try x.batchNorm(scale: scale, shift: shift, runningMean: mean, runningVariance: variance, training: training)
             }
         }
+    }
+
+    /// A 16-channel conv output stays in nChw16c through BN and ReLU (no reorder between them),
+    /// and reading it converts it: the values and gradients equal those of the row-major path.
+    func testBlockedActivationsReadAsRowMajor() throws {
+        var rng = RandomGenerator(seed: 3)
+        let x = Tensor.randomNormal([2, 16, 6, 6], requiresGrad: true, using: &rng)
+        let w = Tensor.randomNormal([32, 16, 3, 3], standardDeviation: 0.2, requiresGrad: true, using: &rng)
+        let (scale, shift) = (Tensor(repeating: 1.5, shape: [32], requiresGrad: true), Tensor(repeating: 0.1, shape: [32]))
+        func run(blocked: Bool) throws -> (y: [Float], dx: [Float], dw: [Float], leftBlocked: Bool) {
+            let saved = KernelSettings.blockedActivations
+            defer { KernelSettings.blockedActivations = saved }
+            KernelSettings.blockedActivations = blocked
+            let h = try x.conv2d(weight: w, padding: 1)
+            let y = try h.batchNorm(scale: scale, shift: shift, runningMean: Tensor(repeating: 0, shape: [32]),
+                                    runningVariance: Tensor(repeating: 1, shape: [32]), training: true).relu()
+            let leftBlocked = h.storage.blockedDims != nil && y.storage.blockedDims == [2, 32, 6, 6]
+            let weights = try Tensor(shape: y.shape, scalars: (0..<y.count).map { Float($0 % 7) - 3 })
+            x.grad = nil; w.grad = nil
+            try y.multiplying(weights).sum().backward()
+            return (y.scalars, try XCTUnwrap(x.grad).scalars, try XCTUnwrap(w.grad).scalars, leftBlocked)
+        }
+        let plain = try run(blocked: false), blocked = try run(blocked: true)
+        XCTAssertFalse(plain.leftBlocked)
+        XCTAssertTrue(blocked.leftBlocked, "conv, BN and ReLU outputs stay nChw16c")
+        XCTAssertEqual(blocked.y, plain.y)
+        XCTAssertEqual(blocked.dx, plain.dx)
+        XCTAssertEqual(blocked.dw, plain.dw)
     }
 }

@@ -1,5 +1,6 @@
 import Autograd
 import Foundation
+import Kernels
 import NN
 @testable import StackGAN
 import XCTest
@@ -164,5 +165,31 @@ final class ModelTests: XCTestCase {
                                              source: "test").discriminatorCondition, .caMu)
         XCTAssertThrowsError(try ConfigLoader.load(ModelConfig.self, defaults: ModelConfig(),
                                                    text: "discriminator_condition: mu", source: "test"))
+    }
+
+    /// Convolutions and batch norms pass 16-channel-multiple activations to each other in oneDNN's
+    /// nChw16c layout; the same primitives run either way, so two Stage-I training iterations must
+    /// give bit-identical losses and weights with the hand-over on and off.
+    func testBlockedActivationsChangeNoNumber() throws {
+        let settings = ["stage=1", "model.embedding_dim=16", "model.z_dim=8", "model.condition_dim=8",
+                        "model.gf_dim=16", "model.df_dim=16", "train.batch_size=4", "train.stage1_checkpoint=none"]
+        let experiment = try ExperimentConfig.load(file: nil, overrides: settings)
+        func train(blocked: Bool) throws -> (losses: [[String: Float]], weights: [[Float]]) {
+            let saved = KernelSettings.blockedActivations
+            defer { KernelSettings.blockedActivations = saved }
+            KernelSettings.blockedActivations = blocked
+            var rng = RandomGenerator(seed: 9)
+            let g = Stage1Generator(config: experiment.model, using: &rng)
+            let d = StackGANDiscriminator(stage: .one, config: experiment.model, using: &rng)
+            let step = GANStep(generator: g, discriminator: d, config: experiment)
+            let real = Tensor.randomNormal([4, 3, 64, 64], standardDeviation: 0.5, using: &rng)
+            let embeddings = Tensor.randomNormal([4, 16], using: &rng)
+            let losses = try (0..<2).map { _ in try step(real: real, wrong: nil, embeddings: embeddings, using: &rng) }
+            return (losses, (g.namedTensors + d.namedTensors).map(\.tensor.scalars))
+        }
+        let plain = try train(blocked: false), blocked = try train(blocked: true)
+        XCTAssertEqual(blocked.losses, plain.losses)
+        XCTAssertEqual(blocked.weights, plain.weights)
+        XCTAssertTrue(plain.losses.allSatisfy { $0["d_loss"]?.isFinite == true })
     }
 }

@@ -19,16 +19,23 @@ extension Tensor {
             throw ShapeError("batchNorm", "training needs more than one value per channel, got input \(shape)")
         }
         let out = Tensor.uninitialized(shape)
+        let x = kernelArgument
         guard training else {
-            try BatchNormKernel.forwardInference(g, input: pointer, scale: scale.pointer, shift: shift.pointer,
-                                                 mean: runningMean.pointer, variance: runningVariance.pointer, output: out.pointer)
+            if try BatchNormKernel.forwardInference(g, input: x.pointer, scale: scale.pointer, shift: shift.pointer,
+                                                    mean: runningMean.pointer, variance: runningVariance.pointer,
+                                                    output: out.pointer, inputBlocked: x.blocked, blockedOutput: KernelSettings.blockedActivations) {
+                out.storage.markBlocked(shape)
+            }
             return out.recorded([self, scale, shift]) { [self] grad in
                 try evalBackward(grad, g, scale: scale, mean: runningMean, variance: runningVariance)
             }
         }
         let mean = Tensor.uninitialized([c]), variance = Tensor.uninitialized([c])
-        try BatchNormKernel.forwardTraining(g, input: pointer, scale: scale.pointer, shift: shift.pointer,
-                                            output: out.pointer, mean: mean.pointer, variance: variance.pointer)
+        if try BatchNormKernel.forwardTraining(g, input: x.pointer, scale: scale.pointer, shift: shift.pointer,
+                                               output: out.pointer, mean: mean.pointer, variance: variance.pointer,
+                                               inputBlocked: x.blocked, blockedOutput: KernelSettings.blockedActivations) {
+            out.storage.markBlocked(shape)
+        }
         let unbias = Float(perChannel) / Float(perChannel - 1)
         for i in 0..<c {
             runningMean.pointer[i] = (1 - momentum) * runningMean.pointer[i] + momentum * mean.pointer[i]
@@ -36,9 +43,13 @@ extension Tensor {
         }
         return out.recorded([self, scale, shift]) { [self] grad in
             let dx = Tensor.uninitialized(shape), dscale = Tensor.uninitialized([c]), dshift = Tensor.uninitialized([c])
-            try BatchNormKernel.backward(g, input: pointer, mean: mean.pointer, variance: variance.pointer, scale: scale.pointer,
-                                         gradOutput: grad.pointer, gradInput: dx.pointer, gradScale: dscale.pointer,
-                                         gradShift: dshift.pointer)
+            let x = kernelArgument, dy = grad.kernelArgument
+            if try BatchNormKernel.backward(g, input: x.pointer, mean: mean.pointer, variance: variance.pointer, scale: scale.pointer,
+                                            gradOutput: dy.pointer, gradInput: dx.pointer, gradScale: dscale.pointer,
+                                            gradShift: dshift.pointer, inputBlocked: x.blocked, gradOutputBlocked: dy.blocked,
+                                            blockedGradInput: KernelSettings.blockedActivations) {
+                dx.storage.markBlocked(shape)
+            }
             return [dx, dscale, dshift]
         }
     }
@@ -49,13 +60,15 @@ extension Tensor {
         let plane = g.height * g.width
         let dx = Tensor.uninitialized(shape), dscale = Tensor(repeating: 0, shape: [g.channels])
         let dshift = Tensor(repeating: 0, shape: [g.channels])
+        let (x, dy, d) = (pointer, grad.pointer, dx.pointer)
+        let (sc, m, v, ds, dt) = (scale.pointer, mean.pointer, variance.pointer, dscale.pointer, dshift.pointer)
         for n in 0..<g.batch { for c in 0..<g.channels {
-            let inv = 1 / (variance.pointer[c] + g.epsilon).squareRoot()
+            let inv = 1 / (v[c] + g.epsilon).squareRoot()
             for i in 0..<plane {
                 let j = (n * g.channels + c) * plane + i
-                dx.pointer[j] = grad.pointer[j] * scale.pointer[c] * inv
-                dscale.pointer[c] += grad.pointer[j] * (pointer[j] - mean.pointer[c]) * inv
-                dshift.pointer[c] += grad.pointer[j]
+                d[j] = dy[j] * sc[c] * inv
+                ds[c] += dy[j] * (x[j] - m[c]) * inv
+                dt[c] += dy[j]
             }
         } }
         return [dx, dscale, dshift]

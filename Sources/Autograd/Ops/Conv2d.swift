@@ -15,17 +15,27 @@ extension Tensor {
         }
         if let bias, bias.shape != [g.outChannels] { throw ShapeError("conv2d", "bias \(bias.shape) for \(g.outChannels) outputs") }
         let out = Tensor.uninitialized(g.outputDims)
-        try Conv2dKernel.forward(g, input: pointer, weight: weight.pointer, bias: bias?.pointer, output: out.pointer)
+        let x = kernelArgument
+        if try Conv2dKernel.forward(g, input: x.pointer, weight: weight.pointer, bias: bias?.pointer, output: out.pointer,
+                                    inputBlocked: x.blocked, blockedOutput: KernelSettings.blockedActivations) {
+            out.storage.markBlocked(out.shape)
+        }
         var inputs = [self, weight]
         if let bias { inputs.append(bias) }
         return out.recorded(inputs) { [self] grad in
             let dx = self.requiresGrad ? Tensor.uninitialized(g.inputDims) : nil
-            if let dx { try Conv2dKernel.backwardData(g, gradOutput: grad.pointer, weight: weight.pointer, gradInput: dx.pointer) }
+            let dy = grad.kernelArgument
+            if let dx, try Conv2dKernel.backwardData(g, gradOutput: dy.pointer, weight: weight.pointer, gradInput: dx.pointer,
+                                                     gradOutputBlocked: dy.blocked, blockedGradInput: KernelSettings.blockedActivations) {
+                dx.storage.markBlocked(dx.shape)
+            }
             // A frozen layer (the discriminator during the generator step) needs no weight gradient.
             guard weight.requiresGrad || bias?.requiresGrad == true else { return [dx, nil, nil] }
             let dw = Tensor.uninitialized(g.weightDims)
             let db = bias.map { _ in Tensor.uninitialized([g.outChannels]) }
-            try Conv2dKernel.backwardWeights(g, input: self.pointer, gradOutput: grad.pointer, gradWeight: dw.pointer, gradBias: db?.pointer)
+            let x = self.kernelArgument
+            try Conv2dKernel.backwardWeights(g, input: x.pointer, gradOutput: dy.pointer, gradWeight: dw.pointer, gradBias: db?.pointer,
+                                             inputBlocked: x.blocked, gradOutputBlocked: dy.blocked)
             return [dx, dw, db]
         }
     }

@@ -22,16 +22,27 @@ extension Tensor {
         let adjoint = ConvGeometry(batch: shape[0], inChannels: outChannels, height: outH, width: outW,
                                    outChannels: shape[1], kernel: (kh, kw), stride: (stride, stride), padding: (padding, padding))
         let out = Tensor.uninitialized(adjoint.inputDims)
-        try Conv2dKernel.backwardData(adjoint, gradOutput: pointer, weight: weight.pointer, gradInput: out.pointer)
+        let x = kernelArgument
+        // With a bias the output is needed row-major anyway.
+        if try Conv2dKernel.backwardData(adjoint, gradOutput: x.pointer, weight: weight.pointer, gradInput: out.pointer,
+                                         gradOutputBlocked: x.blocked, blockedGradInput: bias == nil && KernelSettings.blockedActivations) {
+            out.storage.markBlocked(out.shape)
+        }
         if let bias { addChannelBias(out, bias) }
         var inputs = [self, weight]
         if let bias { inputs.append(bias) }
         return out.recorded(inputs) { [self] grad in
             let dx = self.requiresGrad ? Tensor.uninitialized(shape) : nil
-            if let dx { try Conv2dKernel.forward(adjoint, input: grad.pointer, weight: weight.pointer, bias: nil, output: dx.pointer) }
+            let dy = grad.kernelArgument
+            if let dx, try Conv2dKernel.forward(adjoint, input: dy.pointer, weight: weight.pointer, bias: nil, output: dx.pointer,
+                                                inputBlocked: dy.blocked, blockedOutput: KernelSettings.blockedActivations) {
+                dx.storage.markBlocked(dx.shape)
+            }
             guard weight.requiresGrad || bias?.requiresGrad == true else { return [dx, nil, nil] }
             let dw = Tensor.uninitialized(weight.shape)
-            try Conv2dKernel.backwardWeights(adjoint, input: grad.pointer, gradOutput: self.pointer, gradWeight: dw.pointer, gradBias: nil)
+            let x = self.kernelArgument
+            try Conv2dKernel.backwardWeights(adjoint, input: dy.pointer, gradOutput: x.pointer, gradWeight: dw.pointer, gradBias: nil,
+                                             inputBlocked: dy.blocked, gradOutputBlocked: x.blocked)
             return [dx, dw, bias.map { _ in channelSums(grad) }]
         }
     }

@@ -4,13 +4,18 @@ extension Tensor {
     /// Explicit loops rather than `map`, as in `relu`.
     public func leakyRelu(slope: Float = 0.2) -> Tensor {
         let out = Tensor.uninitialized(shape)
-        let (x, y) = (pointer, out.pointer)
+        // Elementwise, so it runs in whatever layout the input is in (see `Storage`).
+        let blocked = allBlocked(storage)
+        let (x, y) = (blocked ? storage.data : pointer, out.pointer)
         parallelChunks(count) { range in for i in range { y[i] = x[i] > 0 ? x[i] : slope * x[i] } }
+        if blocked { out.storage.markBlocked(shape) }
         let saved = slope >= 0 ? out.storage : storage
         return out.recorded([self]) { g in
             let d = Tensor.uninitialized(g.shape)
-            let (gp, sp, dp) = (g.pointer, saved.pointer, d.pointer)
+            let blocked = d.allBlocked(g.storage, saved)
+            let (gp, sp, dp) = blocked ? (g.storage.data, saved.data, d.pointer) : (g.pointer, saved.pointer, d.pointer)
             parallelChunks(d.count) { range in for i in range { dp[i] = sp[i] > 0 ? gp[i] : slope * gp[i] } }
+            if blocked { d.storage.markBlocked(d.shape) }
             return [d]
         }
     }

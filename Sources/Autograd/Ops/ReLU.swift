@@ -4,13 +4,18 @@ extension Tensor {
     /// Explicit loops rather than `map`: a closure passed to `map` stays an indirect call per element.
     public func relu() -> Tensor {
         let out = Tensor.uninitialized(shape)
-        let (x, y) = (pointer, out.pointer)
+        // Elementwise, so it runs in whatever layout the input is in (see `Storage`).
+        let blocked = allBlocked(storage)
+        let (x, y) = (blocked ? storage.data : pointer, out.pointer)
         parallelChunks(count) { range in for i in range { y[i] = Swift.max(x[i], 0) } }
+        if blocked { out.storage.markBlocked(shape) }
         let saved = out.storage
         return out.recorded([self]) { g in
             let d = Tensor.uninitialized(g.shape)
-            let (gp, yp, dp) = (g.pointer, saved.pointer, d.pointer)
+            let blocked = d.allBlocked(g.storage, saved)
+            let (gp, yp, dp) = blocked ? (g.storage.data, saved.data, d.pointer) : (g.pointer, saved.pointer, d.pointer)
             parallelChunks(d.count) { range in for i in range { dp[i] = yp[i] > 0 ? gp[i] : 0 } }
+            if blocked { d.storage.markBlocked(d.shape) }
             return [d]
         }
     }
