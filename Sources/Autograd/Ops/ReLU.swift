@@ -14,7 +14,9 @@ extension Tensor {
             let d = Tensor.uninitialized(g.shape)
             let blocked = d.allBlocked(g.storage, saved)
             let (gp, yp, dp) = blocked ? (g.storage.data, saved.data, d.pointer) : (g.pointer, saved.pointer, d.pointer)
-            parallelChunks(d.count) { range in for i in range { dp[i] = yp[i] > 0 ? gp[i] : 0 } }
+            // Both loads before the test: a select the compiler vectorises, not a branch per element
+            // (mispredicted half the time: this loop was 5% of a Stage-I iteration).
+            parallelChunks(d.count) { range in for i in range { let (g, y) = (gp[i], yp[i]); dp[i] = y > 0 ? g : 0 } }
             if blocked { d.storage.markBlocked(d.shape) }
             return [d]
         }
