@@ -13,6 +13,28 @@ public func parallelChunks(_ count: Int, minimumPerChunk: Int = 1 << 15, _ body:
     }
 }
 
+/// `vector(i)` for each whole block of 16 elements from `range.lowerBound`, `scalar(i)` for the
+/// rest. For select-style loops (`x > 0 ? a : b`), which the compiler leaves as a branch per
+/// element, mispredicted on half of the values, unless written with SIMD types.
+@inline(__always)
+public func simdLoop(_ range: Range<Int>, vector: (Int) -> Void, scalar: (Int) -> Void) {
+    var i = range.lowerBound
+    while i + 16 <= range.upperBound { vector(i); i += 16 }
+    while i < range.upperBound { scalar(i); i += 1 }
+}
+
+/// 16 floats from `p + i`, any alignment.
+@inline(__always)
+public func load16(_ p: UnsafePointer<Float>, _ i: Int) -> SIMD16<Float> {
+    UnsafeRawPointer(p + i).loadUnaligned(as: SIMD16<Float>.self)
+}
+
+/// Stores 16 floats at `p + i`, any alignment.
+@inline(__always)
+public func store16(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>, _ i: Int) {
+    UnsafeMutableRawPointer(p + i).storeBytes(of: v, as: SIMD16<Float>.self)
+}
+
 extension Tensor {
     /// A new tensor of the same shape with `f` applied to every element.
     func map(_ f: (Float) -> Float) -> Tensor {

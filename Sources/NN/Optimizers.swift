@@ -39,12 +39,19 @@ public final class Adam: Optimizer {
         for (i, p) in parameters.enumerated() {
             guard let grad = p.tensor.grad else { continue }
             let (w, g, m, v) = (p.tensor.pointer, grad.pointer, firstMoments[i].pointer, secondMoments[i].pointer)
+            // SIMD by hand: the scalar loop stays scalar (the four buffers might alias). The same
+            // operations in the same order per element, so the same numbers.
             parallelChunks(p.tensor.count) { range in
-                for j in range {
+                simdLoop(range, vector: { j in
+                    let gj = load16(g, j)
+                    let mj = b1 * load16(m, j) + (1 - b1) * gj, vj = b2 * load16(v, j) + (1 - b2) * gj * gj
+                    store16(mj, m, j); store16(vj, v, j)
+                    store16(load16(w, j) - stepSize * mj / (vj.squareRoot() / rootCorrection2 + eps), w, j)
+                }, scalar: { j in
                     m[j] = b1 * m[j] + (1 - b1) * g[j]
                     v[j] = b2 * v[j] + (1 - b2) * g[j] * g[j]
                     w[j] -= stepSize * m[j] / (v[j].squareRoot() / rootCorrection2 + eps)
-                }
+                })
             }
         }
     }

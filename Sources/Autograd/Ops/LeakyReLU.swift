@@ -1,21 +1,26 @@
 extension Tensor {
     /// x for x > 0, slope * x otherwise (StackGAN's discriminators use slope 0.2). For slope >= 0
     /// the output has the input's sign, so the backward reads the output and the input can be freed.
-    /// Explicit loops rather than `map`, as in `relu`.
+    /// Explicit SIMD loops rather than `map`, as in `relu`.
     public func leakyRelu(slope: Float = 0.2) -> Tensor {
         let out = Tensor.uninitialized(shape)
         // Elementwise, so it runs in whatever layout the input is in (see `Storage`).
         let blocked = allBlocked(storage)
         let (x, y) = (blocked ? storage.data : pointer, out.pointer)
-        parallelChunks(count) { range in for i in range { let v = x[i]; y[i] = v > 0 ? v : slope * v } }
+        parallelChunks(count) { range in
+            simdLoop(range, vector: { i in let v = load16(x, i); store16((slope * v).replacing(with: v, where: v .> 0), y, i) },
+                     scalar: { i in y[i] = x[i] > 0 ? x[i] : slope * x[i] })
+        }
         if blocked { out.storage.markBlocked(shape) }
         let saved = slope >= 0 ? out.storage : storage
         return out.recorded([self]) { g in
             let d = Tensor.uninitialized(g.shape)
             let blocked = d.allBlocked(g.storage, saved)
             let (gp, sp, dp) = blocked ? (g.storage.data, saved.data, d.pointer) : (g.pointer, saved.pointer, d.pointer)
-            // One load of each before the test, as in `relu`'s backward.
-            parallelChunks(d.count) { range in for i in range { let (g, s) = (gp[i], sp[i]); dp[i] = s > 0 ? g : slope * g } }
+            parallelChunks(d.count) { range in
+                simdLoop(range, vector: { i in let g = load16(gp, i); store16((slope * g).replacing(with: g, where: load16(sp, i) .> 0), dp, i) },
+                         scalar: { i in dp[i] = sp[i] > 0 ? gp[i] : slope * gp[i] })
+            }
             if blocked { d.storage.markBlocked(d.shape) }
             return [d]
         }
