@@ -41,6 +41,30 @@ final class NNTests: XCTestCase {
         }
     }
 
+    /// The fixture's 7 values take Adam's scalar loop; 37 take two 16-wide SIMD blocks and a tail.
+    /// Each value updated alone (scalar) must equal the same value updated in the big tensor.
+    func testAdamSIMDLoopEqualsScalarLoop() throws {
+        var rng = RandomGenerator(seed: 5)
+        let start = Tensor.randomNormal([37], using: &rng).scalars
+        let grads = (0..<3).map { _ in Tensor.randomNormal([37], using: &rng).scalars }
+        let whole = try Tensor(shape: [37], scalars: start, requiresGrad: true)
+        let adam = Adam(parameters: [NamedTensor("p", whole)], learningRate: 1e-2)
+        for g in grads {
+            whole.grad = try Tensor(shape: [37], scalars: g)
+            try adam.update()
+        }
+        for i in 0..<37 {
+            let one = try Tensor(shape: [1], scalars: [start[i]], requiresGrad: true)
+            let single = Adam(parameters: [NamedTensor("p", one)], learningRate: 1e-2)
+            for g in grads {
+                one.grad = try Tensor(shape: [1], scalars: [g[i]])
+                try single.update()
+            }
+            XCTAssertEqual(whole.scalars[i], one.scalars[0], "element \(i)")
+        }
+        XCTAssertNotEqual(whole.scalars, start)
+    }
+
     func testInitialisersFollowThePublishedScheme() {
         var rng = RandomGenerator(seed: 1)
         let conv = Conv2d(inputs: 64, outputs: 64, kernel: 3, using: &rng)
