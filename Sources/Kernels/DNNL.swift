@@ -198,7 +198,7 @@ final class Plan {
             let innerOffset = offset
             if needsInner { offset += alignedSize(&wanted) }
             let toOrFrom = wantsPlain ? nil : (isOutput ? try reorder(&wanted, &plain) : try reorder(&plain, &wanted))
-            let fromBlocked = (blocked != nil && needsInner && !isOutput) ? try reorder(&blocked!, &wanted) : nil
+            let fromBlocked = (blocked != nil && !wantsBlocked && !isOutput) ? try reorder(&blocked!, &wanted) : nil
             bindings.append(Binding(arg: arg, isOutput: isOutput, user: user, blockedUser: blockedUser, inner: inner,
                                     innerOffset: innerOffset, reorder: toOrFrom, blockedReorder: fromBlocked,
                                     wantsBlocked: wantsBlocked))
