@@ -86,24 +86,35 @@ public enum ImageCodec {
         switch ImageFormat.detect(bytes) {
         case .png?:
             var image = png_image()
-            image.version = cpng_image_version()
             defer { png_image_free(&image) }
-            guard bytes.withUnsafeBytes({ png_image_begin_read_from_memory(&image, $0.baseAddress, $0.count) }) != 0 else {
-                throw bad("PNG header unreadable: \(pngMessage(&image))")
-            }
+            try readPNGHeader(&image, bytes, bad)
             return (Int(image.width), Int(image.height))
         case .jpeg?:
             guard let handle = tjInitDecompress() else { throw bad("cannot create a TurboJPEG decoder") }
             defer { tjDestroy(handle) }
-            var w: Int32 = 0, h: Int32 = 0, sub: Int32 = 0, space: Int32 = 0
-            let status = bytes.withUnsafeBytes {
-                tjDecompressHeader3(handle, $0.bindMemory(to: UInt8.self).baseAddress, UInt(bytes.count), &w, &h, &sub, &space)
-            }
-            guard status == 0, w > 0, h > 0 else { throw bad("JPEG header unreadable: \(String(cString: tjGetErrorStr2(handle)))") }
+            let (w, h) = try readJPEGHeader(handle, bytes, bad)
             return (Int(w), Int(h))
         case nil:
             throw bad("image bytes are neither PNG nor JPEG (\(bytes.count) bytes)")
         }
+    }
+
+    /// Starts reading PNG bytes into `image` (the caller frees it): fills width, height, format.
+    private static func readPNGHeader(_ image: inout png_image, _ bytes: [UInt8], _ bad: (String) -> DatasetError) throws {
+        image.version = cpng_image_version()
+        guard bytes.withUnsafeBytes({ png_image_begin_read_from_memory(&image, $0.baseAddress, $0.count) }) != 0 else {
+            throw bad("PNG header unreadable: \(pngMessage(&image))")
+        }
+    }
+
+    /// Width and height from a JPEG header.
+    private static func readJPEGHeader(_ handle: tjhandle, _ bytes: [UInt8], _ bad: (String) -> DatasetError) throws -> (Int32, Int32) {
+        var w: Int32 = 0, h: Int32 = 0, sub: Int32 = 0, space: Int32 = 0
+        let status = bytes.withUnsafeBytes {
+            tjDecompressHeader3(handle, $0.bindMemory(to: UInt8.self).baseAddress, UInt(bytes.count), &w, &h, &sub, &space)
+        }
+        guard status == 0, w > 0, h > 0 else { throw bad("JPEG header unreadable: \(String(cString: tjGetErrorStr2(handle)))") }
+        return (w, h)
     }
 
     private static func pngMessage(_ image: inout png_image) -> String {
@@ -113,23 +124,20 @@ public enum ImageCodec {
     }
 
     public static func decodePNG(_ bytes: [UInt8], file: String = "", name: String = "") throws -> RGBImage {
+        func bad(_ why: String) -> DatasetError { DatasetError(.undecodableImage, file: file, path: name, why) }
         var image = png_image()
-        image.version = cpng_image_version()
         defer { png_image_free(&image) }
-        let began = bytes.withUnsafeBytes { png_image_begin_read_from_memory(&image, $0.baseAddress, $0.count) }
-        guard began != 0 else {
-            throw DatasetError(.undecodableImage, file: file, path: name, "PNG header unreadable: \(pngMessage(&image))")
-        }
+        try readPNGHeader(&image, bytes, bad)
         image.format = cpng_format_rgb()
         let width = Int(image.width), height = Int(image.height)
         guard width * height <= maxPixels else {
-            throw DatasetError(.undecodableImage, file: file, path: name, "PNG of \(width)x\(height) exceeds the \(maxPixels)-pixel limit")
+            throw bad("PNG of \(width)x\(height) exceeds the \(maxPixels)-pixel limit")
         }
         var pixels = [UInt8](repeating: 0, count: width * height * 3)
         var white = png_color(red: 255, green: 255, blue: 255)
         let finished = pixels.withUnsafeMutableBytes { png_image_finish_read(&image, &white, $0.baseAddress, Int32(width * 3), nil) }
         guard finished != 0 else {
-            throw DatasetError(.undecodableImage, file: file, path: name, "PNG data undecodable: \(pngMessage(&image))")
+            throw bad("PNG data undecodable: \(pngMessage(&image))")
         }
         return RGBImage(width: width, height: height, pixels: pixels)
     }
@@ -138,11 +146,7 @@ public enum ImageCodec {
         func bad(_ why: String) -> DatasetError { DatasetError(.undecodableImage, file: file, path: name, why) }
         guard let handle = tjInitDecompress() else { throw bad("cannot create a TurboJPEG decoder") }
         defer { tjDestroy(handle) }
-        var w: Int32 = 0, h: Int32 = 0, sub: Int32 = 0, space: Int32 = 0
-        let header = bytes.withUnsafeBytes {
-            tjDecompressHeader3(handle, $0.bindMemory(to: UInt8.self).baseAddress, UInt(bytes.count), &w, &h, &sub, &space)
-        }
-        guard header == 0, w > 0, h > 0 else { throw bad("JPEG header unreadable: \(String(cString: tjGetErrorStr2(handle)))") }
+        let (w, h) = try readJPEGHeader(handle, bytes, bad)
         guard Int(w) * Int(h) <= maxPixels else { throw bad("JPEG of \(w)x\(h) exceeds the \(maxPixels)-pixel limit") }
         var pixels = [UInt8](repeating: 0, count: Int(w) * Int(h) * 3)
         let status = bytes.withUnsafeBytes { src in
