@@ -16,9 +16,11 @@ public enum BatchNormKernel {
         }
         var dims: [Int] { [batch, channels, height, width] }
     }
-    private struct Key: Hashable { let geometry: Geometry; let pass: Int }  // 0 train, 1 eval, 2 backward
+    /// `blocked`: the layout `isBlocked` chose, so that flipping `KernelSettings.blockedLayouts`
+    /// takes effect for shapes already seen, as it does for convolutions.
+    private struct Key: Hashable { let geometry: Geometry; let pass: Int; let blocked: Bool }  // pass 0 train, 1 eval, 2 backward
     private static var plans: [Key: Plan] = [:]
-    private static var trainingDescriptors: [Geometry: PrimitiveDescriptor] = [:]
+    private static var trainingDescriptors: [Key: PrimitiveDescriptor] = [:]
     private static let lock = NSLock()
 
     // `inputBlocked`/`gradOutputBlocked`: that input is nChw16c; `blockedOutput`/`blockedGradInput`:
@@ -64,7 +66,7 @@ public enum BatchNormKernel {
     }
 
     private static func plan(_ g: Geometry, pass: Int) throws -> Plan {
-        let key = Key(geometry: g, pass: pass)
+        let key = Key(geometry: g, pass: pass, blocked: isBlocked(g))
         lock.lock(); defer { lock.unlock() }
         if let plan = plans[key] { return plan }
         let what = "batch norm \(["training", "eval", "backward"][pass]) \(g.dims)"
@@ -102,13 +104,14 @@ public enum BatchNormKernel {
     }
 
     private static func trainingDescriptor(_ g: Geometry, what: String) throws -> PrimitiveDescriptor {
-        if let pd = trainingDescriptors[g] { return pd }
+        let key = Key(geometry: g, pass: 0, blocked: isBlocked(g))
+        if let pd = trainingDescriptors[key] { return pd }
         var data = try innerDescriptor(g)
         var desc = dnnl_batch_normalization_desc_t()
         let flags = dnnl_use_scale.rawValue | dnnl_use_shift.rawValue
         try check(dnnl_batch_normalization_forward_desc_init(&desc, dnnl_forward_training, &data, g.epsilon, flags), what)
         let pd = try PrimitiveDescriptor(&desc, what: what)
-        trainingDescriptors[g] = pd
+        trainingDescriptors[key] = pd
         return pd
     }
 

@@ -77,7 +77,16 @@ final class KernelsTests: XCTestCase {
         assertClose(wino, direct, tolerance: 1e-4, "winograd vs direct")
     }
 
-    func testBatchNormMatchesLoops() throws {
+    func testBatchNormMatchesLoopsInEveryLayout() throws {
+        let saved = KernelSettings.blockedLayouts
+        defer { KernelSettings.blockedLayouts = saved }
+        for blocked in [true, false] {
+            KernelSettings.blockedLayouts = blocked  // 32 channels: nChw16c, then plain NCHW for the same shape
+            try checkBatchNorm()
+        }
+    }
+
+    private func checkBatchNorm() throws {
         for g in [BatchNormKernel.Geometry(batch: 3, channels: 5, height: 7, width: 7),
                   BatchNormKernel.Geometry(batch: 5, channels: 3),
                   BatchNormKernel.Geometry(batch: 3, channels: 32, height: 5, width: 5),  // JIT kernel on nChw16c
