@@ -106,14 +106,6 @@ public enum BufferPool {
             pointer.deallocate()
         }
     }
-
-    /// Returns every idle buffer to the system (after training, before sampling a big batch).
-    public static func drain() {
-        lock.lock(); defer { lock.unlock() }
-        for (_, buffers) in idle { for b in buffers { b.deallocate() } }
-        idle = [:]
-        idleBytes = 0
-    }
 }
 
 /// An n-dimensional Float32 tensor, row-major; images are NCHW. A tensor made by an op while

@@ -31,8 +31,6 @@ extension Layer {
     }
 
     public func zeroGrad() { for p in parameters { p.tensor.grad = nil } }
-
-    public var parameterCount: Int { parameters.reduce(0) { $0 + $1.tensor.count } }
 }
 
 /// Initialisers of the published models: conv/linear weights N(0, 0.02), BN scale N(1, 0.02), shift 0.
