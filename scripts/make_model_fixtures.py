@@ -69,6 +69,7 @@ def compute(modules, inputs, dtype):
     n = emb.size(0)
     img64, img256 = pattern_images(n, 64).to(dtype), pattern_images(n, 256).to(dtype)
     out = {}
+    fresh_g1, fresh_d1 = copy.deepcopy(g1), copy.deepcopy(d1)  # before any step moves BN statistics
 
     # Forward parity in eval mode, on the first EVAL_BATCH examples.
     k = EVAL_BATCH
@@ -116,6 +117,27 @@ def compute(modules, inputs, dtype):
          ["encode_img.0.weight", "encode_img.20.weight", "get_cond_logits.outlogits.3.weight",
           "get_uncond_logits.outlogits.0.weight", "get_uncond_logits.outlogits.0.bias"],
          ["encode_img.21.running_var", "G.STAGE1_G.fc.1.running_mean"])
+
+    # Whole training iterations as the Swift GANStep runs them: G forward; D loss on real, wrong
+    # (rolled) and detached fake pairs, backward, Adam step; G loss through the updated D, backward,
+    # Adam step (lr 2e-4, betas 0.5/0.999, as TrainConfig's defaults). Two iterations on the same
+    # batch and noise, so the second sees both updates.
+    g, d = fresh_g1, fresh_d1
+    g.train(); d.train()
+    opt_g = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    for k in range(2):
+        _, fake, mu, logvar = g(emb, z, eps1)
+        d.zero_grad()
+        err_d = ref.discriminator_loss(d, img64, fake, mu)
+        err_d.backward()
+        opt_d.step()
+        g.zero_grad()
+        err_g = ref.generator_loss(d, fake, mu, mu, logvar)
+        err_g.backward()
+        opt_g.step()
+        out[f"iteration.stage1.{k}.d_loss"] = err_d.detach().reshape(1)
+        out[f"iteration.stage1.{k}.g_loss"] = err_g.detach().reshape(1)
 
     return out
 

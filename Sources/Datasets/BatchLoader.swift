@@ -72,8 +72,10 @@ public struct LoaderState: Codable, Equatable, Sendable {
 public struct Batch {
     /// Real images, (N, 3, S, S) row-major, values in [-1, 1].
     public var images: [Float]
-    /// Mismatched real images, (N, 3, S, S): wrongImages[i] does not belong to caption i.
-    public var wrongImages: [Float]
+    /// Mismatched real images for `wrong_pairs: differentClass`, (N, 3, S, S): wrongImages[i] does
+    /// not belong to caption i. nil for `shift`, whose wrong image i is `images` row i + 1 (mod N),
+    /// which the discriminator takes as its real features rolled by one (`wrongIndices` says which).
+    public var wrongImages: [Float]?
     /// Caption embeddings, (N, E): one sampled caption or the mean of several.
     public var embeddings: [Float]
     /// Class index per example (into `TextImageDataset.classNames`), -1 without classes.
@@ -291,15 +293,15 @@ struct BatchMaker {
             try decode(index, into: &images, slot: slot, rng: &rng)
         }
         let wrongIndices: [Int]
-        var wrongImages: [Float]
+        var wrongImages: [Float]?
         switch options.wrongPairs {
         case .shift:
             wrongIndices = (0..<n).map { indices[($0 + 1) % n] }
-            wrongImages = Array(images[plane...]) + images[..<plane]
         case .differentClass:
             wrongIndices = indices.map { drawDifferent(from: $0, rng: &rng) }
-            wrongImages = [Float](repeating: 0, count: n * plane)
-            for (slot, index) in wrongIndices.enumerated() { try decode(index, into: &wrongImages, slot: slot, rng: &rng) }
+            var decoded = [Float](repeating: 0, count: n * plane)
+            for (slot, index) in wrongIndices.enumerated() { try decode(index, into: &decoded, slot: slot, rng: &rng) }
+            wrongImages = decoded
         }
         return Batch(images: images, wrongImages: wrongImages, embeddings: embeddings,
                      classLabels: indices.map { dataset.classIndices[$0] },

@@ -26,24 +26,22 @@ struct Ablate: ParsableCommand {
     @Option(name: .customLong("set"), help: "Override a config key: --set train.batch_size=16 (repeatable).") var overrides: [String] = []
 
     func run() throws {
-        let headList = try asUsageError { try Ablation.parseHeads(heads) }
-        guard seeds >= 1 else { throw UsageError("--seeds must be at least 1, got \(seeds)") }
-        if let steps, steps < 1 { throw UsageError("--steps must be positive, got \(steps)") }
-        guard samplesPerCaption >= 1 else { throw UsageError("--samples-per-caption must be at least 1, got \(samplesPerCaption)") }
-        if let limit, limit < 2 { throw UsageError("--limit must be at least 2, got \(limit)") }
-        guard FileManager.default.fileExists(atPath: config) else { throw UsageError("config \(config) not found") }
+        let headList = try Ablation.parseHeads(heads)
+        guard seeds >= 1 else { throw StackGANError.usage("--seeds must be at least 1, got \(seeds)") }
+        if let steps, steps < 1 { throw StackGANError.usage("--steps must be positive, got \(steps)") }
+        guard samplesPerCaption >= 1 else { throw StackGANError.usage("--samples-per-caption must be at least 1, got \(samplesPerCaption)") }
+        if let limit, limit < 2 { throw StackGANError.usage("--limit must be at least 2, got \(limit)") }
+        guard FileManager.default.fileExists(atPath: config) else { throw StackGANError.usage("config \(config) not found") }
         let experiment = try ExperimentConfig.load(file: config, overrides: overrides)
         guard FileManager.default.fileExists(atPath: experiment.data.path) else {
-            throw UsageError("dataset \(experiment.data.path) not found (data.path; --set data.path=FILE)")
+            throw StackGANError.usage("dataset \(experiment.data.path) not found (data.path; --set data.path=FILE)")
         }
         let evaluator = try loadEvaluator(classifier: classifier, datasetPath: experiment.data.path, cache: classifierCache)
         let folder = URL(fileURLWithPath: out ?? "runs/ablate-\(experiment.name)")
-        let ablation = try asUsageError {
-            try Ablation(config: experiment, heads: headList, seeds: (0..<seeds).map { experiment.train.seed &+ UInt64($0) },
-                         steps: steps, outputDirectory: folder, evaluator: evaluator,
-                         evaluationOptions: EvaluationOptions(samplesPerCaption: samplesPerCaption, limit: limit))
-        }
-        let runs = try asUsageError { try ablation.run(log: printLine) }
+        let ablation = try Ablation(config: experiment, heads: headList, seeds: (0..<seeds).map { experiment.train.seed &+ UInt64($0) },
+                                    steps: steps, outputDirectory: folder, evaluator: evaluator,
+                                    evaluationOptions: EvaluationOptions(samplesPerCaption: samplesPerCaption, limit: limit))
+        let runs = try ablation.run(log: printLine)
         print(Ablation.summaryMarkdown(runs, config: ablation.config))
         print("ablation: \(folder.path)/summary.md, summary.csv, runs.csv, samples/")
     }

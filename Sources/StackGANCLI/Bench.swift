@@ -123,18 +123,18 @@ struct ModelBenchOptions: ParsableArguments {
     @Option(help: "Timed iterations after one warm-up.") var iterations = 3
     @Option(name: .customLong("set"), help: "Config override, e.g. --set model.gf_dim=64.") var overrides: [String] = []
 
-    func build() throws -> (config: ExperimentConfig, generator: any TextToImageGenerator,
+    /// Fresh models (a Stage-II's Stage-I too) from seed 1, as the config with the overrides describes.
+    func build() throws -> (config: ExperimentConfig, architecture: Architecture, generator: any TextToImageGenerator,
                             discriminator: any TextImageDiscriminator, batch: Int) {
-        guard stage == 1 || stage == 2 else { throw UsageError("--stage must be 1 or 2") }
+        guard stage == 1 || stage == 2 else { throw StackGANError.usage("--stage must be 1 or 2") }
         var settings = ["stage=\(stage)", "model.embedding_dim=1024", "train.stage1_checkpoint=none"] + overrides
         settings.append("train.batch_size=\(batch ?? (stage == 1 ? 64 : 16))")
         let config = try ExperimentConfig.load(file: nil, overrides: settings)
+        let architecture = try Architecture(config)
         var rng = RandomGenerator(seed: 1)
-        let stageOne = Stage1Generator(config: config.model, using: &rng)
-        let generator: any TextToImageGenerator = stage == 1 ? stageOne
-            : Stage2Generator(config: config.model, stageOne: stageOne, using: &rng)
-        let discriminator = StackGANDiscriminator(stage: stage == 1 ? .one : .two, config: config.model, using: &rng)
-        return (config, generator, discriminator, config.train.batchSize)
+        let generator = architecture.makeGenerator(using: &rng)
+        let discriminator = architecture.makeDiscriminator(using: &rng)
+        return (config, architecture, generator, discriminator, config.train.batchSize)
     }
 }
 
@@ -162,12 +162,12 @@ struct TrainBench: ParsableCommand {
     @OptionGroup var options: ModelBenchOptions
 
     func run() throws {
-        let (config, generator, discriminator, n) = try options.build()
-        let size = config.imageSize
+        let (config, architecture, generator, discriminator, n) = try options.build()
+        let size = architecture.imageSize
         var rng = RandomGenerator(seed: 2)
         let real = Tensor.randomNormal([n, 3, size, size], standardDeviation: 0.5, using: &rng)
         let embeddings = Tensor.randomNormal([n, config.model.embeddingDimension], using: &rng)
-        let step = GANStep(generator: generator, discriminator: discriminator, config: config)
+        let step = GANStep(generator: generator, discriminator: discriminator, architecture: architecture, config: config)
         let (seconds, gflops) = try timeIterations(options.iterations) {
             _ = try step(real: real, wrong: nil, embeddings: embeddings, using: &rng)
         }
@@ -184,7 +184,7 @@ struct GenerateBench: ParsableCommand {
     @OptionGroup var options: ModelBenchOptions
 
     func run() throws {
-        let (config, generator, _, n) = try options.build()
+        let (config, _, generator, _, n) = try options.build()
         var rng = RandomGenerator(seed: 2)
         let embeddings = Tensor.randomNormal([n, config.model.embeddingDimension], using: &rng)
         let noise = Tensor.randomNormal([n, config.model.noiseDimension], using: &rng)

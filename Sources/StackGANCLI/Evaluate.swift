@@ -27,19 +27,17 @@ struct Evaluate: ParsableCommand {
     @Option(help: "Write the report as JSON here.") var out: String?
 
     func run() throws {
-        guard samplesPerCaption >= 1 else { throw UsageError("--samples-per-caption must be at least 1, got \(samplesPerCaption)") }
-        if let limit, limit < 2 { throw UsageError("--limit must be at least 2 (a covariance needs two rows), got \(limit)") }
-        guard FileManager.default.fileExists(atPath: checkpoint) else { throw UsageError("checkpoint \(checkpoint) not found") }
-        let config = try asUsageError { try Checkpoint.config(of: checkpoint).config }
+        guard samplesPerCaption >= 1 else { throw StackGANError.usage("--samples-per-caption must be at least 1, got \(samplesPerCaption)") }
+        if let limit, limit < 2 { throw StackGANError.usage("--limit must be at least 2 (a covariance needs two rows), got \(limit)") }
+        guard FileManager.default.fileExists(atPath: checkpoint) else { throw StackGANError.usage("checkpoint \(checkpoint) not found") }
+        let config = try Checkpoint(path: checkpoint).config
         let datasetPath = dataset ?? config.data.path
         guard FileManager.default.fileExists(atPath: datasetPath) else {
-            throw UsageError("dataset \(datasetPath) not found\(dataset == nil ? " (the checkpoint's data.path; pass --dataset)" : "")")
+            throw StackGANError.usage("dataset \(datasetPath) not found\(dataset == nil ? " (the checkpoint's data.path; pass --dataset)" : "")")
         }
         let evaluator = try loadEvaluator(classifier: classifier, datasetPath: datasetPath, cache: classifierCache)
         let options = EvaluationOptions(split: split, samplesPerCaption: samplesPerCaption, seed: seed, limit: limit)
-        let report = try asUsageError {
-            try evaluator.evaluate(checkpoint: checkpoint, datasetPath: datasetPath, options: options, log: printLine)
-        }
+        let report = try evaluator.evaluate(checkpoint: checkpoint, datasetPath: datasetPath, options: options, log: printLine)
         print(report.table)
         if let out {
             let url = URL(fileURLWithPath: out)
@@ -58,28 +56,15 @@ func printLine(_ line: String) {
 /// The evaluator for a dataset: `--classifier` when given, else the cached (or newly trained) one.
 func loadEvaluator(classifier: String?, datasetPath: String, cache: String) throws -> Evaluator {
     if let classifier {
-        guard FileManager.default.fileExists(atPath: classifier) else { throw UsageError("classifier \(classifier) not found") }
-        return Evaluator(classifier: try asUsageError { try ConditionClassifier.load(from: URL(fileURLWithPath: classifier)) },
+        guard FileManager.default.fileExists(atPath: classifier) else { throw StackGANError.usage("classifier \(classifier) not found") }
+        return Evaluator(classifier: try ConditionClassifier.load(from: URL(fileURLWithPath: classifier)),
                          classifierPath: classifier)
     }
-    let (model, url, training) = try asUsageError {
-        try ConditionClassifier.cached(datasetPath: datasetPath, directory: URL(fileURLWithPath: cache), log: printLine)
-    }
+    let (model, url, training) = try ConditionClassifier.cached(datasetPath: datasetPath, directory: URL(fileURLWithPath: cache),
+                                                                log: printLine)
     if let training {
         printLine(String(format: "classifier trained on %d images in %.1f s (%d steps): %@", training.examples, training.seconds,
                          training.steps, url.path))
     }
     return Evaluator(classifier: model, classifierPath: url.path)
-}
-
-/// Runs `body`, turning errors about the user's inputs (an unreadable or mismatched dataset or
-/// checkpoint, an evaluation precondition) into usage errors, exit code 2.
-func asUsageError<T>(_ body: () throws -> T) throws -> T {
-    do { return try body() } catch let error as DatasetError {
-        throw UsageError(error.description)
-    } catch let error as CheckpointError {
-        throw UsageError(error.description)
-    } catch let error as EvaluationError {
-        throw UsageError(error.description)
-    }
 }

@@ -1,12 +1,13 @@
 import Foundation
+import StackGAN
 
 /// A named input that must be an existing file: missing is a usage error (exit 2), like a bad flag.
 func requireFile(_ path: String, flag: String) throws {
     var isFolder: ObjCBool = false
     guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else {
-        throw UsageError("\(flag) \(path): no such file")
+        throw StackGANError.usage("\(flag) \(path): no such file")
     }
-    guard !isFolder.boolValue else { throw UsageError("\(flag) \(path): is a folder, expected a file") }
+    guard !isFolder.boolValue else { throw StackGANError.usage("\(flag) \(path): is a folder, expected a file") }
 }
 
 /// Creates the folder `path` (`what`: "output folder", "run folder") and its missing parents, naming
@@ -18,16 +19,10 @@ func makeFolder(_ path: String, what: String) throws {
         prefix += (prefix.isEmpty || prefix.hasSuffix("/") ? "" : "/") + component
         var isFolder: ObjCBool = false
         if FileManager.default.fileExists(atPath: prefix, isDirectory: &isFolder) {
-            guard isFolder.boolValue else { throw OutputError("\(path): cannot create the \(what): \(prefix) is a file") }
+            guard isFolder.boolValue else { throw StackGANError.output("\(path): cannot create the \(what): \(prefix) is a file") }
         } else if mkdir(prefix, 0o755) != 0 && errno != EEXIST {
-            throw OutputError("\(path): cannot create the \(what) \(prefix): \(String(cString: strerror(errno)))")
+            throw StackGANError.output("\(path): cannot create the \(what) \(prefix): \(String(cString: strerror(errno)))")
         }
     }
-    guard access(path, W_OK) == 0 else { throw OutputError("\(path): the \(what) is not writable") }
-}
-
-/// A command could not write its output (exit 1).
-struct OutputError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+    guard access(path, W_OK) == 0 else { throw StackGANError.output("\(path): the \(what) is not writable") }
 }

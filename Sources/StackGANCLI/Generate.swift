@@ -51,13 +51,13 @@ struct Generate: ParsableCommand {
 
     func run() throws {
         guard (embeddings == nil) != (dataset == nil) else {
-            throw UsageError(embeddings == nil ? "generate needs --embeddings FILE.npy or --dataset FILE.h5"
+            throw StackGANError.usage(embeddings == nil ? "generate needs --embeddings FILE.npy or --dataset FILE.h5"
                                                : "--embeddings and --dataset both given; pass one caption source")
         }
-        if let k = samplesPerCaption, k < 1 { throw UsageError("--samples-per-caption must be at least 1, got \(k)") }
+        if let k = samplesPerCaption, k < 1 { throw StackGANError.usage("--samples-per-caption must be at least 1, got \(k)") }
         if interpolate != nil {
-            guard steps >= 2 else { throw UsageError("--steps must be at least 2 for --interpolate, got \(steps)") }
-            guard samplesPerCaption == nil else { throw UsageError("--samples-per-caption does not apply to --interpolate (one row of --steps images)") }
+            guard steps >= 2 else { throw StackGANError.usage("--steps must be at least 2 for --interpolate, got \(steps)") }
+            guard samplesPerCaption == nil else { throw StackGANError.usage("--samples-per-caption does not apply to --interpolate (one row of --steps images)") }
         }
         try requireFile(checkpoint, flag: "--checkpoint")
         if let stageOneCheckpoint { try requireFile(stageOneCheckpoint, flag: "--stage1") }
@@ -93,7 +93,7 @@ struct Generate: ParsableCommand {
         do {
             try text.write(to: captionsPath, atomically: true, encoding: .utf8)
         } catch {
-            throw OutputError("\(captionsPath.path): cannot write: \(error.localizedDescription)")
+            throw StackGANError.output("\(captionsPath.path): cannot write: \(error.localizedDescription)")
         }
         print("wrote \(jobs.count) images of \(size)x\(size) to \(out) (grid \(gridPath), rows in \(captionsPath.path))")
         if let source = sampler.stageOneSource, source != checkpoint { print("Stage-I weights from \(source)") }
@@ -108,7 +108,7 @@ struct Generate: ParsableCommand {
             return chosen.map { Caption(index: $0, label: "caption \($0) (row \($0) of \(embeddings))",
                                         embedding: Array(array.values[($0 * e)..<(($0 + 1) * e)])) }
         }
-        guard let dataset else { throw UsageError("generate needs --embeddings FILE.npy or --dataset FILE.h5") }
+        guard let dataset else { throw StackGANError.usage("generate needs --embeddings FILE.npy or --dataset FILE.h5") }
         let options = sampler.config.data.datasetOptions(embeddingWidth: sampler.embeddingWidth)
         let data = try TextImageDataset.open(path: dataset, split: split, options: options)
         let chosen = try check(selection ?? Array(0..<min(8, data.count)),
@@ -124,11 +124,11 @@ struct Generate: ParsableCommand {
     private func plan(sampler: Sampler, captions: [Caption], noiseRows: [[Float]]) throws -> ([Job], Int, [String]) {
         let drawnNoise = { sampler.noiseRows(count: $0, seed: seed) }
         let eps = { sampler.conditioningNoiseRows(count: $0, seed: seed &+ 1) }
-        guard let first = captions.first else { throw UsageError("no captions selected") }
+        guard let first = captions.first else { throw StackGANError.usage("no captions selected") }
         switch interpolate {
         case .captions:
             guard captions.count >= 2 else {
-                throw UsageError("--interpolate captions needs two captions; \(captions.count) selected (use --indices A,B)")
+                throw StackGANError.usage("--interpolate captions needs two captions; \(captions.count) selected (use --indices A,B)")
             }
             let second = captions[1]
             let z = noiseRows.first ?? drawnNoise(1)[0], e = eps(1)[0]
@@ -140,7 +140,7 @@ struct Generate: ParsableCommand {
             return (jobs, steps, ["\(first.label) -> \(second.label), \(steps) steps, one noise"])
         case .noise:
             guard noise == nil || noiseRows.count >= 2 else {
-                throw UsageError("--interpolate noise needs two noise rows; \(noise ?? "") has \(noiseRows.count)")
+                throw StackGANError.usage("--interpolate noise needs two noise rows; \(noise ?? "") has \(noiseRows.count)")
             }
             // z and the CA noise both walk from column 0's to column 1's, so the ends are exactly
             // the caption's first two plain samples.
@@ -156,7 +156,7 @@ struct Generate: ParsableCommand {
         case nil:
             let k = samplesPerCaption ?? (noiseRows.isEmpty ? 4 : noiseRows.count)
             if let noise, noiseRows.count < k {
-                throw UsageError("--samples-per-caption \(k) needs \(k) noise rows; \(noise) has \(noiseRows.count)")
+                throw StackGANError.usage("--samples-per-caption \(k) needs \(k) noise rows; \(noise) has \(noiseRows.count)")
             }
             let z = noiseRows.isEmpty ? drawnNoise(k) : Array(noiseRows.prefix(k))
             let e = eps(k)
@@ -173,16 +173,16 @@ struct Generate: ParsableCommand {
     private func parseIndices(_ text: String) throws -> [Int] {
         let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
         return try parts.map { part in
-            guard let i = Int(part) else { throw UsageError("--indices \(text): '\(part)' is not an integer (expected e.g. 0,5,7)") }
+            guard let i = Int(part) else { throw StackGANError.usage("--indices \(text): '\(part)' is not an integer (expected e.g. 0,5,7)") }
             return i
         }
     }
 
     private func check(_ selection: [Int], count: Int, source: String) throws -> [Int] {
         if let bad = selection.first(where: { !(0..<count).contains($0) }) {
-            throw UsageError("--indices \(bad) is out of range: \(source) (0..<\(count))")
+            throw StackGANError.usage("--indices \(bad) is out of range: \(source) (0..<\(count))")
         }
-        guard !selection.isEmpty else { throw UsageError("no captions selected: \(source)") }
+        guard !selection.isEmpty else { throw StackGANError.usage("no captions selected: \(source)") }
         return selection
     }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Datasets
 import Foundation
+import StackGAN
 
 /// `stackgan inspect`: forwards to `DatasetInspector.report`, so the CLI and the library say the same.
 struct Inspect: ParsableCommand {
@@ -14,7 +15,7 @@ struct Inspect: ParsableCommand {
 
     func run() throws {
         try requireFile(file, flag: "inspect")
-        guard samples >= 1 else { throw UsageError("--samples must be at least 1, got \(samples)") }
+        guard samples >= 1 else { throw StackGANError.usage("--samples must be at least 1, got \(samples)") }
         print(try DatasetInspector.report(path: file, gridPath: grid, samples: samples))
     }
 }

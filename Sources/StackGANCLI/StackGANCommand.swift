@@ -10,14 +10,16 @@ struct StackGANCommand: ParsableCommand {
     )
 }
 
-/// A usage problem found after parsing (a bad config, a missing input): exit code 2 like a bad flag.
-struct UsageError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+extension StackGANError {
+    /// A usage problem found after parsing (a bad flag value, a missing input): exit code 2 like a bad flag.
+    static func usage(_ message: String) -> StackGANError { StackGANError(.usage, "", message) }
+    /// A command could not write its output (exit 1).
+    static func output(_ message: String) -> StackGANError { StackGANError(.output, "", message) }
 }
 
-/// Exit codes: 0 success, 2 usage errors (bad flags, configs, inputs), 1 runtime errors. Errors are
-/// one line on stderr; ArgumentParser's own help text is kept.
+/// Exit codes: 0 success, 2 the command line is wrong (bad flags, configs, a named file that does
+/// not exist), 1 a file exists but cannot be used, an output cannot be written, training stopped.
+/// Errors are one line on stderr; ArgumentParser's own help text is kept.
 public enum CommandLineTool {
     /// Parses and runs one command line (without the program name); returns the exit code.
     public static func run(_ arguments: [String]) -> Int32 {
@@ -33,10 +35,8 @@ public enum CommandLineTool {
             var command = try StackGANCommand.parseAsRoot(arguments)
             try command.run()
             return (0, nil)
-        } catch let error as UsageError {
-            return (2, error.description)
-        } catch let error as ConfigError {
-            return (2, error.description)
+        } catch let error as StackGANError {
+            return (exitCode(error.kind), error.description)
         } catch {
             let code = StackGANCommand.exitCode(for: error)
             if code == .success {
@@ -45,8 +45,16 @@ public enum CommandLineTool {
             } else if code == .validationFailure {
                 return (2, StackGANCommand.message(for: error) + " (see --help)")
             } else {
-                return (1, "\(error)")
+                return (1, "\(error)")  // DatasetError, CheckpointError, ShapeError: a file or value that cannot be used
             }
+        }
+    }
+
+    /// The one map from an error's kind to the exit code.
+    static func exitCode(_ kind: StackGANError.Kind) -> Int32 {
+        switch kind {
+        case .usage: return 2
+        case .unusableInput, .output, .training: return 1
         }
     }
 }

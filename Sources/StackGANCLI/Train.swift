@@ -28,20 +28,20 @@ struct Train: ParsableCommand {
         var configFile = config
         if resume {
             guard config == nil else {
-                throw UsageError("--config does not apply to --resume: the run folder's config.yml is used; change settings with --set key=value")
+                throw StackGANError.usage("--config does not apply to --resume: the run folder's config.yml is used; change settings with --set key=value")
             }
-            guard let out else { throw UsageError("--resume needs --out naming the run folder") }
+            guard let out else { throw StackGANError.usage("--resume needs --out naming the run folder") }
             configFile = URL(fileURLWithPath: out).appendingPathComponent("config.yml").path
             guard FileManager.default.fileExists(atPath: configFile ?? "") else {
-                throw UsageError("\(out): no config.yml to resume from")
+                throw StackGANError.usage("\(out): no config.yml to resume from")
             }
             // A named input that does not exist is a usage error, as for generate's --checkpoint.
             let checkpoint = URL(fileURLWithPath: out).appendingPathComponent(Checkpoint.fileName).path
             guard FileManager.default.fileExists(atPath: checkpoint) else {
-                throw UsageError("\(checkpoint): no checkpoint to resume from")
+                throw StackGANError.usage("\(checkpoint): no checkpoint to resume from")
             }
         } else if config == nil {
-            throw UsageError("train needs --config FILE (see configs/)")
+            throw StackGANError.usage("train needs --config FILE (see configs/)")
         }
         let experiment = try ExperimentConfig.load(file: configFile, overrides: settings)
         let folder = URL(fileURLWithPath: out ?? "runs/\(experiment.name)")

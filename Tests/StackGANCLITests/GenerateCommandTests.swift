@@ -277,11 +277,11 @@ final class GenerateCommandTests: XCTestCase {
     func testStageTwoWithASeparateStageOne() throws {
         let folder = try H.temporaryFolder(for: self)
         let stageOnePath = try checkpoint()
-        var config = try Checkpoint.config(of: stageOnePath).config
+        var config = try Checkpoint(path: stageOnePath).config
         config.stage = 2
         config.model.residualBlocks = 1
         config.train.stage1Checkpoint = stageOnePath
-        let stageOne = try XCTUnwrap(try Checkpoint.loadGenerator(path: stageOnePath).generator as? Stage1Generator)
+        let stageOne = try XCTUnwrap(try Checkpoint.load(stageOnePath).generator as? Stage1Generator)
         var rng = RandomGenerator(seed: 5)
         let stageTwo = Stage2Generator(config: config.model, stageOne: stageOne, using: &rng)
         try Self.scaleWeights(stageTwo)
@@ -291,7 +291,7 @@ final class GenerateCommandTests: XCTestCase {
         try SafeTensors.write(stageTwo.namedTensors(prefix: "generator").filter { !$0.name.hasPrefix("generator.STAGE1_G.") },
                               metadata: metadata, to: bare)
         // A Stage-I of another width: gf_dim 8.
-        var wideConfig = try Checkpoint.config(of: stageOnePath).config
+        var wideConfig = try Checkpoint(path: stageOnePath).config
         wideConfig.model.generatorWidth = 8
         let wide = folder.appendingPathComponent("wide.safetensors")
         try SafeTensors.write(Stage1Generator(config: wideConfig.model, using: &rng).namedTensors(prefix: "generator"),

@@ -14,7 +14,9 @@ final class TrainCommandTests: XCTestCase {
         XCTAssertEqual(result.code, 0, result.error)
 
         let checkpoint = run.appendingPathComponent(Checkpoint.fileName)
-        let (generator, config) = try Checkpoint.loadGenerator(path: checkpoint.path)
+        let models = try Checkpoint.load(checkpoint.path)
+        let (generator, config) = (models.generator, models.config)
+        XCTAssertNotNil(models.discriminator, "a training checkpoint has its discriminator")
         XCTAssertTrue(generator is Stage1Generator)
         XCTAssertEqual(config.model.generatorWidth, 4)
         let grid = try H.png(run.appendingPathComponent("samples/latest.png"))
@@ -81,12 +83,12 @@ final class TrainCommandTests: XCTestCase {
         try before.prefix(before.count / 3).write(to: temporary)
 
         XCTAssertEqual(try Data(contentsOf: checkpoint), before)
-        XCTAssertNoThrow(try Checkpoint.loadGenerator(path: checkpoint.path))
+        XCTAssertNoThrow(try Checkpoint.load(checkpoint.path))
         let resumed = H.run(["train", "--resume", "--out", run.path, "--set", "train.max_steps=2"])
         XCTAssertEqual(resumed.code, 0, resumed.error)
         let state = try XCTUnwrap(SafeTensors.read(checkpoint).metadata["state"])
         XCTAssertEqual(try JSONDecoder().decode(TrainingState.self, from: Data(state.utf8)).step, 2)
-        XCTAssertNoThrow(try Checkpoint.loadGenerator(path: checkpoint.path))
+        XCTAssertNoThrow(try Checkpoint.load(checkpoint.path))
         XCTAssertFalse(FileManager.default.fileExists(atPath: temporary.path), "the next checkpoint write removes the dead process's file")
     }
 

@@ -52,7 +52,8 @@ final class LearningTests: XCTestCase {
     /// Six colours, so chance is 1/6. Colour is what a few minutes of Stage-I learn first; shapes
     /// stay blobs, which caps the full class accuracy.
     private func colourAccuracy(checkpoint: String, classifier: ConditionClassifier, datasetPath: String) throws -> Double {
-        let (generator, config) = try Checkpoint.loadGenerator(path: checkpoint)
+        let models = try Checkpoint.load(checkpoint)
+        let (generator, config) = (models.generator, models.config)
         let dataset = try TextImageDataset.open(path: datasetPath, split: config.data.evalSplit,
                                                 options: config.data.datasetOptions(embeddingWidth: config.model.embeddingDimension))
         let labels = classifier.labels(of: dataset)

@@ -22,21 +22,21 @@ final class LossTests: XCTestCase {
     func testSingleHeadBCE() throws {
         let (real, wrong, fake) = try splitLogits()
         let single = { (l: DiscriminatorLogits) in DiscriminatorLogits(match: l.match, real: nil) }
-        let terms = try GANLoss().discriminator(real: single(real), wrong: single(wrong), fake: single(fake))
+        let terms = try GANLoss(head: .single).discriminator(real: single(real), wrong: single(wrong), fake: single(fake))
         XCTAssertEqual(terms.total.item, ln43 + 0.5 * ln2 + 0.5 * ln43, accuracy: 1e-6)
         XCTAssertEqual(terms.components.map(\.name), ["real_match", "wrong_match", "fake_match"])
         XCTAssertEqual(try XCTUnwrap(terms["wrong_match"]), ln2, accuracy: 1e-6)
 
         var config = LossConfig()
         (config.wrongWeight, config.fakeWeight) = (0.25, 1)
-        let reweighted = try GANLoss(config: config).discriminator(real: single(real), wrong: single(wrong), fake: single(fake))
+        let reweighted = try GANLoss(config: config, head: .single).discriminator(real: single(real), wrong: single(wrong), fake: single(fake))
         XCTAssertEqual(reweighted.total.item, ln43 + 0.25 * ln2 + ln43, accuracy: 1e-6)
     }
 
     func testSingleHeadGradientIsSigmoidMinusTarget() throws {
         let real = try Tensor(shape: [2], scalars: [0, 0], requiresGrad: true)
         let fake = try Tensor(shape: [2], scalars: [0, 0], requiresGrad: true)
-        let terms = try GANLoss().discriminator(real: DiscriminatorLogits(match: real, real: nil),
+        let terms = try GANLoss(head: .single).discriminator(real: DiscriminatorLogits(match: real, real: nil),
                                                 wrong: DiscriminatorLogits(match: try t([0]), real: nil),
                                                 fake: DiscriminatorLogits(match: fake, real: nil))
         XCTAssertEqual(terms.total.item, 2 * ln2, accuracy: 1e-6)
@@ -48,7 +48,7 @@ final class LossTests: XCTestCase {
 
     func testStackGANPytorchSplitPresetIgnoresWrongRealness() throws {
         let (real, wrong, fake) = try splitLogits()
-        let terms = try GANLoss().discriminator(real: real, wrong: wrong, fake: fake)
+        let terms = try GANLoss(head: .split).discriminator(real: real, wrong: wrong, fake: fake)
         XCTAssertEqual(terms.total.item, (ln43 + ln2) / 2 + (ln43 + ln2 + ln4) / 3, accuracy: 1e-6)
         XCTAssertNil(terms["wrong_realness"])
     }
@@ -57,7 +57,7 @@ final class LossTests: XCTestCase {
         let (real, wrong, fake) = try splitLogits()
         var config = LossConfig()
         config.splitPreset = .stackganV2
-        let terms = try GANLoss(config: config).discriminator(real: real, wrong: wrong, fake: fake)
+        let terms = try GANLoss(config: config, head: .split).discriminator(real: real, wrong: wrong, fake: fake)
         XCTAssertEqual(terms.total.item, ln43 + ln2 + ln2 + ln1e5 + ln43 + ln4, accuracy: 1e-5)
         XCTAssertEqual(try XCTUnwrap(terms["wrong_realness"]), ln1e5, accuracy: 1e-5)
     }
@@ -66,35 +66,35 @@ final class LossTests: XCTestCase {
         let (real, wrong, fake) = try splitLogits()
         var config = LossConfig()
         config.weights = DiscriminatorLossWeights(realMatch: 2, wrongMatch: 0, fakeMatch: 0, realRealness: 0, wrongRealness: 0, fakeRealness: 3)
-        let terms = try GANLoss(config: config).discriminator(real: real, wrong: wrong, fake: fake)
+        let terms = try GANLoss(config: config, head: .split).discriminator(real: real, wrong: wrong, fake: fake)
         XCTAssertEqual(terms.total.item, 2 * ln43 + 3 * ln4, accuracy: 1e-5)
         XCTAssertEqual(terms.components.map(\.name), ["real_match", "fake_realness"])
         // A weighted realness term without realness logits is an error, not a silent zero.
         let single = DiscriminatorLogits(match: real.match, real: nil)
-        XCTAssertThrowsError(try GANLoss(config: config).discriminator(real: single, wrong: single, fake: single))
+        XCTAssertThrowsError(try GANLoss(config: config, head: .single).discriminator(real: single, wrong: single, fake: single))
     }
 
     func testHingeDiscriminatorAndGenerator() throws {
         var config = LossConfig()
         config.loss = .hinge
-        let loss = GANLoss(config: config)
+        let loss = GANLoss(config: config, head: .single)
         // relu(1 - [0.5, 2]) = [0.5, 0] -> 0.25; relu(1 + -0.5) = 0.5; relu(1 + 0.2) = 1.2.
         let d = try loss.discriminator(real: DiscriminatorLogits(match: try t([0.5, 2]), real: nil),
                                        wrong: DiscriminatorLogits(match: try t([-0.5]), real: nil),
                                        fake: DiscriminatorLogits(match: try t([0.2]), real: nil))
         XCTAssertEqual(d.total.item, 0.25 + 0.5 * (0.5 + 1.2), accuracy: 1e-6)
-        let g = try loss.generator(fake: DiscriminatorLogits(match: try t([1, 3]), real: try t([-1, -1])), mu: nil, logVariance: nil)
+        let g = try GANLoss(config: config, head: .split).generator(fake: DiscriminatorLogits(match: try t([1, 3]), real: try t([-1, -1])), mu: nil, logVariance: nil)
         XCTAssertEqual(g.total.item, -2 + 1, accuracy: 1e-6)
     }
 
     func testGeneratorUsesBothHeadsAndKL() throws {
         // KL with mu = 1, logvar = 0: -0.5 (1 + 0 - 1 - 1) = 0.5, times the coefficient 2.
         let mu = try Tensor(shape: [1, 1], scalars: [1]), logVariance = try Tensor(shape: [1, 1], scalars: [0])
-        let split = try GANLoss().generator(fake: DiscriminatorLogits(match: try t([0]), real: try t([0])), mu: mu, logVariance: logVariance)
+        let split = try GANLoss(head: .split).generator(fake: DiscriminatorLogits(match: try t([0]), real: try t([0])), mu: mu, logVariance: logVariance)
         XCTAssertEqual(split.total.item, 2 * ln2 + 1, accuracy: 1e-6)
         XCTAssertEqual(split.components.map(\.name), ["match", "realness", "kl"])
         XCTAssertEqual(try XCTUnwrap(split["kl"]), 0.5, accuracy: 1e-6)
-        let single = try GANLoss().generator(fake: DiscriminatorLogits(match: try t([Float(log(3.0))]), real: nil), mu: nil, logVariance: nil)
+        let single = try GANLoss(head: .single).generator(fake: DiscriminatorLogits(match: try t([Float(log(3.0))]), real: nil), mu: nil, logVariance: nil)
         XCTAssertEqual(single.total.item, ln43, accuracy: 1e-6)
     }
 
@@ -105,37 +105,46 @@ final class LossTests: XCTestCase {
         XCTAssertEqual(mixed.scalars, [2.5, 3.5, 4.5, 5.5, 2, 3])
         var config = LossConfig()
         config.interpolationWeight = 0.5
-        let term = try GANLoss(config: config).interpolatedGenerator(fake: DiscriminatorLogits(match: try t([0, 0]), real: nil))
+        let term = try GANLoss(config: config, head: .single).interpolatedGenerator(fake: DiscriminatorLogits(match: try t([0, 0]), real: nil))
         XCTAssertEqual(term.total.item, 0.5 * ln2, accuracy: 1e-6)
         XCTAssertEqual(try XCTUnwrap(term["interpolated"]), ln2, accuracy: 1e-6)
     }
 }
 
 final class ConfigTests: XCTestCase {
+    /// ModelConfig and LossConfig decode only through ConfigLoader (defaults filled, unknown keys
+    /// rejected); Architecture checks the values.
     func testModelConfigDefaultsAndKeys() throws {
-        let defaults = try JSONDecoder().decode(ModelConfig.self, from: Data("{}".utf8))
+        func decode(_ text: String) throws -> ModelConfig {
+            try ConfigLoader.load(ModelConfig.self, defaults: ModelConfig(), text: text, source: "test")
+        }
+        let defaults = try decode("{}")
         XCTAssertEqual(defaults, ModelConfig())
         XCTAssertEqual([defaults.embeddingDimension, defaults.noiseDimension, defaults.conditionDimension,
                         defaults.generatorWidth, defaults.discriminatorWidth, defaults.residualBlocks], [1024, 100, 128, 128, 64, 4])
         XCTAssertEqual(defaults.caActivation, .relu)
         XCTAssertEqual([defaults.stage1Head, defaults.stage2Head], [.single, .split])
 
-        let json = #"{"embedding_dim": 384, "ca_activation": "leaky_relu", "stage1_head": "split", "gf_dim": 32}"#
-        let c = try JSONDecoder().decode(ModelConfig.self, from: Data(json.utf8))
+        let c = try decode(#"{"embedding_dim": 384, "ca_activation": "leaky_relu", "stage1_head": "split", "gf_dim": 32}"#)
         XCTAssertEqual(c.embeddingDimension, 384)
         XCTAssertEqual(c.generatorWidth, 32)
         XCTAssertEqual(c.caActivation, .leakyRelu)
         XCTAssertEqual(c.stage1Head, .split)
-        XCTAssertEqual(try JSONDecoder().decode(ModelConfig.self, from: JSONEncoder().encode(c)), c)
+        XCTAssertEqual(try decode(ConfigLoader.yaml(c)), c)
 
-        XCTAssertThrowsError(try JSONDecoder().decode(ModelConfig.self, from: Data(#"{"gf_dims": 64}"#.utf8)))
-        XCTAssertThrowsError(try JSONDecoder().decode(ModelConfig.self, from: Data(#"{"gf_dim": 30}"#.utf8)))
+        XCTAssertThrowsError(try decode(#"{"gf_dims": 64}"#)) { error in
+            XCTAssertTrue("\(error)".contains("gf_dims"), "\(error)")
+        }
+        XCTAssertThrowsError(try ExperimentConfig.load(file: nil, overrides: ["model.gf_dim=30"])) { error in
+            XCTAssertEqual((error as? StackGANError)?.kind, .usage)
+            XCTAssertTrue("\(error)".contains("model.gf_dim"), "\(error)")
+        }
     }
 
     func testLossConfigDecoding() throws {
         let json = #"{"loss": "hinge", "split_preset": "stackgan_v2", "kl_coefficient": 1, "interpolation_weight": 0.5,"#
             + #" "weights": {"real_match": 1, "wrong_match": 0.5, "fake_match": 0.5, "real_realness": 0, "wrong_realness": 0, "fake_realness": 0}}"#
-        let c = try JSONDecoder().decode(LossConfig.self, from: Data(json.utf8))
+        let c = try ConfigLoader.load(LossConfig.self, defaults: LossConfig(), text: json, source: "test")
         XCTAssertEqual(c.loss, .hinge)
         XCTAssertEqual(c.splitPreset, .stackganV2)
         XCTAssertEqual(c.klCoefficient, 1)
@@ -143,5 +152,39 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(c.discriminatorWeights(for: .split), .single())
         XCTAssertEqual(LossConfig().discriminatorWeights(for: .split), .stackganPytorch)
         XCTAssertEqual(LossConfig().discriminatorWeights(for: .single), .single(wrong: 0.5, fake: 0.5))
+        XCTAssertNil(try ConfigLoader.load(LossConfig.self, defaults: LossConfig(), text: "kl_coefficient: 3", source: "test").weights)
+        // `loss.weights` is a known key of a whole config too (the defaults carry it as null).
+        let experiment = try ExperimentConfig.load(file: nil, overrides: ["loss.weights={real_match: 1, wrong_match: 1, fake_match: 1, real_realness: 0, wrong_realness: 0, fake_realness: 0}"])
+        XCTAssertEqual(experiment.loss.weights, .single(wrong: 1, fake: 1))
+    }
+
+    /// Cross-field checks live in Architecture: a head the family cannot carry, realness weights
+    /// for a head without a realness logit, a load size below the image size, bad counts.
+    func testArchitectureRejectsConfigsThatDoNotFit() throws {
+        func rejects(_ overrides: [String], naming key: String, line: UInt = #line) {
+            XCTAssertThrowsError(try ExperimentConfig.load(file: nil, overrides: overrides), line: line) { error in
+                XCTAssertEqual((error as? StackGANError)?.kind, .usage, line: line)
+                XCTAssertTrue("\(error)".contains(key), "\(error)", line: line)
+            }
+        }
+        rejects(["family=gan_cls", "model.stage1_head=split"], naming: "model.stage1_head")
+        rejects(["loss.weights={real_match: 1, wrong_match: 1, fake_match: 1, real_realness: 1, wrong_realness: 0, fake_realness: 0}"],
+                naming: "loss.weights")
+        rejects(["loss.weights={real_match: 0, wrong_match: 0, fake_match: 0, real_realness: 0, wrong_realness: 0, fake_realness: 0}"],
+                naming: "loss.weights")
+        rejects(["data.load_size=40"], naming: "data.load_size")
+        rejects(["train.log_every=0"], naming: "train.log_every")
+        rejects(["train.checkpoint_every=-1"], naming: "train.checkpoint_every")
+        rejects(["data.prefetch=0"], naming: "data.prefetch")
+        rejects(["stage=3"], naming: "stage")
+
+        let split = try Architecture(ExperimentConfig.load(file: nil, overrides: ["model.stage1_head=split"]))
+        XCTAssertEqual(split.head, .split)
+        var rng = RandomGenerator(seed: 0)
+        XCTAssertEqual(split.makeDiscriminator(using: &rng).head, .split)
+        XCTAssertEqual(split.makeLoss(LossConfig()).weights, .stackganPytorch)
+        let stageTwo = try Architecture(ExperimentConfig.load(file: nil, overrides: ["stage=2", "train.stage1_checkpoint=x"]))
+        XCTAssertEqual(stageTwo.head, .split, "stage2_head")
+        XCTAssertEqual(stageTwo.imageSize, 256)
     }
 }

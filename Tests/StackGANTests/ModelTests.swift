@@ -28,9 +28,10 @@ final class ModelTests: XCTestCase {
 
     func testHeadsFollowTheConfig() throws {
         var rng = RandomGenerator(seed: 0)
-        var c = config
-        c.stage1Head = .split
-        let d = StackGANDiscriminator(stage: .one, config: c, using: &rng)
+        var experiment = ExperimentConfig()
+        experiment.model = config
+        experiment.model.stage1Head = .split
+        let d = try XCTUnwrap(try Architecture(experiment).makeDiscriminator(using: &rng) as? StackGANDiscriminator)
         XCTAssertEqual(d.head, .split)
         XCTAssertTrue(d.namedTensors.map(\.name).contains("get_uncond_logits.outlogits.0.bias"))
         let image = Tensor.randomNormal([2, 3, 64, 64], using: &rng)
@@ -95,7 +96,7 @@ final class ModelTests: XCTestCase {
         let decoded = try ConfigLoader.load(ModelConfig.self, defaults: ModelConfig(), text: "embedding_scale: 19.6", source: "test")
         XCTAssertEqual(decoded.embeddingScale, 19.6)
         XCTAssertEqual(ModelConfig().embeddingScale, 1, "published behaviour by default")
-        XCTAssertThrowsError(try ConfigLoader.load(ModelConfig.self, defaults: ModelConfig(), text: "embedding_scale: 0", source: "test"))
+        XCTAssertThrowsError(try ExperimentConfig.load(file: nil, overrides: ["model.embedding_scale=0"]), "Architecture checks it")
     }
 
     /// `discriminator_condition: embedding` (TF original): both generators hand D the caption
@@ -109,8 +110,8 @@ final class ModelTests: XCTestCase {
         var rng = RandomGenerator(seed: 6)
         let g1 = Stage1Generator(config: c, using: &rng)
         let g2 = Stage2Generator(config: c, stageOne: g1, using: &rng)
-        let d1 = StackGANDiscriminator(stage: .one, config: c, using: &rng)
-        let d2 = StackGANDiscriminator(stage: .two, config: c, using: &rng)
+        let d1 = StackGANDiscriminator(stage: .one, head: .split, config: c, using: &rng)
+        let d2 = StackGANDiscriminator(stage: .two, head: .split, config: c, using: &rng)
         let embedding = Tensor.randomNormal([2, 6], using: &rng), noise = Tensor.randomNormal([2, 4], using: &rng)
         let out1 = try g1(embedding: embedding, noise: noise, training: true, using: &rng)
         XCTAssertEqual(out1.condition.shape, [2, 6])
@@ -139,8 +140,8 @@ final class ModelTests: XCTestCase {
         var unit = c
         unit.embeddingScale = 1
         var a = RandomGenerator(seed: 8), b = RandomGenerator(seed: 8)
-        let scaledD = StackGANDiscriminator(stage: .one, config: c, using: &a)
-        let plainD = StackGANDiscriminator(stage: .one, config: unit, using: &b)
+        let scaledD = StackGANDiscriminator(stage: .one, head: .single, config: c, using: &a)
+        let plainD = StackGANDiscriminator(stage: .one, head: .single, config: unit, using: &b)
         let image = Tensor.randomNormal([2, 3, 64, 64], using: &rng)
         XCTAssertEqual(try scaledD(image: image, condition: embedding, training: false).match.scalars,
                        try plainD(image: image, condition: embedding.scaled(by: 2.5), training: false).match.scalars)
@@ -148,11 +149,12 @@ final class ModelTests: XCTestCase {
         // Default: ca_mu, no projection, mu [N, c] as the condition, and the same init as before.
         XCTAssertEqual(ModelConfig().discriminatorCondition, .caMu, "StackGAN-Pytorch by default")
         var e = RandomGenerator(seed: 2), f = RandomGenerator(seed: 2)
-        let published = StackGANDiscriminator(stage: .one, config: config, using: &e)
+        let published = StackGANDiscriminator(stage: .one, head: .single, config: config, using: &e)
         XCTAssertNil(published.projection)
         XCTAssertFalse(published.namedTensors.contains { $0.name.hasPrefix("get_cond_logits.projection") })
-        let withProjection = StackGANDiscriminator(stage: .one, config: c, using: &f)
-        XCTAssertEqual(published.conditionConv.weight.scalars, withProjection.conditionConv.weight.scalars,
+        let withProjection = StackGANDiscriminator(stage: .one, head: .single, config: c, using: &f)
+        let firstHeadWeight = { (d: StackGANDiscriminator) in d.namedTensors.first { $0.name == "get_cond_logits.outlogits.0.weight" }?.tensor.scalars }
+        XCTAssertEqual(firstHeadWeight(published), firstHeadWeight(withProjection),
                        "the projection is drawn after the published layers")
         let muOut = try Stage1Generator(config: config, using: &e)(embedding: embedding, noise: noise, training: false, using: &e)
         XCTAssertEqual(muOut.condition.shape, [2, 3])
@@ -180,8 +182,9 @@ final class ModelTests: XCTestCase {
             KernelSettings.blockedActivations = blocked
             var rng = RandomGenerator(seed: 9)
             let g = Stage1Generator(config: experiment.model, using: &rng)
-            let d = StackGANDiscriminator(stage: .one, config: experiment.model, using: &rng)
-            let step = GANStep(generator: g, discriminator: d, config: experiment)
+            let architecture = try Architecture(experiment)
+            let d = architecture.makeDiscriminator(using: &rng)
+            let step = GANStep(generator: g, discriminator: d, architecture: architecture, config: experiment)
             let real = Tensor.randomNormal([4, 3, 64, 64], standardDeviation: 0.5, using: &rng)
             let embeddings = Tensor.randomNormal([4, 16], using: &rng)
             let losses = try (0..<2).map { _ in try step(real: real, wrong: nil, embeddings: embeddings, using: &rng) }

@@ -83,7 +83,7 @@ final class ParityTests: XCTestCase {
     func testStageOneForwardMatchesPyTorch() throws {
         var rng = RandomGenerator(seed: 1)
         let g = try load(Stage1Generator(config: config, using: &rng), "stage1_g")
-        let d = try load(StackGANDiscriminator(stage: .one, config: config, using: &rng), "stage1_d")
+        let d = try load(StackGANDiscriminator(stage: .one, head: .single, config: config, using: &rng), "stage1_d")
         let out = try g(embedding: input("embeddings", batch: 2), noise: input("noise", batch: 2),
                         conditioningNoise: input("stage1_eps", batch: 2), training: false)
         XCTAssertEqual(out.image.shape, [2, 3, 64, 64])
@@ -99,7 +99,7 @@ final class ParityTests: XCTestCase {
     func testStageTwoForwardMatchesPyTorch() throws {
         var rng = RandomGenerator(seed: 2)
         let g = try load(Stage2Generator(config: config, stageOne: Stage1Generator(config: config, using: &rng), using: &rng), "stage2_g")
-        let d = try load(StackGANDiscriminator(stage: .two, config: config, using: &rng), "stage2_d")
+        let d = try load(StackGANDiscriminator(stage: .two, head: .split, config: config, using: &rng), "stage2_d")
         let out = try g(embedding: input("embeddings", batch: 2), noise: input("noise", batch: 2),
                         conditioningNoise: input("eps", batch: 2), stageOneConditioningNoise: input("stage1_eps", batch: 2),
                         training: false)
@@ -127,14 +127,15 @@ final class ParityTests: XCTestCase {
 
     // MARK: - One training step, train mode
 
-    /// StackGAN-Pytorch's step: G forward; D on real, wrong and detached fake pairs (`scorePairs`),
-    /// backward; then the G loss through the same D, backward. No optimizer step in between.
+    /// StackGAN-Pytorch's step on the pairs training scores: G forward; D on real, wrong (real
+    /// features rolled by one, `scorePairs` as GANStep calls it) and detached fake pairs, backward;
+    /// then the G loss through the same D, backward. No optimizer step in between.
     private func trainStep(prefix: String, generator: TextToImageGenerator, makeOutput: () throws -> GeneratorOutput,
                            discriminator d: StackGANDiscriminator, real: Tensor,
                            generatorGrads: [String], discriminatorGrads: [String], buffers: [String]) throws {
         let out = try makeOutput()
-        let condition = out.condition, loss = GANLoss()
-        let dTerms = try loss.discriminator(d.scorePairs(realImages: real, fakeImages: out.image.detached(),
+        let condition = out.condition, loss = GANLoss(head: d.head)
+        let dTerms = try loss.discriminator(d.scorePairs(realImages: real, wrongImages: nil, fakeImages: out.image.detached(),
                                                          condition: condition, training: true))
         try dTerms.total.backward()
         try assertClose(dTerms.total, "\(prefix).d_loss", tolerance: Self.lossTolerance)
@@ -160,7 +161,7 @@ final class ParityTests: XCTestCase {
     func testStageOneTrainingStepMatchesPyTorch() throws {
         var rng = RandomGenerator(seed: 4)
         let g = try load(Stage1Generator(config: config, using: &rng), "stage1_g")
-        let d = try load(StackGANDiscriminator(stage: .one, config: config, using: &rng), "stage1_d")
+        let d = try load(StackGANDiscriminator(stage: .one, head: .single, config: config, using: &rng), "stage1_d")
         try trainStep(
             prefix: "train.stage1", generator: g,
             makeOutput: { try g(embedding: input("embeddings", batch: 4), noise: input("noise", batch: 4),
@@ -175,7 +176,7 @@ final class ParityTests: XCTestCase {
     func testStageTwoTrainingStepMatchesPyTorch() throws {
         var rng = RandomGenerator(seed: 5)
         let g = try load(Stage2Generator(config: config, stageOne: Stage1Generator(config: config, using: &rng), using: &rng), "stage2_g")
-        let d = try load(StackGANDiscriminator(stage: .two, config: config, using: &rng), "stage2_d")
+        let d = try load(StackGANDiscriminator(stage: .two, head: .split, config: config, using: &rng), "stage2_d")
         let frozenBefore = g.stageOne.namedTensors.map(\.tensor.scalars)
         try trainStep(
             prefix: "train.stage2", generator: g,
@@ -192,4 +193,44 @@ final class ParityTests: XCTestCase {
         XCTAssertTrue(g.stageOne.namedTensors.allSatisfy { $0.tensor.grad == nil })
         XCTAssertEqual(g.stageOne.namedTensors.map(\.tensor.scalars), frozenBefore)
     }
+
+    // MARK: - Whole training iterations, through GANStep
+
+    /// Two `GANStep` iterations (D step with Adam, then G step with Adam through the updated D) on
+    /// the fixture's batch, against the same two iterations in PyTorch (`iteration.stage1.*`):
+    /// the pass, the pairing, the order of the updates and Adam as training runs them.
+    func testStageOneIterationsThroughGANStepMatchPyTorch() throws {
+        var rng = RandomGenerator(seed: 6)
+        let g = try load(Stage1Generator(config: config, using: &rng), "stage1_g")
+        let d = try load(StackGANDiscriminator(stage: .one, head: .single, config: config, using: &rng), "stage1_d")
+        var experiment = ExperimentConfig()
+        experiment.model = config
+        let architecture = try Architecture(experiment)
+        XCTAssertEqual(architecture.head, .single)
+        let fixed = FixedNoiseGenerator(g, noise: try input("noise", batch: 4), eps: try input("stage1_eps", batch: 4))
+        let step = GANStep(generator: fixed, discriminator: d, architecture: architecture, config: experiment)
+        let (real, embeddings) = (try patternImages(4, size: 64), try input("embeddings", batch: 4))
+        for k in 0..<2 {
+            let values = try step(real: real, wrong: nil, embeddings: embeddings, using: &rng)
+            for name in ["d_loss", "g_loss"] {
+                let value = try Tensor(shape: [1], scalars: [try XCTUnwrap(values[name])])
+                try assertClose(value, "iteration.stage1.\(k).\(name)", tolerance: Self.lossTolerance)
+            }
+        }
+    }
+}
+
+/// A Stage-I generator that takes the fixture's z and CA eps whatever its caller draws, so a
+/// `GANStep` runs on PyTorch's noise.
+private final class FixedNoiseGenerator: TextToImageGenerator {
+    let inner: Stage1Generator, noise: Tensor, eps: Tensor
+
+    init(_ inner: Stage1Generator, noise: Tensor, eps: Tensor) { (self.inner, self.noise, self.eps) = (inner, noise, eps) }
+
+    func callAsFunction(embedding: Tensor, noise _: Tensor, training: Bool,
+                        using _: inout RandomGenerator) throws -> GeneratorOutput {
+        try inner(embedding: embedding, noise: noise, conditioningNoise: eps, training: training)
+    }
+
+    var namedTensors: [NamedTensor] { inner.namedTensors }
 }

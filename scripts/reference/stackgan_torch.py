@@ -223,13 +223,14 @@ def kl_loss(mu, logvar):
 
 
 def discriminator_loss(netD, real_imgs, fake_imgs, conditions):
-    """StackGAN-Pytorch: wrong pairs are real features [:N-1] with conditions [1:]; single head
+    """StackGAN-Pytorch's loss on the pairs the Swift trainer scores (`scorePairs`, `wrong_pairs:
+    shift`): N wrong pairs, wrong pair i = real image i+1's features with condition i (StackGAN-
+    Pytorch takes the N-1 pairs real features [:N-1] with conditions [1:]). Single head
     real + (fake + wrong)/2, split head (cond_real + uncond_real)/2 + (cond_fake + cond_wrong + uncond_fake)/3."""
     cond, fake = conditions.detach(), fake_imgs.detach()
     real_features, fake_features = netD(real_imgs), netD(fake)
-    n = real_imgs.size(0)
     err_real = bce(netD.get_cond_logits(real_features, cond), 1)
-    err_wrong = bce(netD.get_cond_logits(real_features[:n - 1], cond[1:]), 0)
+    err_wrong = bce(netD.get_cond_logits(torch.roll(real_features, -1, 0), cond), 0)
     err_fake = bce(netD.get_cond_logits(fake_features, cond), 0)
     if netD.get_uncond_logits is None:
         return err_real + (err_fake + err_wrong) * 0.5

@@ -14,7 +14,8 @@ public struct ExperimentConfig: Codable, Equatable {
     public var name = "stackgan"
     /// `family`: stackgan or gan_cls.
     public var family = ModelFamily.stackgan
-    /// `stage`: 1 (64x64) or 2 (256x256 on a frozen Stage-I). GAN-CLS is stage 1.
+    /// `stage`: 1 (64x64) or 2 (256x256 on a frozen Stage-I). GAN-CLS is stage 1. `Architecture`
+    /// resolves family, stage and head and checks every value.
     public var stage = 1
     public var data = DataConfig()
     public var model = ModelConfig()
@@ -22,28 +23,6 @@ public struct ExperimentConfig: Codable, Equatable {
     public var train = TrainConfig()
 
     public init() {}
-
-    /// Output side of the generator: 64 for Stage-I and GAN-CLS, 256 for Stage-II.
-    public var imageSize: Int { stage == 2 ? 256 : 64 }
-
-    /// Checks the values no type can: ranges, and which combinations make sense.
-    public func validate() throws {
-        func bad(_ key: String, _ why: String) -> ConfigError { ConfigError("config", "`\(key)` \(why)") }
-        guard stage == 1 || stage == 2 else { throw bad("stage", "must be 1 or 2, got \(stage)") }
-        if family == .ganCLS && stage != 1 { throw bad("stage", "must be 1 for gan_cls (GAN-CLS makes 64x64 images)") }
-        if stage == 2 && train.stage1Checkpoint.isEmpty {
-            throw bad("train.stage1_checkpoint", "must name a Stage-I checkpoint for stage 2")
-        }
-        guard train.batchSize >= 2 else { throw bad("train.batch_size", "must be at least 2 (batch norm), got \(train.batchSize)") }
-        guard train.maxSteps > 0 || train.maxEpochs > 0 else { throw bad("train.max_steps", "or train.max_epochs must be positive") }
-        guard train.generatorLearningRate > 0, train.discriminatorLearningRate > 0 else {
-            throw bad("train.generator_lr", "and train.discriminator_lr must be positive")
-        }
-        guard (0..<1).contains(train.emaDecay) else { throw bad("train.ema_decay", "must be in [0, 1), got \(train.emaDecay)") }
-        guard train.sampleCount >= 1 else { throw bad("train.sample_count", "must be at least 1") }
-        guard data.captionsPerStep >= 1 else { throw bad("data.captions_per_step", "must be at least 1") }
-        try model.validate()
-    }
 }
 
 /// `data:` where the pairs come from and how batches are made.
@@ -123,10 +102,11 @@ public struct TrainConfig: Codable, Equatable {
 extension ExperimentConfig {
     enum CodingKeys: String, CodingKey { case name, family, stage, data, model, loss, train }
 
-    /// Reads a config file (nil: the defaults) with `key.path=value` overrides and validates it.
+    /// Reads a config file (nil: the defaults) with `key.path=value` overrides and validates it
+    /// (by resolving its `Architecture`).
     public static func load(file: String?, overrides: [String] = []) throws -> ExperimentConfig {
         let config = try ConfigLoader.load(ExperimentConfig.self, defaults: ExperimentConfig(), file: file, overrides: overrides)
-        try config.validate()
+        _ = try Architecture(config)
         return config
     }
 }

@@ -16,21 +16,8 @@ public enum DiscriminatorCondition: String, Codable, Sendable {
     case embedding
 }
 
-/// The discriminator's logit heads on its (8 ndf, 4, 4) features. `single`: one conditional logit
-/// ("real image and matching caption"). `split`: that logit plus an unconditional realness logit.
-public enum DiscriminatorHead: String, Codable, Sendable {
-    case single
-    case split
-}
-
-/// A configuration value that cannot build a model; the message names the key.
-public struct ModelConfigError: Error, CustomStringConvertible {
-    public let message: String
-    public var description: String { "model config: \(message)" }
-}
-
-/// Widths of the StackGAN and GAN-CLS models, decoded from snake_case keys; every key is optional
-/// and defaults to the published value. Unknown keys are rejected so a misspelt one is not ignored.
+/// Widths of the StackGAN and GAN-CLS models, decoded by ConfigLoader from snake_case keys (which
+/// fills the published defaults and rejects unknown keys); `Architecture` validates them.
 public struct ModelConfig: Codable, Equatable, Sendable {
     /// `embedding_dim`, E: width of a caption embedding.
     public var embeddingDimension = 1024
@@ -62,7 +49,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     /// the TF original. Applies to both StackGAN stages; GAN-CLS always conditions on the embedding.
     public var discriminatorCondition = DiscriminatorCondition.caMu
 
-    enum CodingKeys: String, CodingKey, CaseIterable {
+    enum CodingKeys: String, CodingKey {
         case embeddingDimension = "embedding_dim", noiseDimension = "z_dim", conditionDimension = "condition_dim"
         case generatorWidth = "gf_dim", discriminatorWidth = "df_dim", residualBlocks = "residual_blocks"
         case caActivation = "ca_activation", stage1Head = "stage1_head", stage2Head = "stage2_head"
@@ -70,49 +57,4 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     }
 
     public init() {}
-
-    public init(from decoder: Decoder) throws {
-        let known = Set(CodingKeys.allCases.map(\.stringValue))
-        let any = try decoder.container(keyedBy: AnyKey.self)
-        if let unknown = any.allKeys.map(\.stringValue).filter({ !known.contains($0) }).sorted().first {
-            throw ModelConfigError(message: "unknown key \(unknown) (known: \(known.sorted().joined(separator: ", ")))")
-        }
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        let d = ModelConfig()
-        embeddingDimension = try c.decodeIfPresent(Int.self, forKey: .embeddingDimension) ?? d.embeddingDimension
-        noiseDimension = try c.decodeIfPresent(Int.self, forKey: .noiseDimension) ?? d.noiseDimension
-        conditionDimension = try c.decodeIfPresent(Int.self, forKey: .conditionDimension) ?? d.conditionDimension
-        generatorWidth = try c.decodeIfPresent(Int.self, forKey: .generatorWidth) ?? d.generatorWidth
-        discriminatorWidth = try c.decodeIfPresent(Int.self, forKey: .discriminatorWidth) ?? d.discriminatorWidth
-        residualBlocks = try c.decodeIfPresent(Int.self, forKey: .residualBlocks) ?? d.residualBlocks
-        caActivation = try c.decodeIfPresent(CAActivation.self, forKey: .caActivation) ?? d.caActivation
-        stage1Head = try c.decodeIfPresent(DiscriminatorHead.self, forKey: .stage1Head) ?? d.stage1Head
-        stage2Head = try c.decodeIfPresent(DiscriminatorHead.self, forKey: .stage2Head) ?? d.stage2Head
-        embeddingScale = try c.decodeIfPresent(Float.self, forKey: .embeddingScale) ?? d.embeddingScale
-        discriminatorCondition = try c.decodeIfPresent(DiscriminatorCondition.self, forKey: .discriminatorCondition)
-            ?? d.discriminatorCondition
-        try validate()
-    }
-
-    /// Checks the widths the layer tables divide: Stage-II's last up-block has ngf/4 channels.
-    public func validate() throws {
-        for (key, value) in [("embedding_dim", embeddingDimension), ("z_dim", noiseDimension),
-                             ("condition_dim", conditionDimension), ("df_dim", discriminatorWidth)] where value < 1 {
-            throw ModelConfigError(message: "\(key) must be positive, got \(value)")
-        }
-        guard generatorWidth >= 4, generatorWidth % 4 == 0 else {
-            throw ModelConfigError(message: "gf_dim must be a positive multiple of 4, got \(generatorWidth)")
-        }
-        guard embeddingScale.isFinite, embeddingScale > 0 else {
-            throw ModelConfigError(message: "embedding_scale must be positive and finite, got \(embeddingScale)")
-        }
-        guard residualBlocks >= 0 else { throw ModelConfigError(message: "residual_blocks must be >= 0, got \(residualBlocks)") }
-    }
-}
-
-private struct AnyKey: CodingKey {
-    let stringValue: String
-    init(stringValue: String) { self.stringValue = stringValue }
-    var intValue: Int? { nil }
-    init?(intValue: Int) { nil }
 }

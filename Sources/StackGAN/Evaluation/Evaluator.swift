@@ -116,7 +116,7 @@ public struct EvaluationReport: Codable, Equatable {
 /// Scores a checkpoint against a dataset split with a `ConditionClassifier`: condition accuracy,
 /// feature-space FID and the checkpoint discriminator's real/wrong/fake separation. Everything runs
 /// in eval mode without gradients; generated images come from the EMA generator when the checkpoint
-/// has one (as `Checkpoint.loadGenerator` chooses).
+/// has one (as `Checkpoint.load` chooses).
 public struct Evaluator {
     public let classifier: ConditionClassifier
     /// Where the classifier came from, for the report.
@@ -127,19 +127,6 @@ public struct Evaluator {
         self.classifierPath = classifierPath
     }
 
-    /// The discriminator stored in a checkpoint under `discriminator.`, built from its config.
-    public static func loadDiscriminator(path: String, config: ExperimentConfig) throws -> any TextImageDiscriminator {
-        var rng = RandomGenerator(seed: 0)
-        let discriminator: any TextImageDiscriminator
-        switch config.family {
-        case .ganCLS: discriminator = GANCLSDiscriminator(config: config.model, using: &rng)
-        case .stackgan: discriminator = StackGANDiscriminator(stage: config.stage == 2 ? .two : .one, config: config.model, using: &rng)
-        }
-        let (stored, _) = try SafeTensors.read(URL(fileURLWithPath: path))
-        try SafeTensors.assign(stored, prefix: "discriminator", into: discriminator.namedTensors, allowExtra: true, path: path)
-        return discriminator
-    }
-
     /// Evaluates `checkpoint` on `datasetPath` (nil = the checkpoint config's `data.path`).
     /// Throws `DatasetError` for an unreadable dataset or one whose embedding width is not the model's.
     public func evaluate(checkpoint: String, datasetPath: String? = nil, options: EvaluationOptions = EvaluationOptions(),
@@ -148,9 +135,9 @@ public struct Evaluator {
         guard options.samplesPerCaption >= 1, options.batchSize >= 1 else {
             throw EvaluationError("samples per caption and batch size must be at least 1")
         }
-        let (config, metadata) = try Checkpoint.config(of: checkpoint)
-        let (generator, _) = try Checkpoint.loadGenerator(path: checkpoint)
-        let discriminator = try Self.loadDiscriminator(path: checkpoint, config: config)
+        let models = try Checkpoint.load(checkpoint)
+        let (config, architecture, generator) = (models.config, models.architecture, models.generator)
+        let discriminator = try models.requireDiscriminator()
         let path = datasetPath ?? config.data.path
         let split = options.split ?? config.data.evalSplit
         let dataset = try TextImageDataset.open(path: path, split: split,
@@ -158,7 +145,7 @@ public struct Evaluator {
         let labels = classifier.labels(of: dataset)
         let count = min(dataset.count, options.limit ?? dataset.count)
         guard count >= 2 else { throw EvaluationError("\(path) [\(split)]: FID needs at least 2 examples, got \(count)") }
-        let size = config.imageSize
+        let size = architecture.imageSize
         let loadSize = config.data.loadSize > 0 ? config.data.loadSize : Preprocess.defaultLoadSize(forCrop: size)
         let k = dataset.captionsPerImage, e = dataset.embeddingWidth
         log("evaluating \(checkpoint) on \(path) [\(split)]: \(count) examples x \(k) captions x \(options.samplesPerCaption) samples")
@@ -217,9 +204,9 @@ public struct Evaluator {
         }
         let width = classifier.featureWidth
         let fid = try FrechetDistance.between(features: realFeatures, fakeFeatures, width: width)
-        let state = metadata["state"].flatMap { try? JSONDecoder().decode(TrainingState.self, from: Data($0.utf8)) }
-        let head = config.family == .ganCLS ? DiscriminatorHead.single : (config.stage == 2 ? config.model.stage2Head : config.model.stage1Head)
-        let splitHead = discriminator.head == .split
+        let state = models.file.state
+        let head = architecture.head
+        let splitHead = head.scoresRealness
         return EvaluationReport(
             checkpoint: checkpoint, dataset: path, split: split, family: config.family.rawValue, stage: config.stage,
             head: head.rawValue, step: state?.step, examples: count, generatedImages: fakeFeatures.count / width,

@@ -159,10 +159,3 @@ public enum FrechetDistance {
         try between(GaussianFit(features: a, width: width), GaussianFit(features: b, width: width))
     }
 }
-
-/// An evaluation that cannot run or be trusted; the message says which input and why.
-public struct EvaluationError: Error, CustomStringConvertible {
-    public let message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
-}

@@ -14,50 +14,23 @@ public final class Sampler {
 
     public let generator: any TextToImageGenerator
     public let config: ExperimentConfig
+    public let architecture: Architecture
     /// Where the Stage-II generator's frozen Stage-I weights came from (nil for other generators).
     public let stageOneSource: String?
 
-    /// Loads `checkpoint` (its EMA weights when it has them). A Stage-II checkpoint without its
-    /// `STAGE1_G.*` tensors takes them from `stageOneCheckpoint`, whose family, stage and widths
-    /// must fit; when the checkpoint has its own, `stageOneCheckpoint` is still checked but unused.
+    /// Loads `checkpoint` with `Checkpoint.load` (its EMA weights when it has them; a Stage-II
+    /// checkpoint without its `STAGE1_G.*` tensors takes them from `stageOneCheckpoint`).
     public init(checkpoint path: String, stageOneCheckpoint: String? = nil) throws {
-        let (config, _) = try Checkpoint.config(of: path)
-        let isStageTwo = config.family == .stackgan && config.stage == 2
-        if let stageOneCheckpoint, !isStageTwo {
-            throw CheckpointError(path: path, message: "is a \(config.family.rawValue) stage \(config.stage) checkpoint; a separate Stage-I checkpoint (\(stageOneCheckpoint)) applies only to StackGAN Stage-II")
-        }
-        let (stored, _) = try SafeTensors.read(URL(fileURLWithPath: path))
-        let prefix = stored.keys.contains { $0.hasPrefix("generator_ema.") } ? "generator_ema" : "generator"
-        guard isStageTwo else {
-            let (generator, _) = try Checkpoint.loadGenerator(path: path)
-            self.generator = generator
-            self.config = config
-            stageOneSource = nil
-            return
-        }
-        let separate = try stageOneCheckpoint.map { try Checkpoint.loadStageOne(path: $0, expected: config.model) }
-        let hasOwn = stored.keys.contains { $0.hasPrefix("\(prefix).STAGE1_G.") }
-        let stageOne: Stage1Generator
-        if hasOwn {
-            var rng = RandomGenerator(seed: 0)
-            stageOne = Stage1Generator(config: config.model, using: &rng)  // overwritten by the load below
-        } else if let separate {
-            stageOne = separate
-        } else {
-            throw CheckpointError(path: path, message: "Stage-II checkpoint without \(prefix).STAGE1_G.* tensors: pass --stage1 with the Stage-I checkpoint it was trained on")
-        }
-        let generator = ModelPair.makeGenerator(config: config, stageOne: stageOne)
-        // The separate Stage-I is already loaded; only Stage-II's own tensors come from this file.
-        let targets = generator.namedTensors.filter { hasOwn || !$0.name.hasPrefix("STAGE1_G.") }
-        try SafeTensors.assign(stored, prefix: prefix, into: targets, allowExtra: true, path: path)
-        self.generator = generator
-        self.config = config
-        stageOneSource = hasOwn ? path : stageOneCheckpoint
+        let models = try Checkpoint.load(path, stageOne: stageOneCheckpoint)
+        generator = models.generator
+        config = models.config
+        architecture = models.architecture
+        stageOneSource = models.stageOneSource
     }
 
     public var embeddingWidth: Int { config.model.embeddingDimension }
     public var noiseWidth: Int { config.model.noiseDimension }
-    public var imageSize: Int { config.imageSize }
+    public var imageSize: Int { architecture.imageSize }
 
     /// `count` rows of noise z [z_dim] drawn from `seed`.
     public func noiseRows(count: Int, seed: UInt64) -> [[Float]] {
@@ -72,13 +45,7 @@ public final class Sampler {
     }
 
     /// Floats of CA eps one image uses: 0 for GAN-CLS, c for Stage-I, 2c for Stage-II.
-    public var conditioningNoiseWidth: Int {
-        switch generator {
-        case is Stage2Generator: return 2 * config.model.conditionDimension
-        case is Stage1Generator: return config.model.conditionDimension
-        default: return 0
-        }
-    }
+    public var conditioningNoiseWidth: Int { architecture.conditioningNoiseWidth }
 
     /// Images [N, 3, S, S] in [-1, 1], row-major, for N rows of `embeddings` [N, E], `noise`
     /// [N, z] and `conditioningNoise` [N, conditioningNoiseWidth].

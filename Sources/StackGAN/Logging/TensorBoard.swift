@@ -11,7 +11,7 @@ public final class TensorBoardWriter {
         let name = "events.out.tfevents.\(Int(Date().timeIntervalSince1970)).\(ProcessInfo.processInfo.hostName).stackgan"
         path = (directory as NSString).appendingPathComponent(name)
         guard FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path) else {
-            throw ConfigError(path, "cannot create the TensorBoard event file")
+            throw StackGANError(.output, path, "cannot create the TensorBoard event file")
         }
         self.handle = handle
         var version = Protobuf()

@@ -8,97 +8,6 @@ public enum AdversarialLoss: String, Codable, Sendable {
     case hinge
 }
 
-/// Weights of the six discriminator terms; the match head scores (real, wrong, fake) pairs against
-/// targets (1, 0, 0), the realness head scores the same images against (1, 1, 0) — a wrong pair is
-/// still a real image. A zero weight skips the term.
-public struct DiscriminatorLossWeights: Codable, Equatable, Sendable {
-    public var realMatch: Float
-    public var wrongMatch: Float
-    public var fakeMatch: Float
-    public var realRealness: Float
-    public var wrongRealness: Float
-    public var fakeRealness: Float
-
-    enum CodingKeys: String, CodingKey {
-        case realMatch = "real_match", wrongMatch = "wrong_match", fakeMatch = "fake_match"
-        case realRealness = "real_realness", wrongRealness = "wrong_realness", fakeRealness = "fake_realness"
-    }
-
-    public init(realMatch: Float, wrongMatch: Float, fakeMatch: Float,
-                realRealness: Float = 0, wrongRealness: Float = 0, fakeRealness: Float = 0) {
-        (self.realMatch, self.wrongMatch, self.fakeMatch) = (realMatch, wrongMatch, fakeMatch)
-        (self.realRealness, self.wrongRealness, self.fakeRealness) = (realRealness, wrongRealness, fakeRealness)
-    }
-
-    /// Single head (GAN-CLS, StackGAN Stage-I): real + w_wrong * wrong + w_fake * fake.
-    public static func single(wrong: Float = 0.5, fake: Float = 0.5) -> Self {
-        Self(realMatch: 1, wrongMatch: wrong, fakeMatch: fake)
-    }
-
-    /// StackGAN-Pytorch's split head: (cond_real + uncond_real)/2 + (cond_fake + cond_wrong + uncond_fake)/3;
-    /// the realness head never sees wrong pairs.
-    public static let stackganPytorch = Self(realMatch: 0.5, wrongMatch: 1.0 / 3, fakeMatch: 1.0 / 3,
-                                             realRealness: 0.5, wrongRealness: 0, fakeRealness: 1.0 / 3)
-
-    /// StackGAN-v2's split head (uncond coefficient 1): every term weight 1, wrong images count as real
-    /// for the realness head.
-    public static let stackganV2 = Self(realMatch: 1, wrongMatch: 1, fakeMatch: 1, realRealness: 1, wrongRealness: 1, fakeRealness: 1)
-}
-
-/// How a split head's discriminator terms are weighted, unless `LossConfig.weights` says otherwise.
-public enum SplitHeadPreset: String, Codable, Sendable {
-    case stackganPytorch = "stackgan_pytorch"
-    case stackganV2 = "stackgan_v2"
-}
-
-/// Loss settings, decoded from snake_case keys; every key optional, defaults as StackGAN-Pytorch.
-public struct LossConfig: Codable, Equatable, Sendable {
-    /// `loss`: bce or hinge.
-    public var loss = AdversarialLoss.bce
-    /// `wrong_weight`, `fake_weight`: the single head's weights (0.5 each, GAN-CLS's cls_weight).
-    public var wrongWeight: Float = 0.5
-    public var fakeWeight: Float = 0.5
-    /// `split_preset`: stackgan_pytorch or stackgan_v2.
-    public var splitPreset = SplitHeadPreset.stackganPytorch
-    /// `weights`: explicit weights for ablations; they replace the above for either head.
-    public var weights: DiscriminatorLossWeights?
-    /// `kl_coefficient`: weight of the CA KL term in the generator loss.
-    public var klCoefficient: Float = 2
-    /// `interpolation_weight`: GAN-INT's extra generator term (0 = off).
-    public var interpolationWeight: Float = 0
-    /// `interpolation_beta`: t = beta * t_a + (1 - beta) * t_b.
-    public var interpolationBeta: Float = 0.5
-
-    enum CodingKeys: String, CodingKey {
-        case loss, wrongWeight = "wrong_weight", fakeWeight = "fake_weight", splitPreset = "split_preset", weights
-        case klCoefficient = "kl_coefficient", interpolationWeight = "interpolation_weight", interpolationBeta = "interpolation_beta"
-    }
-
-    public init() {}
-
-    public init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        let d = LossConfig()
-        loss = try c.decodeIfPresent(AdversarialLoss.self, forKey: .loss) ?? d.loss
-        wrongWeight = try c.decodeIfPresent(Float.self, forKey: .wrongWeight) ?? d.wrongWeight
-        fakeWeight = try c.decodeIfPresent(Float.self, forKey: .fakeWeight) ?? d.fakeWeight
-        splitPreset = try c.decodeIfPresent(SplitHeadPreset.self, forKey: .splitPreset) ?? d.splitPreset
-        weights = try c.decodeIfPresent(DiscriminatorLossWeights.self, forKey: .weights)
-        klCoefficient = try c.decodeIfPresent(Float.self, forKey: .klCoefficient) ?? d.klCoefficient
-        interpolationWeight = try c.decodeIfPresent(Float.self, forKey: .interpolationWeight) ?? d.interpolationWeight
-        interpolationBeta = try c.decodeIfPresent(Float.self, forKey: .interpolationBeta) ?? d.interpolationBeta
-    }
-
-    /// The discriminator weights for a head: explicit `weights`, else the single weights or the preset.
-    public func discriminatorWeights(for head: DiscriminatorHead) -> DiscriminatorLossWeights {
-        if let weights { return weights }
-        switch head {
-        case .single: return .single(wrong: wrongWeight, fake: fakeWeight)
-        case .split: return splitPreset == .stackganPytorch ? .stackganPytorch : .stackganV2
-        }
-    }
-}
-
 /// A loss to minimise and its parts for logging: each component is the unweighted term value
 /// (e.g. "real_match" is the BCE of the real pairs' match logits against 1).
 public struct LossTerms {
@@ -109,12 +18,19 @@ public struct LossTerms {
     public subscript(name: String) -> Float? { components.first { $0.name == name }?.value }
 }
 
-/// The GAN losses on discriminator logits. The trainer makes the logits; the D step gets them from
-/// detached fakes.
+/// The GAN losses on discriminator logits of the head `head`. The trainer makes the logits; the D
+/// step gets them from detached fakes.
 public struct GANLoss {
     public let config: LossConfig
+    public let head: DiscriminatorHead
+    /// The discriminator terms' weights: `loss.weights`, else the head's default.
+    public let weights: DiscriminatorLossWeights
 
-    public init(config: LossConfig = LossConfig()) { self.config = config }
+    public init(config: LossConfig = LossConfig(), head: DiscriminatorHead) {
+        self.config = config
+        self.head = head
+        weights = config.discriminatorWeights(for: head)
+    }
 
     /// One criterion term: mean over the batch of the loss of logits [N] against "real" or "not real".
     public func term(_ logits: Tensor, real: Bool) -> Tensor {
@@ -125,11 +41,10 @@ public struct GANLoss {
     }
 
     /// Discriminator loss from the logits of real pairs, wrong pairs (a real image with another
-    /// example's condition) and fake pairs, each [N_i]. The head — and so the weights — follows
-    /// whether the logits have a realness part. Throws if a weighted realness term has no logits.
+    /// example's condition) and fake pairs, each [N]. Throws if a weighted realness term has no logits.
     public func discriminator(real: DiscriminatorLogits, wrong: DiscriminatorLogits,
                               fake: DiscriminatorLogits) throws -> LossTerms {
-        let w = config.discriminatorWeights(for: real.real == nil ? .single : .split)
+        let w = weights
         let parts: [(String, Float, Tensor?, Bool)] = [
             ("real_match", w.realMatch, real.match, true), ("wrong_match", w.wrongMatch, wrong.match, false),
             ("fake_match", w.fakeMatch, fake.match, false), ("real_realness", w.realRealness, real.real, true),
@@ -144,10 +59,10 @@ public struct GANLoss {
     }
 
     /// Generator loss: non-saturating "real" on the fakes' match logit and, for a split head, their
-    /// realness logit (hinge: -logit); plus `kl_coefficient` * KL(mu, logvar) when the generator has a CA.
+    /// realness logit when the head has one (hinge: -logit); plus `kl_coefficient` * KL(mu, logvar) when the generator has a CA.
     public func generator(fake: DiscriminatorLogits, mu: Tensor?, logVariance: Tensor?) throws -> LossTerms {
         var parts: [(String, Float, Tensor?, Bool)] = [("match", 1, fake.match, true)]
-        if fake.real != nil { parts.append(("realness", 1, fake.real, true)) }
+        if head.scoresRealness { parts.append(("realness", 1, fake.real, true)) }
         var terms = try weightedSum(parts, generator: true)
         guard let mu, let logVariance, config.klCoefficient != 0 else { return terms }
         let kl = try Tensor.klDivergence(mu: mu, logVariance: logVariance)
@@ -176,7 +91,7 @@ public struct GANLoss {
         var components: [(name: String, value: Float)] = []
         for (name, weight, logits, real) in parts where weight != 0 {
             guard let logits else {
-                throw ShapeError("GANLoss", "\(name) has weight \(weight) but the discriminator gave no realness logits (single head?)")
+                throw ShapeError("GANLoss", "\(name) has weight \(weight) but the \(head.rawValue) head gave no realness logits")
             }
             let value = generator && config.loss == .hinge ? logits.mean().scaled(by: -1) : term(logits, real: real)
             let weighted = value.scaled(by: weight)

@@ -49,22 +49,23 @@ public final class GANCLSGenerator: TextToImageGenerator {
 
 /// GAN-CLS discriminator. `netD_1`: down(3, ndf) LReLU, then down + BN LReLU to 8ndf:
 /// [N, 3, 64, 64] -> [N, 8ndf, 4, 4]. `projection.0` Linear(E, c) LReLU(0.2) of the caption [N, E]
-/// (times `model.embedding_scale`),
-/// tiled 4x4 after the features; `netD_2.0` Conv(8ndf+c, 1, 4, no bias) -> match [N]. Single head only.
+/// (times `model.embedding_scale`), then the head: GAN-CLS's own single logit (`GANCLSMatchHead`).
 public final class GANCLSDiscriminator: TextImageDiscriminator {
-    public let head = DiscriminatorHead.single
+    public let head: DiscriminatorHead
     public let encoder: ConvStack
     public let projection: Linear
-    public let logit: Conv2d
+    public let headLayer: any DiscriminatorHeadLayer
     /// `model.embedding_scale`, applied to the caption before `projection`.
     public let embeddingScale: Float
 
-    public init(config: ModelConfig, using generator: inout RandomGenerator) {
+    public init(head: DiscriminatorHead = .single, config: ModelConfig, using generator: inout RandomGenerator) {
         let ndf = config.discriminatorWidth
+        self.head = head
         embeddingScale = config.embeddingScale
         encoder = ConvStack(downWidths: [ndf, 2 * ndf, 4 * ndf, 8 * ndf], slope: 0.2, using: &generator)
         projection = Linear(inputs: config.embeddingDimension, outputs: config.conditionDimension, using: &generator)
-        logit = Conv2d(inputs: 8 * ndf + config.conditionDimension, outputs: 1, kernel: 4, using: &generator)
+        headLayer = head.makeLayer(family: .ganCLS, featureChannels: 8 * ndf, conditionWidth: config.conditionDimension,
+                                   using: &generator)
     }
 
     public func features(image: Tensor, training: Bool) throws -> Tensor {
@@ -74,11 +75,27 @@ public final class GANCLSDiscriminator: TextImageDiscriminator {
     /// `condition` is the caption embedding [N, E].
     public func logits(features: Tensor, condition: Tensor, training: Bool) throws -> DiscriminatorLogits {
         let scaled = embeddingScale == 1 ? condition : condition.scaled(by: embeddingScale)
-        let text = try projection(scaled).leakyRelu(slope: 0.2).tiled(height: 4, width: 4)
-        return DiscriminatorLogits(match: try logit(Tensor.concatChannels([features, text])).flattenedLogits(), real: nil)
+        return try headLayer(features: features, condition: projection(scaled).leakyRelu(slope: 0.2), training: training)
     }
 
     public var namedTensors: [NamedTensor] {
-        encoder.namedTensors(prefix: "netD_1") + projection.namedTensors(prefix: "projection.0") + logit.namedTensors(prefix: "netD_2.0")
+        encoder.namedTensors(prefix: "netD_1") + projection.namedTensors(prefix: "projection.0") + headLayer.namedTensors
     }
+}
+
+/// GAN-CLS's single head: the text code [N, c] tiled 4x4 after the features, `netD_2.0`
+/// Conv(8ndf+c, 1, 4, no bias) -> match [N].
+public final class GANCLSMatchHead: DiscriminatorHeadLayer {
+    public let logit: Conv2d
+
+    public init(featureChannels: Int, conditionWidth: Int, using generator: inout RandomGenerator) {
+        logit = Conv2d(inputs: featureChannels + conditionWidth, outputs: 1, kernel: 4, using: &generator)
+    }
+
+    public func callAsFunction(features: Tensor, condition: Tensor, training: Bool) throws -> DiscriminatorLogits {
+        let text = try condition.tiled(height: 4, width: 4)
+        return DiscriminatorLogits(match: try logit(Tensor.concatChannels([features, text])).flattenedLogits(), real: nil)
+    }
+
+    public var namedTensors: [NamedTensor] { logit.namedTensors(prefix: "netD_2.0") }
 }

@@ -50,30 +50,35 @@ extension TextImageDiscriminator {
     }
 }
 
-/// The logits of the three kinds of pair one discriminator step scores.
+/// The logits of the three kinds of pair one discriminator step scores, [N] each.
 public struct PairLogits {
-    /// (image i, condition i), [N].
+    /// (image i, condition i).
     public let real: DiscriminatorLogits
-    /// (image i, condition i + 1), [N - 1]: a real image with another example's caption.
+    /// (wrong image i, condition i): a real image with another example's caption.
     public let wrong: DiscriminatorLogits
-    /// (generated image i, condition i), [N].
+    /// (generated image i, condition i).
     public let fake: DiscriminatorLogits
 }
 
 extension TextImageDiscriminator {
-    /// StackGAN-Pytorch's discriminator pass: the real images are encoded once and their features
-    /// serve both the real pairs and the wrong pairs (features [0, N-1) with conditions [1, N)), so
-    /// train-mode BN sees the same batches as there. Images [N, 3, S, S], condition [N, c or E].
-    /// For the D step pass `fakeImages` detached. Needs N >= 2.
-    public func scorePairs(realImages: Tensor, fakeImages: Tensor, condition: Tensor, training: Bool) throws -> PairLogits {
-        let n = realImages.shape.first ?? 0
-        guard n >= 2 else { throw ShapeError("scorePairs", "wrong pairs need a batch of at least 2, got \(realImages.shape)") }
+    /// The discriminator pass training runs (and the parity test checks). Images [N, 3, S, S],
+    /// condition [N, c or E]; pass `fakeImages` detached for the D step. `wrongImages` are real
+    /// images of other captions (`wrong_pairs: differentClass`), or nil for `shift`: wrong image i
+    /// is real image i + 1 (mod N), whose features are the real ones rolled by one: the same
+    /// numbers as encoding the shifted batch, since train-mode batch statistics do not depend on
+    /// order, for a third less discriminator work. Each BN layer sees real, (wrong,) fake batches
+    /// in that order. Needs N >= 2.
+    public func scorePairs(realImages: Tensor, wrongImages: Tensor? = nil, fakeImages: Tensor, condition: Tensor,
+                           training: Bool) throws -> PairLogits {
+        guard realImages.shape.first ?? 0 >= 2 else {
+            throw ShapeError("scorePairs", "wrong pairs need a batch of at least 2, got \(realImages.shape)")
+        }
         let realFeatures = try features(image: realImages, training: training)
-        let fakeFeatures = try features(image: fakeImages, training: training)
-        return PairLogits(
-            real: try logits(features: realFeatures, condition: condition, training: training),
-            wrong: try logits(features: realFeatures.slicedBatch(0..<(n - 1)), condition: condition.slicedBatch(1..<n), training: training),
-            fake: try logits(features: fakeFeatures, condition: condition, training: training))
+        let wrongFeatures = try wrongImages.map { try features(image: $0, training: training) } ?? realFeatures.rolledBatch(by: 1)
+        let real = try logits(features: realFeatures, condition: condition, training: training)
+        let wrong = try logits(features: wrongFeatures, condition: condition, training: training)
+        let fake = try self(image: fakeImages, condition: condition, training: training)
+        return PairLogits(real: real, wrong: wrong, fake: fake)
     }
 }
 

@@ -1,4 +1,3 @@
-import Datasets
 import Foundation
 
 /// One trained and evaluated variant of an ablation.
@@ -19,6 +18,8 @@ public struct AblationRun: Codable, Equatable {
 /// `summary.md`, `summary.csv` (per head), `runs.csv` and `runs.json` (per run).
 public struct Ablation {
     public let config: ExperimentConfig
+    /// The config's architecture; each variant replaces its head.
+    public let architecture: Architecture
     public let heads: [DiscriminatorHead]
     public let seeds: [UInt64]
     public let outputDirectory: URL
@@ -28,31 +29,33 @@ public struct Ablation {
     /// `steps` replaces `train.max_steps` for every variant when given.
     public init(config: ExperimentConfig, heads: [DiscriminatorHead], seeds: [UInt64], steps: Int? = nil,
                 outputDirectory: URL, evaluator: Evaluator, evaluationOptions: EvaluationOptions = EvaluationOptions()) throws {
-        guard !heads.isEmpty, !seeds.isEmpty else { throw EvaluationError("an ablation needs at least one head and one seed") }
-        if config.family == .ganCLS && heads.contains(.split) {
-            throw EvaluationError("gan_cls has a single-head discriminator only; `split` needs family stackgan")
+        guard !heads.isEmpty, !seeds.isEmpty else {
+            throw StackGANError(.usage, "ablate", "an ablation needs at least one head and one seed")
         }
         var base = config
         if let steps {
-            guard steps > 0 else { throw EvaluationError("steps must be positive, got \(steps)") }
+            guard steps > 0 else { throw StackGANError(.usage, "--steps", "must be positive, got \(steps)") }
             base.train.maxSteps = steps
         }
         self.config = base
+        architecture = try Architecture(base)
         self.heads = heads
         self.seeds = seeds
         self.outputDirectory = outputDirectory
         self.evaluator = evaluator
         self.evaluationOptions = evaluationOptions
+        for head in heads { _ = try Architecture(variant(head: head, seed: seeds[0])) }  // e.g. split on gan_cls
     }
 
     /// Heads from a comma-separated list ("single,split"); the error names the unknown one.
     public static func parseHeads(_ text: String) throws -> [DiscriminatorHead] {
         let names = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        guard !names.isEmpty else { throw EvaluationError("no heads given; expected a list such as single,split") }
+        let known = DiscriminatorHead.allCases.map(\.rawValue).joined(separator: ", ")
+        guard !names.isEmpty else { throw StackGANError(.usage, "--heads", "no heads given; expected a list of \(known)") }
         var heads: [DiscriminatorHead] = []
         for name in names {
             guard let head = DiscriminatorHead(rawValue: name) else {
-                throw EvaluationError("unknown head '\(name)' (known: single, split)")
+                throw StackGANError(.usage, "--heads", "unknown head '\(name)' (known: \(known))")
             }
             if !heads.contains(head) { heads.append(head) }
         }
@@ -62,7 +65,7 @@ public struct Ablation {
     /// The config of one variant: the head of the config's stage replaced, the seed set.
     public func variant(head: DiscriminatorHead, seed: UInt64) -> ExperimentConfig {
         var c = config
-        if c.stage == 2 { c.model.stage2Head = head } else { c.model.stage1Head = head }
+        c[keyPath: Architecture.headKeyPath(stage: architecture.stage)] = head
         c.train.seed = seed
         c.name = "\(config.name)-\(head.rawValue)-seed\(seed)"
         return c

@@ -2,8 +2,9 @@ import Autograd
 import NN
 
 /// One alternating training iteration on tensors: a discriminator step on real, wrong and detached
-/// fake pairs, then a generator step with all loss terms (adversarial, KL, optional GAN-INT).
-/// The Trainer feeds it batches from a dataset; `stackgan bench train` feeds it synthetic ones.
+/// fake pairs (`scorePairs`, the pass the parity test checks against PyTorch), then a generator
+/// step with all loss terms (adversarial, KL, optional GAN-INT). The Trainer feeds it batches from
+/// a dataset; `stackgan bench train` feeds it synthetic ones.
 public final class GANStep {
     public let generator: any TextToImageGenerator
     public let discriminator: any TextImageDiscriminator
@@ -12,34 +13,30 @@ public final class GANStep {
     public let loss: GANLoss
     public let noiseDimension: Int
 
-    public init(generator: any TextToImageGenerator, discriminator: any TextImageDiscriminator, config: ExperimentConfig) {
+    public init(generator: any TextToImageGenerator, discriminator: any TextImageDiscriminator,
+                architecture: Architecture, config: ExperimentConfig) {
         self.generator = generator
         self.discriminator = discriminator
         let t = config.train
         generatorOptimizer = Adam(parameters: generator.parameters, learningRate: t.generatorLearningRate, betas: (t.beta1, t.beta2))
         discriminatorOptimizer = Adam(parameters: discriminator.parameters, learningRate: t.discriminatorLearningRate,
                                       betas: (t.beta1, t.beta2))
-        loss = GANLoss(config: config.loss)
-        noiseDimension = config.model.noiseDimension
+        loss = architecture.makeLoss(config.loss)
+        noiseDimension = architecture.model.noiseDimension
     }
 
     /// `real` [N,3,S,S] in [-1,1], `embeddings` [N,E]; `wrong` [N,3,S,S] are real images of other
-    /// captions, or nil when wrong image i is real image i+1 (the "shift" strategy): then the wrong
-    /// pairs reuse the real features rolled by one — the same numbers, since batch statistics do not
-    /// depend on order — for a third less discriminator work. Returns the loss terms for logging.
+    /// captions (`wrong_pairs: differentClass`), or nil for `shift` (see `scorePairs`). Returns the
+    /// loss terms for logging.
     public func callAsFunction(real: Tensor, wrong: Tensor?, embeddings: Tensor,
                                using random: inout RandomGenerator) throws -> [String: Float] {
         let n = real.shape[0]
         let noise = Tensor.randomNormal([n, noiseDimension], using: &random)
         let fake = try generator(embedding: embeddings, noise: noise, training: true, using: &random)
 
-        let realFeatures = try discriminator.features(image: real, training: true)
-        let wrongFeatures = try wrong.map { try discriminator.features(image: $0, training: true) }
-            ?? realFeatures.rolledBatch(by: 1)
-        let realLogits = try discriminator.logits(features: realFeatures, condition: fake.condition, training: true)
-        let wrongLogits = try discriminator.logits(features: wrongFeatures, condition: fake.condition, training: true)
-        let fakeLogits = try discriminator(image: fake.image.detached(), condition: fake.condition, training: true)
-        let dLoss = try loss.discriminator(real: realLogits, wrong: wrongLogits, fake: fakeLogits)
+        let pairs = try discriminator.scorePairs(realImages: real, wrongImages: wrong, fakeImages: fake.image.detached(),
+                                                 condition: fake.condition, training: true)
+        let dLoss = try loss.discriminator(pairs)
         try checkFinite(dLoss, "discriminator")
         discriminator.zeroGrad()
         try dLoss.total.backward()
@@ -68,18 +65,11 @@ public final class GANStep {
         return values
     }
 
+    /// A NaN or infinite loss stops training: a `.training` error naming the network and its terms.
     private func checkFinite(_ terms: LossTerms, _ network: String) throws {
         guard terms.total.item.isFinite else {
             let parts = terms.components.map { "\($0.name) \($0.value)" }.joined(separator: ", ")
-            throw NonFiniteLoss(network: network, value: terms.total.item, parts: parts)
+            throw StackGANError(.training, "", "the \(network) loss is \(terms.total.item) (\(parts))")
         }
     }
-}
-
-/// A loss became NaN or infinite; the trainer adds the step and the last good checkpoint.
-public struct NonFiniteLoss: Error, CustomStringConvertible {
-    public let network: String
-    public let value: Float
-    public let parts: String
-    public var description: String { "the \(network) loss is \(value) (\(parts))" }
 }

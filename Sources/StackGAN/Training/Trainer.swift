@@ -3,13 +3,6 @@ import Datasets
 import Foundation
 import NN
 
-/// Training stopped for a reason the user must see: a non-finite loss, a resume without a checkpoint.
-public struct TrainingError: Error, CustomStringConvertible {
-    public let message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
-}
-
 /// Trains one config: alternating D and G steps, progress grids from fixed noise and captions,
 /// metrics (JSONL and TensorBoard) and atomic checkpoints that resume to the same numbers.
 ///
@@ -17,6 +10,7 @@ public struct TrainingError: Error, CustomStringConvertible {
 /// `samples/latest.png`, `samples/captions.txt`, `events.out.tfevents.*`.
 public final class Trainer {
     public let config: ExperimentConfig
+    public let architecture: Architecture
     public let runDirectory: URL
     public let generator: any TextToImageGenerator
     public let discriminator: any TextImageDiscriminator
@@ -35,7 +29,7 @@ public final class Trainer {
     /// Builds the models and the data pipeline; with `resume`, continues from the run folder's checkpoint.
     public init(config: ExperimentConfig, runDirectory: URL, resume: Bool = false, writeLogs: Bool = true,
                 log: @escaping (String) -> Void = { print($0) }) throws {
-        try config.validate()
+        architecture = try Architecture(config)
         self.config = config
         self.runDirectory = runDirectory
         self.log = log
@@ -43,16 +37,16 @@ public final class Trainer {
         do {
             try fm.createDirectory(at: runDirectory.appendingPathComponent("samples"), withIntermediateDirectories: true)
         } catch {
-            throw TrainingError("\(runDirectory.path): cannot create the run folder: \(error.localizedDescription)")
+            throw StackGANError(.output, runDirectory.path, "cannot create the run folder: \(error.localizedDescription)")
         }
 
         var rng = RandomGenerator(seed: config.train.seed)
-        let models = try ModelPair(config: config, using: &rng)
+        let models = try architecture.makeTrainingModels(stageOneCheckpoint: config.train.stage1Checkpoint, using: &rng)
         generator = models.generator
         discriminator = models.discriminator
         if config.train.emaDecay > 0 {
-            let stageOne = (generator as? Stage2Generator)?.stageOne
-            let copy = ModelPair.makeGenerator(config: config, stageOne: stageOne)
+            var unused = RandomGenerator(seed: 0)  // every tensor is copied from the live generator
+            let copy = architecture.makeGenerator(stageOne: (generator as? Stage2Generator)?.stageOne, using: &unused)
             for (target, source) in zip(copy.namedTensors, generator.namedTensors) {
                 try source.tensor.scalars.withUnsafeBufferPointer { try target.tensor.assign($0) }
             }
@@ -62,15 +56,15 @@ public final class Trainer {
             averagedGenerator = nil
         }
         let t = config.train
-        iteration = GANStep(generator: generator, discriminator: discriminator, config: config)
+        iteration = GANStep(generator: generator, discriminator: discriminator, architecture: architecture, config: config)
 
         let options = config.data.datasetOptions(embeddingWidth: config.model.embeddingDimension)
         let dataset = try TextImageDataset.open(path: config.data.path, split: config.data.split, options: options)
         if !dataset.skipped.isEmpty { log("skipped \(dataset.skipped.count) undecodable images: \(dataset.skipped.prefix(5).joined(separator: ", "))") }
         loader = try BatchLoader(dataset: dataset, options: LoaderOptions(
-            batchSize: t.batchSize, imageSize: config.imageSize, loadSize: config.data.loadSize > 0 ? config.data.loadSize : nil,
+            batchSize: t.batchSize, imageSize: architecture.imageSize, loadSize: config.data.loadSize > 0 ? config.data.loadSize : nil,
             captionsPerStep: config.data.captionsPerStep, wrongPairs: config.data.wrongPairs, seed: t.seed, shuffle: true,
-            dropLast: true, prefetch: max(1, config.data.prefetch), workers: max(0, config.data.workers)), mode: .train)
+            dropLast: true, prefetch: config.data.prefetch, workers: config.data.workers), mode: .train)
 
         // Fixed captions: the first examples of the eval split (the train split if it has none),
         // each with `samples_per_caption` fixed noises; the same for every step and after resume.
@@ -89,7 +83,7 @@ public final class Trainer {
 
         state = TrainingState(random: rng)
         if resume { try restore() } else if fm.fileExists(atPath: checkpointURL.path) {
-            throw TrainingError("\(checkpointURL.path) exists: pass --resume to continue that run, or choose another --out")
+            throw StackGANError(.training, checkpointURL.path, "exists: pass --resume to continue that run, or choose another --out")
         }
         try ConfigLoader.yaml(config).write(to: runDirectory.appendingPathComponent("config.yml"), atomically: true, encoding: .utf8)
         try? captions.enumerated().map { "row \($0.offset): \($0.element)" }.joined(separator: "\n")
@@ -121,13 +115,14 @@ public final class Trainer {
         iteration.discriminatorOptimizer.learningRate = config.train.discriminatorLearningRate * factor
 
         let real = try Tensor(shape: [n, 3, s, s], scalars: batch.images)
-        let wrong = config.data.wrongPairs == .shift ? nil : try Tensor(shape: [n, 3, s, s], scalars: batch.wrongImages)
+        let wrong = try batch.wrongImages.map { try Tensor(shape: [n, 3, s, s], scalars: $0) }
         let embeddings = try Tensor(shape: [n, e], scalars: batch.embeddings)
         let values: [String: Float]
         do {
             values = try iteration(real: real, wrong: wrong, embeddings: embeddings, using: &state.random)
-        } catch let error as NonFiniteLoss {
-            throw TrainingError("step \(state.step + 1): \(error); stopped without saving, the last good checkpoint is \(checkpointURL.path)")
+        } catch let error as StackGANError where error.kind == .training {
+            throw StackGANError(.training, "step \(state.step + 1)",
+                                "\(error.message); stopped without saving, the last good checkpoint is \(checkpointURL.path)")
         }
         if let averagedGenerator { updateAverage(averagedGenerator) }
 
@@ -150,7 +145,7 @@ public final class Trainer {
             let elapsed = Date().timeIntervalSince(start)
             let done = state.step - firstStep
             let imagesPerSecond = Double(done * t.batchSize) / max(elapsed, 1e-9)
-            if state.step % max(1, t.logEvery) == 0 || state.step == totalSteps {
+            if state.step % t.logEvery == 0 || state.step == totalSteps {
                 let eta = elapsed / Double(done) * Double(totalSteps - state.step)
                 log(String(format: "step %d/%d  epoch %d  %.1f img/s  ETA %@  D %.3f  G %.3f", state.step, totalSteps, state.epoch,
                            imagesPerSecond, formatDuration(eta), values["d_loss"] ?? .nan, values["g_loss"] ?? .nan))
@@ -199,17 +194,17 @@ public final class Trainer {
     private func restore() throws {
         let path = checkpointURL.path
         guard FileManager.default.fileExists(atPath: path) else {
-            throw TrainingError("\(path): no checkpoint to resume from")
+            throw StackGANError(.usage, path, "no checkpoint to resume from")
         }
-        let (stored, metadata) = try SafeTensors.read(checkpointURL)
-        guard let json = metadata["state"], let saved = try? JSONDecoder().decode(TrainingState.self, from: Data(json.utf8)) else {
+        let file = try Checkpoint(path: path)
+        guard let saved = file.state else {
             throw CheckpointError(path: path, message: "no readable `state` metadata: not a training checkpoint")
         }
-        try SafeTensors.assign(stored, prefix: "generator", into: generator.namedTensors, allowExtra: true, path: path)
-        try SafeTensors.assign(stored, prefix: "discriminator", into: discriminator.namedTensors, allowExtra: true, path: path)
-        if let averagedGenerator { try SafeTensors.assign(stored, prefix: "generator_ema", into: averagedGenerator.namedTensors, allowExtra: true, path: path) }
-        try SafeTensors.assign(stored, prefix: "optimizer_g", into: iteration.generatorOptimizer.stateTensors, allowExtra: true, path: path)
-        try SafeTensors.assign(stored, prefix: "optimizer_d", into: iteration.discriminatorOptimizer.stateTensors, allowExtra: true, path: path)
+        try file.assign("generator", into: generator.namedTensors)
+        try file.assign("discriminator", into: discriminator.namedTensors)
+        if let averagedGenerator { try file.assign("generator_ema", into: averagedGenerator.namedTensors) }
+        try file.assign("optimizer_g", into: iteration.generatorOptimizer.stateTensors)
+        try file.assign("optimizer_d", into: iteration.discriminatorOptimizer.stateTensors)
         iteration.generatorOptimizer.step = saved.generatorOptimizerStep
         iteration.discriminatorOptimizer.step = saved.discriminatorOptimizerStep
         loader.restore(LoaderState(epoch: saved.epoch, batch: saved.batch))

@@ -1,0 +1,89 @@
+/// `loss:` the adversarial criterion and the discriminator terms' weights.
+
+/// Weights of the six discriminator terms; the match head scores (real, wrong, fake) pairs against
+/// targets (1, 0, 0), the realness head scores the same images against (1, 1, 0) — a wrong pair is
+/// still a real image. A zero weight skips the term.
+public struct DiscriminatorLossWeights: Codable, Equatable, Sendable {
+    public var realMatch: Float
+    public var wrongMatch: Float
+    public var fakeMatch: Float
+    public var realRealness: Float
+    public var wrongRealness: Float
+    public var fakeRealness: Float
+
+    enum CodingKeys: String, CodingKey {
+        case realMatch = "real_match", wrongMatch = "wrong_match", fakeMatch = "fake_match"
+        case realRealness = "real_realness", wrongRealness = "wrong_realness", fakeRealness = "fake_realness"
+    }
+
+    public init(realMatch: Float, wrongMatch: Float, fakeMatch: Float,
+                realRealness: Float = 0, wrongRealness: Float = 0, fakeRealness: Float = 0) {
+        (self.realMatch, self.wrongMatch, self.fakeMatch) = (realMatch, wrongMatch, fakeMatch)
+        (self.realRealness, self.wrongRealness, self.fakeRealness) = (realRealness, wrongRealness, fakeRealness)
+    }
+
+    /// Single head (GAN-CLS, StackGAN Stage-I): real + w_wrong * wrong + w_fake * fake.
+    public static func single(wrong: Float = 0.5, fake: Float = 0.5) -> Self {
+        Self(realMatch: 1, wrongMatch: wrong, fakeMatch: fake)
+    }
+
+    /// StackGAN-Pytorch's split head: (cond_real + uncond_real)/2 + (cond_fake + cond_wrong + uncond_fake)/3;
+    /// the realness head never sees wrong pairs.
+    public static let stackganPytorch = Self(realMatch: 0.5, wrongMatch: 1.0 / 3, fakeMatch: 1.0 / 3,
+                                             realRealness: 0.5, wrongRealness: 0, fakeRealness: 1.0 / 3)
+
+    /// StackGAN-v2's split head (uncond coefficient 1): every term weight 1, wrong images count as real
+    /// for the realness head.
+    public static let stackganV2 = Self(realMatch: 1, wrongMatch: 1, fakeMatch: 1, realRealness: 1, wrongRealness: 1, fakeRealness: 1)
+}
+
+/// How a split head's discriminator terms are weighted, unless `LossConfig.weights` says otherwise.
+public enum SplitHeadPreset: String, Codable, Sendable {
+    case stackganPytorch = "stackgan_pytorch"
+    case stackganV2 = "stackgan_v2"
+}
+
+/// Loss settings, decoded from snake_case keys; every key optional, defaults as StackGAN-Pytorch.
+public struct LossConfig: Codable, Equatable, Sendable {
+    /// `loss`: bce or hinge.
+    public var loss = AdversarialLoss.bce
+    /// `wrong_weight`, `fake_weight`: the single head's weights (0.5 each, GAN-CLS's cls_weight).
+    public var wrongWeight: Float = 0.5
+    public var fakeWeight: Float = 0.5
+    /// `split_preset`: stackgan_pytorch or stackgan_v2.
+    public var splitPreset = SplitHeadPreset.stackganPytorch
+    /// `weights`: explicit weights for ablations; they replace the above for either head.
+    public var weights: DiscriminatorLossWeights?
+    /// `kl_coefficient`: weight of the CA KL term in the generator loss.
+    public var klCoefficient: Float = 2
+    /// `interpolation_weight`: GAN-INT's extra generator term (0 = off).
+    public var interpolationWeight: Float = 0
+    /// `interpolation_beta`: t = beta * t_a + (1 - beta) * t_b.
+    public var interpolationBeta: Float = 0.5
+
+    enum CodingKeys: String, CodingKey {
+        case loss, wrongWeight = "wrong_weight", fakeWeight = "fake_weight", splitPreset = "split_preset", weights
+        case klCoefficient = "kl_coefficient", interpolationWeight = "interpolation_weight", interpolationBeta = "interpolation_beta"
+    }
+
+    public init() {}
+
+    /// As the synthesized encoder, but an absent `weights` is written as null, so the defaults
+    /// tree ConfigLoader merges a file onto has the key and `loss.weights` in a file is not unknown.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(loss, forKey: .loss)
+        try c.encode(wrongWeight, forKey: .wrongWeight)
+        try c.encode(fakeWeight, forKey: .fakeWeight)
+        try c.encode(splitPreset, forKey: .splitPreset)
+        try c.encode(weights, forKey: .weights)
+        try c.encode(klCoefficient, forKey: .klCoefficient)
+        try c.encode(interpolationWeight, forKey: .interpolationWeight)
+        try c.encode(interpolationBeta, forKey: .interpolationBeta)
+    }
+
+    /// The discriminator weights for a head: explicit `weights`, else the single weights or the preset.
+    public func discriminatorWeights(for head: DiscriminatorHead) -> DiscriminatorLossWeights {
+        weights ?? head.defaultWeights(self)
+    }
+}
