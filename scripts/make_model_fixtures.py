@@ -55,6 +55,20 @@ def export(module, name, tmp, data_parallel=False):
     torch.save(state, pth)
     subprocess.run([sys.executable, os.path.join(HERE, "import_torch_checkpoint.py"), pth,
                     os.path.join(OUT, name + ".safetensors")], check=True)
+    return pth
+
+
+# The config of CFG's widths, for a converted checkpoint `stackgan` loads as it is.
+STAGE1_CONFIG = f"""family: stackgan
+stage: 1
+model:
+  embedding_dim: {CFG.embedding_dim}
+  z_dim: {CFG.z_dim}
+  condition_dim: {CFG.condition_dim}
+  gf_dim: {CFG.gf_dim}
+  df_dim: {CFG.df_dim}
+  residual_blocks: {CFG.residual_blocks}
+"""
 
 
 def grads(module, names):
@@ -153,9 +167,17 @@ def main():
     gc = randomize(ref.GAN_CLS_G(CFG), gen)
     dc = randomize(ref.GAN_CLS_D(CFG), gen)
     with tempfile.TemporaryDirectory() as tmp:
-        export(g1, "stage1_g", tmp, data_parallel=True)
-        for m, name in [(d1, "stage1_d"), (g2, "stage2_g"), (d2, "stage2_d"), (gc, "gan_cls_g"), (dc, "gan_cls_d")]:
+        g1_pth = export(g1, "stage1_g", tmp, data_parallel=True)
+        d1_pth = export(d1, "stage1_d", tmp)
+        for m, name in [(g2, "stage2_g"), (d2, "stage2_d"), (gc, "gan_cls_g"), (dc, "gan_cls_d")]:
             export(m, name, tmp)
+        # Stage-I G and D as one checkpoint with its config (import_torch_checkpoint.py --config).
+        config = os.path.join(tmp, "stage1.yml")
+        with open(config, "w") as f:
+            f.write(STAGE1_CONFIG)
+        subprocess.run([sys.executable, os.path.join(HERE, "import_torch_checkpoint.py"), g1_pth,
+                        os.path.join(OUT, "stage1_checkpoint.safetensors"), "--config", config,
+                        "--discriminator", d1_pth], check=True)
 
     n = TRAIN_BATCH
     inputs = {"embeddings": torch.randn(n, CFG.embedding_dim), "noise": torch.randn(n, CFG.z_dim),

@@ -125,6 +125,35 @@ final class ParityTests: XCTestCase {
         try assertClose(logits.match, "eval.gan_cls_d.match", tolerance: Self.forwardTolerance)
     }
 
+    /// Published weights usable: StackGAN-Pytorch's netG/netD converted with
+    /// `import_torch_checkpoint.py --config` load as a checkpoint; `generate`'s path (Sampler)
+    /// makes PyTorch's images for the same z and CA eps, and a Stage-II config takes the file as
+    /// its `train.stage1_checkpoint`.
+    func testConvertedCheckpointGeneratesPyTorchsImages() throws {
+        let path = try Self.url("stage1_checkpoint.safetensors").path
+        let sampler = try Sampler(checkpoint: path)
+        XCTAssertEqual(sampler.architecture.family, .stackgan)
+        XCTAssertEqual(sampler.architecture.stage, .one)
+        let images = try sampler.images(embeddings: input("embeddings", batch: 2).scalars, noise: input("noise", batch: 2).scalars,
+                                        conditioningNoise: input("stage1_eps", batch: 2).scalars)
+        try assertClose(Tensor(shape: [2, 3, 64, 64], scalars: images), "eval.stage1_g.image", tolerance: Self.forwardTolerance)
+        let models = try Checkpoint.load(path)
+        let d = try models.requireDiscriminator()
+        let g = try XCTUnwrap(models.generator as? Stage1Generator)
+        let out = try g(embedding: input("embeddings", batch: 2), noise: input("noise", batch: 2),
+                        conditioningNoise: input("stage1_eps", batch: 2), training: false)
+        let logits = try d(image: patternImages(2, size: 64), condition: out.condition, training: false)
+        try assertClose(logits.match, "eval.stage1_d.match", tolerance: Self.forwardTolerance)
+
+        var stageTwo = models.config
+        stageTwo.stage = 2
+        stageTwo.train.stage1Checkpoint = path
+        var rng = RandomGenerator(seed: 7)
+        let built = try Architecture(stageTwo).makeTrainingModels(stageOneCheckpoint: path, using: &rng)
+        let g2 = try XCTUnwrap(built.generator as? Stage2Generator)
+        XCTAssertEqual(g2.stageOne.namedTensors.map(\.tensor.scalars), g.namedTensors.map(\.tensor.scalars))
+    }
+
     // MARK: - One training step, train mode
 
     /// StackGAN-Pytorch's step on the pairs training scores: G forward; D on real, wrong (real
