@@ -45,7 +45,8 @@ extension ImageTextMatcher {
         let start = Date()
         let count = min(dataset.count, options.limit ?? dataset.count)
         guard options.epochs >= 1, options.batchSize >= 2, count >= options.batchSize, options.temperature > 0 else {
-            throw EvaluationError("matcher: epochs >= 1, 2 <= batch size <= examples (\(count)) and temperature > 0 are needed")
+            throw EvaluationError("matcher: epochs >= 1 (\(options.epochs)), 2 <= batch size (\(options.batchSize)) <= examples (\(count)) "
+                                  + "and temperature > 0 (\(options.temperature)) are needed")
         }
         let size = imageSize, load = Preprocess.defaultLoadSize(forCrop: size)
         let bank = try RealImages.decode(dataset, indices: Array(0..<count), loadSize: load, cropSize: options.augment ? load : size)
