@@ -103,6 +103,9 @@ public final class TextImageDataset {
     public let names: [String]
     /// Names of examples left out under `InvalidImagePolicy.skip`.
     public let skipped: [String]
+    /// Per-example attribute labels by attribute name (`shape`, `color`, ... on shapes.h5), read
+    /// from the string arrays of `/attributes/<split>/` in example order; empty when the file has none.
+    public let attributes: [String: [String]]
 
     enum ImageStore {
         case encoded([[UInt8]], paths: [String])
@@ -155,6 +158,7 @@ public final class TextImageDataset {
         }
         self.images = images
         self.skipped = skipped
+        attributes = examples.attributes
     }
 
     /// Example fields gathered while reading, before the images are attached.
@@ -165,6 +169,7 @@ public final class TextImageDataset {
         var captions: [[String]] = []
         var classes: [String?] = []
         var names: [String] = []
+        var attributes: [String: [String]] = [:]
     }
 
     // MARK: Opening
@@ -188,7 +193,8 @@ public final class TextImageDataset {
             guard let group = try root.group(split) else {
                 throw DatasetError(.missingObject, file: path, path: "/" + split, "split '\(split)' not found; the file has splits \(splits)")
             }
-            return try openPerExample(group, split: split, splits: splits, options: options)
+            let attributes = try root.group("attributes").flatMap { try $0.group(split) }
+            return try openPerExample(group, split: split, splits: splits, attributes: attributes, options: options)
         case .flat:
             return try openFlat(root, split: split, splits: splits, options: options)
         }
@@ -269,7 +275,21 @@ public final class TextImageDataset {
         }
     }
 
-    private static func openPerExample(_ splitGroup: H5Group, split: String, splits: [String], options: DatasetOptions) throws -> TextImageDataset {
+    /// The string arrays of an attributes group with one entry per example group, at the rows of
+    /// the examples kept (`kept` indexes the split's example groups in order).
+    private static func readAttributes(_ group: H5Group?, groups: Int, kept: [Int]) throws -> [String: [String]] {
+        guard let group else { return [:] }
+        var result: [String: [String]] = [:]
+        for name in try group.childNames() {
+            guard let set = try group.dataset(name), set.typeClass == .string, set.shape == [groups] else { continue }
+            let values = try set.readStrings()
+            result[name] = kept.map { values[$0] }
+        }
+        return result
+    }
+
+    private static func openPerExample(_ splitGroup: H5Group, split: String, splits: [String], attributes: H5Group?,
+                                       options: DatasetOptions) throws -> TextImageDataset {
         let file = splitGroup.file
         let paths = options.paths
         var ex = Examples()
@@ -280,7 +300,8 @@ public final class TextImageDataset {
         guard !exampleNames.isEmpty else {
             throw DatasetError(.emptySplit, file: file, path: splitGroup.path, "split '\(split)' has no examples; expected one group per example")
         }
-        for groupName in exampleNames {
+        var kept: [Int] = []
+        for (position, groupName) in exampleNames.enumerated() {
             guard let example = try splitGroup.group(groupName) else { continue }
             guard let imageSet = try firstDataset(example, paths.candidates(.images, .perExample)) else {
                 throw DatasetError(.missingObject, file: file, path: example.path, "no image; expected one of \(paths.candidates(.images, .perExample)) holding encoded JPEG/PNG bytes")
@@ -331,12 +352,14 @@ public final class TextImageDataset {
             ex.captions.append(texts)
             ex.classes.append(classValue)
             ex.names.append(name)
+            kept.append(position)
             blobs.append(blob)
             blobPaths.append(imageSet.path)
         }
         guard !ex.names.isEmpty else {
             throw DatasetError(.emptySplit, file: file, path: splitGroup.path, "split '\(split)' has no usable examples (\(skipped.count) skipped for undecodable images)")
         }
+        ex.attributes = try readAttributes(attributes, groups: exampleNames.count, kept: kept)
         return TextImageDataset(file: file, split: split, layout: .perExample, availableSplits: splits, examples: ex,
                                 images: .encoded(blobs, paths: blobPaths), skipped: skipped)
     }

@@ -20,7 +20,8 @@ struct Ablate: ParsableCommand {
     @Option(help: "Seeds per head.") var seeds = 3
     @Option(help: "The ablation folder (default runs/ablate-<name>).") var out: String?
     @Option(help: "A classifier file to use instead of the cached one.") var classifier: String?
-    @Option(help: "Where trained classifiers are cached.") var classifierCache = "runs/.classifiers"
+    @Option(help: "An image-text matcher file to use instead of the cached one.") var matcher: String?
+    @Option(help: "Where trained classifiers and matchers are cached.") var classifierCache = "runs/.classifiers"
     @Option(help: "Generated images per caption in each evaluation.") var samplesPerCaption = 1
     @Option(help: "Evaluate only the first N examples of the eval split.") var limit: Int?
     @Option(name: .customLong("set"), help: "Override a config key: --set train.batch_size=16 (repeatable).") var overrides: [String] = []
@@ -36,7 +37,7 @@ struct Ablate: ParsableCommand {
         guard FileManager.default.fileExists(atPath: experiment.data.path) else {
             throw StackGANError.usage("dataset \(experiment.data.path) not found (data.path; --set data.path=FILE)")
         }
-        let evaluator = try loadEvaluator(classifier: classifier, datasetPath: experiment.data.path, cache: classifierCache)
+        let evaluator = try loadEvaluator(classifier: classifier, matcher: matcher, datasetPath: experiment.data.path, cache: classifierCache)
         let folder = URL(fileURLWithPath: out ?? "runs/ablate-\(experiment.name)")
         let ablation = try Ablation(config: experiment, heads: headList, seeds: (0..<seeds).map { experiment.train.seed &+ UInt64($0) },
                                     steps: steps, outputDirectory: folder, evaluator: evaluator,

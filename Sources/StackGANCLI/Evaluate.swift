@@ -8,11 +8,13 @@ import StackGAN
 /// discriminator separation) as a table and optionally JSON.
 struct Evaluate: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Score a checkpoint: condition accuracy, feature-space FID and D real/wrong/fake separation.",
+        abstract: "Score a checkpoint: condition and attribute accuracy, R-precision, feature-space FID and D real/wrong/fake separation.",
         discussion: """
-        A small CNN classifier trained on the dataset's real images (cached under --classifier-cache, keyed by the \
-        dataset file's path, size and modification time; about 10-20 s on 2 cores the first time) labels the \
-        generated images; its penultimate features give the FID. Stage-II images are averaged down to 64 px for it.
+        A small CNN classifier trained on the dataset's real images labels the generated images (class and, where \
+        the file has /attributes, each attribute); its penultimate features give the FID. An image-text matcher \
+        trained contrastively on the real images and their caption embeddings gives R-precision (own caption ranked \
+        first among 100). Both are cached under --classifier-cache, keyed by the dataset's content and their \
+        settings (about 15 s and 30 s on 2 cores the first time). Stage-II images are averaged down to 64 px for them.
         Example: stackgan evaluate --checkpoint runs/shapes_stage1/checkpoint.safetensors --dataset data/shapes.h5 --out report.json
         """)
 
@@ -20,7 +22,8 @@ struct Evaluate: ParsableCommand {
     @Option(help: "The HDF5 dataset (default: the checkpoint config's data.path).") var dataset: String?
     @Option(help: "The split to evaluate on (default: the checkpoint config's data.eval_split).") var split: String?
     @Option(help: "A classifier file to use instead of the cached one.") var classifier: String?
-    @Option(help: "Where trained classifiers are cached.") var classifierCache = "runs/.classifiers"
+    @Option(help: "An image-text matcher file to use instead of the cached one.") var matcher: String?
+    @Option(help: "Where trained classifiers and matchers are cached.") var classifierCache = "runs/.classifiers"
     @Option(help: "Generated images per caption.") var samplesPerCaption = 1
     @Option(help: "Seed for the noise z and the CA noise.") var seed: UInt64 = 0
     @Option(help: "Evaluate only the first N examples of the split.") var limit: Int?
@@ -35,7 +38,7 @@ struct Evaluate: ParsableCommand {
         guard FileManager.default.fileExists(atPath: datasetPath) else {
             throw StackGANError.usage("dataset \(datasetPath) not found\(dataset == nil ? " (the checkpoint's data.path; pass --dataset)" : "")")
         }
-        let evaluator = try loadEvaluator(classifier: classifier, datasetPath: datasetPath, cache: classifierCache)
+        let evaluator = try loadEvaluator(classifier: classifier, matcher: matcher, datasetPath: datasetPath, cache: classifierCache)
         let options = EvaluationOptions(split: split, samplesPerCaption: samplesPerCaption, seed: seed, limit: limit)
         let report = try evaluator.evaluate(checkpoint: checkpoint, datasetPath: datasetPath, options: options, log: printLine)
         print(report.table)
@@ -53,18 +56,32 @@ func printLine(_ line: String) {
     fflush(stdout)
 }
 
-/// The evaluator for a dataset: `--classifier` when given, else the cached (or newly trained) one.
-func loadEvaluator(classifier: String?, datasetPath: String, cache: String) throws -> Evaluator {
-    if let classifier {
-        guard FileManager.default.fileExists(atPath: classifier) else { throw StackGANError.usage("classifier \(classifier) not found") }
-        return Evaluator(classifier: try ConditionClassifier.load(from: URL(fileURLWithPath: classifier)),
-                         classifierPath: classifier)
+/// The evaluator for a dataset: `--classifier` and `--matcher` when given, else the cached (or
+/// newly trained) ones.
+func loadEvaluator(classifier: String?, matcher: String?, datasetPath: String, cache: String) throws -> Evaluator {
+    let directory = URL(fileURLWithPath: cache)
+    let (classifierModel, classifierPath) = try loadOrTrain(classifier, what: "classifier", load: ConditionClassifier.load(from:)) {
+        let (model, url, training) = try ConditionClassifier.cached(datasetPath: datasetPath, directory: directory, log: printLine)
+        return (model, url, training.map { ($0.examples, $0.seconds, $0.steps) })
     }
-    let (model, url, training) = try ConditionClassifier.cached(datasetPath: datasetPath, directory: URL(fileURLWithPath: cache),
-                                                                log: printLine)
+    let (matcherModel, matcherPath) = try loadOrTrain(matcher, what: "matcher", load: ImageTextMatcher.load(from:)) {
+        let (model, url, training) = try ImageTextMatcher.cached(datasetPath: datasetPath, directory: directory, log: printLine)
+        return (model, url, training.map { ($0.examples, $0.seconds, $0.steps) })
+    }
+    return Evaluator(classifier: classifierModel, classifierPath: classifierPath, matcher: matcherModel, matcherPath: matcherPath)
+}
+
+/// The model in `file` when given, else the one `cached` returns (reporting a training it did).
+private func loadOrTrain<Model>(_ file: String?, what: String, load: (URL) throws -> Model,
+                                cached: () throws -> (Model, URL, (examples: Int, seconds: Double, steps: Int)?)) throws -> (Model, String) {
+    if let file {
+        guard FileManager.default.fileExists(atPath: file) else { throw StackGANError.usage("\(what) \(file) not found") }
+        return (try load(URL(fileURLWithPath: file)), file)
+    }
+    let (model, url, training) = try cached()
     if let training {
-        printLine(String(format: "classifier trained on %d images in %.1f s (%d steps): %@", training.examples, training.seconds,
+        printLine(String(format: "%@ trained on %d images in %.1f s (%d steps): %@", what, training.examples, training.seconds,
                          training.steps, url.path))
     }
-    return Evaluator(classifier: model, classifierPath: url.path)
+    return (model, url.path)
 }

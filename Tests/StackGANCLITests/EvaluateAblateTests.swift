@@ -5,10 +5,24 @@ import StackGAN
 import XCTest
 
 /// `stackgan evaluate` and `stackgan ablate` in-process on the tiny config. A deliberately weak
-/// classifier (64 images, 1 epoch) is trained once per process: these tests check the plumbing and
-/// the files; the classifier's quality is EvaluationTests' business.
+/// classifier and matcher (64 images, 1 epoch) are trained once per process: these tests check the
+/// plumbing and the files; the models' quality is EvaluationTests' business.
 final class EvaluateAblateTests: XCTestCase {
     private static var sharedClassifier: URL?
+    private static var sharedMatcher: URL?
+
+    private func matcher() throws -> URL {
+        if let url = Self.sharedMatcher { return url }
+        let data = try TextImageDataset.open(path: CommandHarness.dataset, split: "train")
+        var options = MatcherTrainingOptions()
+        (options.epochs, options.batchSize, options.limit, options.width, options.hiddenWidth) = (1, 16, 64, 4, 8)
+        let (model, _) = try ImageTextMatcher.train(on: data, options: options)
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("stackgan-cli-matcher-\(UUID().uuidString).safetensors")
+        try model.save(to: url)
+        atexit { if let url = EvaluateAblateTests.sharedMatcher { try? FileManager.default.removeItem(at: url) } }
+        Self.sharedMatcher = url
+        return url
+    }
 
     private func classifier() throws -> URL {
         if let url = Self.sharedClassifier { return url }
@@ -27,7 +41,7 @@ final class EvaluateAblateTests: XCTestCase {
         let run = try CommandHarness.trainedRun()
         let report = try CommandHarness.temporaryFolder(for: self).appendingPathComponent("report.json")
         let result = CommandHarness.run(["evaluate", "--checkpoint", run.appendingPathComponent("checkpoint.safetensors").path,
-                                         "--dataset", CommandHarness.dataset, "--classifier", try classifier().path,
+                                         "--dataset", CommandHarness.dataset, "--classifier", try classifier().path, "--matcher", try matcher().path,
                                          "--limit", "12", "--samples-per-caption", "2", "--out", report.path])
         XCTAssertEqual(result.code, 0, result.error)
         let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: report)) as? [String: Any])
@@ -36,10 +50,21 @@ final class EvaluateAblateTests: XCTestCase {
         XCTAssertEqual(json["split"] as? String, "test")
         XCTAssertEqual(json["head"] as? String, "single")
         XCTAssertEqual(json["step"] as? Int, 1)
-        XCTAssertEqual(try XCTUnwrap(json["chance"] as? Double), 1.0 / 30, accuracy: 1e-12)
-        for key in ["condition_accuracy", "real_accuracy"] {
+        // 12 examples of up to 30 classes: the most common class has at least 1 of 12.
+        let majority = try XCTUnwrap(json["majority_rate"] as? Double)
+        XCTAssertGreaterThanOrEqual(majority, 1.0 / 12 - 1e-12)
+        XCTAssertEqual(try XCTUnwrap(json["chance"] as? Double), majority, accuracy: 1e-12, "chance is the majority rate")
+        for key in ["condition_accuracy", "real_accuracy", "r_precision", "r_precision_real"] {
             XCTAssertTrue((0...1).contains(try XCTUnwrap(json[key] as? Double)), key)
         }
+        // 12 examples x 5 captions: a query's negatives are the 55 captions of the 11 other images.
+        XCTAssertEqual(try XCTUnwrap(json["r_precision_chance"] as? Double), 1.0 / 56, accuracy: 1e-12)
+        XCTAssertEqual(json["r_precision_candidates"] as? Int, 56)
+        let attributes = try XCTUnwrap(json["attributes"] as? [String: Double])
+        XCTAssertEqual(Set(attributes.keys), ["background", "color", "shape", "size"])
+        let real = try XCTUnwrap(json["attributes_real"] as? [String: Double])
+        XCTAssertEqual(Set(real.keys), Set(attributes.keys))
+        for value in Array(attributes.values) + Array(real.values) { XCTAssertTrue((0...1).contains(value)) }
         let fid = try XCTUnwrap(json["fid"] as? Double)
         XCTAssertTrue(fid.isFinite && fid > 0, "one training step is far from the real images: FID \(fid)")
         let d = try XCTUnwrap(json["discriminator"] as? [String: Double])
@@ -59,7 +84,8 @@ final class EvaluateAblateTests: XCTestCase {
         let run = try CommandHarness.trainedRun()
         let narrow = CommandHarness.root.appendingPathComponent("Tests/DatasetsTests/Fixtures/per_example.h5").path
         result = CommandHarness.run(["evaluate", "--checkpoint", run.appendingPathComponent("checkpoint.safetensors").path,
-                                     "--dataset", narrow, "--split", "train", "--classifier", try classifier().path])
+                                     "--dataset", narrow, "--split", "train", "--classifier", try classifier().path,
+                                     "--matcher", try matcher().path])
         XCTAssertEqual(result.code, 1, "a file that exists but cannot be used, as for generate: \(result.error)")
         XCTAssertTrue(result.error.contains("embedding width 8, expected 384"), result.error)
 
@@ -79,12 +105,12 @@ final class EvaluateAblateTests: XCTestCase {
         let out = try CommandHarness.temporaryFolder(for: self).appendingPathComponent("ablation")
         let result = CommandHarness.run(["ablate", "--config", CommandHarness.tinyConfig, "--set", "data.path=\(CommandHarness.dataset)",
                                          "--heads", "single,split", "--seeds", "2", "--steps", "1", "--limit", "8",
-                                         "--classifier", try classifier().path, "--out", out.path])
+                                         "--classifier", try classifier().path, "--matcher", try matcher().path, "--out", out.path])
         XCTAssertEqual(result.code, 0, result.error)
         let csv = try String(contentsOf: out.appendingPathComponent("summary.csv"), encoding: .utf8)
         let lines = csv.split(separator: "\n").map { $0.split(separator: ",").map(String.init) }
         let header = try XCTUnwrap(lines.first)
-        for column in ["head", "runs", "condition_accuracy_mean", "condition_accuracy_std", "fid_mean", "fid_std",
+        for column in ["head", "runs", "condition_accuracy_mean", "condition_accuracy_std", "r_precision_mean", "fid_mean", "fid_std",
                        "d_separation_mean", "train_seconds_std"] {
             XCTAssertTrue(header.contains(column), "summary.csv lacks \(column)")
         }

@@ -144,6 +144,17 @@ final class EvaluationTests: XCTestCase {
         XCTAssertEqual(counted, 200)
         XCTAssertEqual(unknown, 0)
         XCTAssertGreaterThan(accuracy, 0.9, "colour and shape are easy on real images")
+        XCTAssertEqual(classifier.attributeHeads.map(\.name), ["background", "color", "shape", "size"])
+        let prediction = try classifier.predict(RealImages.decode(test, indices: Array(0..<test.count), loadSize: 76, cropSize: 64).tensor())
+        for (h, head) in classifier.heads.enumerated().dropFirst() {
+            let truth = classifier.headLabels(of: test)[h]
+            let (attributeAccuracy, attributeCounted) = labelAccuracy(predicted: prediction.labels[h], truth: truth)
+            print(String(format: "classifier: %@ %.1f%% on real test images (majority %.1f%%)", head.name, 100 * attributeAccuracy,
+                         100 * majorityRate(truth)))
+            XCTAssertEqual(attributeCounted, 200, head.name)
+            if ["color", "shape"].contains(head.name) { XCTAssertGreaterThan(attributeAccuracy, 0.9, head.name) }
+            XCTAssertGreaterThan(attributeAccuracy, majorityRate(truth), "\(head.name) is learned at all")
+        }
 
         let again = try ConditionClassifier.cached(datasetPath: Self.shapes, directory: cache)
         XCTAssertNil(again.training, "the second call reads the cache")
@@ -151,6 +162,7 @@ final class EvaluationTests: XCTestCase {
         XCTAssertEqual(again.classifier.classNames, classifier.classNames)
         let probe = Tensor.randomNormal([4, 3, 64, 64], using: &Self.probeRNG)
         XCTAssertEqual(try again.classifier.predict(probe).features, try classifier.predict(probe).features, "same weights after the round trip")
+        XCTAssertEqual(try again.classifier.predict(probe).labels, try classifier.predict(probe).labels, "every head survives the round trip")
     }
 
     nonisolated(unsafe) private static var probeRNG = RandomGenerator(seed: 11)

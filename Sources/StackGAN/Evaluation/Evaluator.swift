@@ -4,7 +4,7 @@ import Foundation
 import NN
 
 // Shape letters: B examples in a chunk, S the generator's image size (64 or 256), E embedding
-// width, c condition width, F classifier feature width.
+// width, c condition width, F classifier feature width, K captions per image.
 
 /// How `Evaluator.evaluate` samples.
 public struct EvaluationOptions {
@@ -12,7 +12,7 @@ public struct EvaluationOptions {
     public var split: String?
     /// Generated images per caption (each example has K captions, so K * this per example).
     public var samplesPerCaption = 1
-    /// Seed of the noise z and the CA eps.
+    /// Seed of the noise z and the CA eps, and of R-precision's choice of negative captions.
     public var seed: UInt64 = 0
     /// Examples per generator/discriminator batch.
     public var batchSize = 25
@@ -25,106 +25,24 @@ public struct EvaluationOptions {
     }
 }
 
-/// Mean sigmoid of the checkpoint discriminator's logits on the three kinds of pair, in eval mode.
-/// A discriminator that learned the condition puts `real` high and both `wrong` and `fake` low.
-public struct DiscriminatorScores: Codable, Equatable {
-    /// Match head on (real image i, caption i).
-    public var real: Double
-    /// Match head on (real image of another class, caption i).
-    public var wrong: Double
-    /// Match head on (generated image for caption i, caption i).
-    public var fake: Double
-    /// Split head only: the realness head on real and on generated images.
-    public var realnessReal: Double?
-    public var realnessFake: Double?
-    /// real - max(wrong, fake): positive when D ranks the true pairs above both kinds of negative.
-    public var separation: Double { real - max(wrong, fake) }
-}
-
-/// Everything `stackgan evaluate` reports (also written as JSON with snake_case keys).
-public struct EvaluationReport: Codable, Equatable {
-    public var checkpoint: String
-    public var dataset: String
-    public var split: String
-    public var family: String
-    public var stage: Int
-    public var head: String
-    /// The training step the checkpoint was written at (nil when the metadata has none).
-    public var step: Int?
-    public var examples: Int
-    public var generatedImages: Int
-    public var samplesPerCaption: Int
-    public var seed: UInt64
-    public var classifierPath: String
-    public var classes: Int
-    /// Fraction of generated images the classifier assigns their caption's class.
-    public var conditionAccuracy: Double
-    /// The classifier's accuracy on the split's real images: the ceiling of `conditionAccuracy`.
-    public var realAccuracy: Double
-    /// 1 / classes: what a generator that ignores the caption scores (with balanced classes).
-    public var chance: Double
-    /// Fréchet distance between Gaussians fitted to the classifier's penultimate features of the
-    /// split's real images and of the generated ones (lower is better).
-    public var fid: Double
-    public var discriminator: DiscriminatorScores
-    /// Examples left out of the accuracies because their class is unknown to the classifier.
-    public var unlabelledExamples: Int
-    public var seconds: Double
-
-    /// A plain-text table for the terminal.
-    public var table: String {
-        func pct(_ v: Double) -> String { String(format: "%6.2f%%", 100 * v) }
-        func num(_ v: Double) -> String { String(format: "%.4f", v) }
-        var rows: [(String, String)] = [
-            ("checkpoint", checkpoint + (step.map { " (step \($0))" } ?? "")),
-            ("model", "\(family) stage \(stage), \(head) head"),
-            ("data", "\(dataset) [\(split)]: \(examples) examples, \(generatedImages) generated (\(samplesPerCaption) per caption, seed \(seed))"),
-            ("classifier", "\(classifierPath) (\(classes) classes)"),
-            ("condition accuracy", pct(conditionAccuracy)),
-            ("  real-image ceiling", pct(realAccuracy)),
-            ("  chance", pct(chance)),
-            ("feature FID", String(format: "%.4f", fid)),
-            ("D(real pair)", num(discriminator.real)),
-            ("D(wrong pair)", num(discriminator.wrong)),
-            ("D(fake pair)", num(discriminator.fake)),
-            ("  separation", num(discriminator.separation)),
-        ]
-        if let r = discriminator.realnessReal, let f = discriminator.realnessFake {
-            rows += [("realness(real)", num(r)), ("realness(fake)", num(f))]
-        }
-        if unlabelledExamples > 0 { rows.append(("unlabelled examples", String(unlabelledExamples))) }
-        rows.append(("time", String(format: "%.1f s", seconds)))
-        let width = rows.map(\.0.count).max() ?? 0
-        return rows.map { $0.0.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + $0.1 }.joined(separator: "\n")
-    }
-
-    /// The report as pretty JSON with snake_case keys (and `separation` spelled out).
-    public func json() throws -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        let object = try JSONSerialization.jsonObject(with: encoder.encode(self))
-        guard var dictionary = object as? [String: Any], var d = dictionary["discriminator"] as? [String: Any] else {
-            return try encoder.encode(self)
-        }
-        d["separation"] = discriminator.separation
-        dictionary["discriminator"] = d
-        return try JSONSerialization.data(withJSONObject: dictionary, options: [.prettyPrinted, .sortedKeys])
-    }
-}
-
-/// Scores a checkpoint against a dataset split with a `ConditionClassifier`: condition accuracy,
-/// feature-space FID and the checkpoint discriminator's real/wrong/fake separation. Everything runs
-/// in eval mode without gradients; generated images come from the EMA generator when the checkpoint
-/// has one (as `Checkpoint.load` chooses).
+/// Scores a checkpoint against a dataset split with a `ConditionClassifier` (condition and
+/// attribute accuracy, feature-space FID), an `ImageTextMatcher` (R-precision) and the
+/// checkpoint discriminator's real/wrong/fake separation. Everything runs in eval mode without
+/// gradients; generated images come from the EMA generator when the checkpoint has one (as
+/// `Checkpoint.load` chooses).
 public struct Evaluator {
     public let classifier: ConditionClassifier
     /// Where the classifier came from, for the report.
     public let classifierPath: String
+    /// The R-precision model; without one the report has no R-precision.
+    public let matcher: ImageTextMatcher?
+    public let matcherPath: String?
 
-    public init(classifier: ConditionClassifier, classifierPath: String) {
+    public init(classifier: ConditionClassifier, classifierPath: String, matcher: ImageTextMatcher? = nil, matcherPath: String? = nil) {
         self.classifier = classifier
         self.classifierPath = classifierPath
+        self.matcher = matcher
+        self.matcherPath = matcherPath
     }
 
     /// Evaluates `checkpoint` on `datasetPath` (nil = the checkpoint config's `data.path`).
@@ -142,104 +60,140 @@ public struct Evaluator {
         let split = options.split ?? config.data.evalSplit
         let dataset = try TextImageDataset.open(path: path, split: split,
                                                 options: config.data.datasetOptions(embeddingWidth: config.model.embeddingDimension))
-        let labels = classifier.labels(of: dataset)
         let count = min(dataset.count, options.limit ?? dataset.count)
         guard count >= 2 else { throw EvaluationError("\(path) [\(split)]: FID needs at least 2 examples, got \(count)") }
-        let size = architecture.imageSize
-        let loadSize = config.data.loadSize > 0 ? config.data.loadSize : Preprocess.defaultLoadSize(forCrop: size)
-        let k = dataset.captionsPerImage, e = dataset.embeddingWidth
-        log("evaluating \(checkpoint) on \(path) [\(split)]: \(count) examples x \(k) captions x \(options.samplesPerCaption) samples")
+        if let matcher, matcher.embeddingWidth != dataset.embeddingWidth {
+            throw EvaluationError("matcher \(matcherPath ?? ""): embedding width \(matcher.embeddingWidth), the dataset's is \(dataset.embeddingWidth)")
+        }
+        let loadSize = config.data.loadSize > 0 ? config.data.loadSize : Preprocess.defaultLoadSize(forCrop: architecture.imageSize)
+        log("evaluating \(checkpoint) on \(path) [\(split)]: \(count) examples x \(dataset.captionsPerImage) captions x \(options.samplesPerCaption) samples")
 
-        var rng = RandomGenerator(seed: options.seed)
-        var realFeatures: [Float] = [], fakeFeatures: [Float] = []
-        var realCorrect = 0, realCounted = 0, fakeCorrect = 0, fakeCounted = 0
-        var sums = (real: 0.0, wrong: 0.0, fake: 0.0, realnessReal: 0.0, realnessFake: 0.0)
-        var pairs = (real: 0, wrong: 0, fake: 0)
+        var pass = EvaluationPass(evaluator: self, dataset: dataset, generator: generator, discriminator: discriminator,
+                                  noiseWidth: config.model.noiseDimension, imageSize: architecture.imageSize, loadSize: loadSize,
+                                  samplesPerCaption: options.samplesPerCaption, seed: options.seed)
         try withoutGradients {
             for first in stride(from: 0, to: count, by: options.batchSize) {
-                let chunk = Array(first..<min(count, first + options.batchSize))
-                let b = chunk.count
-                let real = try RealImages.decode(dataset, indices: chunk, loadSize: loadSize, cropSize: size).tensor()
-                let (realPredicted, realF) = try classifier.predict(downsampled(real, to: ConditionClassifier.imageSize))
-                realFeatures += realF
-                for (i, p) in zip(chunk, realPredicted) where labels[i] != nil {
-                    realCounted += 1
-                    if labels[i] == p { realCorrect += 1 }
-                }
-                let realD = try discriminator.features(image: real, training: false)
-                // Wrong pairs: each caption with the next real image in the chunk of another class
-                // (a shifted image of the same class would be a true pair, not a wrong one).
-                let wrongSlots = (0..<b).map { i in
-                    (1..<max(b, 1)).lazy.map { (i + $0) % b }.first { dataset.classIndices[chunk[$0]] != dataset.classIndices[chunk[i]] || dataset.classIndices[chunk[i]] < 0 }
-                }
-                let wrongRows = (0..<b).filter { wrongSlots[$0] != nil }
-                for caption in 0..<k {
-                    var values = [Float](); values.reserveCapacity(b * e)
-                    for i in chunk { values += dataset.embedding(i, caption: caption) }
-                    let embeddings = try Tensor(shape: [b, e], scalars: values)
-                    for sample in 0..<options.samplesPerCaption {
-                        let noise = Tensor.randomNormal([b, config.model.noiseDimension], using: &rng)
-                        let out = try generator(embedding: embeddings, noise: noise, training: false, using: &rng)
-                        let (predicted, features) = try classifier.predict(downsampled(out.image, to: ConditionClassifier.imageSize))
-                        fakeFeatures += features
-                        for (i, p) in zip(chunk, predicted) where labels[i] != nil {
-                            fakeCounted += 1
-                            if labels[i] == p { fakeCorrect += 1 }
-                        }
-                        let fake = try discriminator(image: out.image, condition: out.condition, training: false)
-                        sums.fake += meanSigmoid(fake.match) * Double(b); pairs.fake += b
-                        if let r = fake.real { sums.realnessFake += meanSigmoid(r) * Double(b) }
-                        guard sample == 0 else { continue }
-                        let matched = try discriminator.logits(features: realD, condition: out.condition, training: false)
-                        sums.real += meanSigmoid(matched.match) * Double(b); pairs.real += b
-                        if let r = matched.real { sums.realnessReal += meanSigmoid(r) * Double(b) }
-                        if !wrongRows.isEmpty {
-                            let wrong = try discriminator.logits(features: rows(realD, wrongRows.compactMap { wrongSlots[$0] }),
-                                                                 condition: rows(out.condition, wrongRows), training: false)
-                            sums.wrong += meanSigmoid(wrong.match) * Double(wrongRows.count); pairs.wrong += wrongRows.count
-                        }
-                    }
-                }
+                try pass.score(Array(first..<min(count, first + options.batchSize)))
             }
         }
-        let width = classifier.featureWidth
-        let fid = try FrechetDistance.between(features: realFeatures, fakeFeatures, width: width)
         let state = models.file.state
         let head = architecture.head
-        let splitHead = head.scoresRealness
+        var report = try pass.report(count: count, seed: options.seed)
+        (report.checkpoint, report.dataset, report.split, report.family, report.stage) = (checkpoint, path, split, config.family.rawValue, config.stage)
+        (report.head, report.step, report.seconds) = (head.rawValue, state?.step, Date().timeIntervalSince(start))
+        return report
+    }
+}
+
+/// One evaluation in progress: scores chunks of examples (their real images, and images generated
+/// from each of their captions) into tallies, then turns the tallies into a report.
+struct EvaluationPass {
+    let evaluator: Evaluator
+    let dataset: TextImageDataset
+    let generator: any TextToImageGenerator
+    let discriminator: any TextImageDiscriminator
+    let noiseWidth: Int, imageSize: Int, loadSize: Int, samplesPerCaption: Int
+    /// labels[h][i]: the classifier head h's true label of example i.
+    let labels: [[Int?]]
+    var rng: RandomGenerator
+    var real: ImageTally, fake: ImageTally
+    var pairs = DiscriminatorTally()
+
+    init(evaluator: Evaluator, dataset: TextImageDataset, generator: any TextToImageGenerator, discriminator: any TextImageDiscriminator,
+         noiseWidth: Int, imageSize: Int, loadSize: Int, samplesPerCaption: Int, seed: UInt64) {
+        (self.evaluator, self.dataset, self.generator, self.discriminator) = (evaluator, dataset, generator, discriminator)
+        (self.noiseWidth, self.imageSize, self.loadSize, self.samplesPerCaption) = (noiseWidth, imageSize, loadSize, samplesPerCaption)
+        labels = evaluator.classifier.headLabels(of: dataset)
+        rng = RandomGenerator(seed: seed)
+        real = ImageTally(heads: labels.count)
+        fake = ImageTally(heads: labels.count)
+    }
+
+    /// Scores the real images of `chunk` and the images generated from each of their captions.
+    mutating func score(_ chunk: [Int]) throws {
+        let k = dataset.captionsPerImage
+        let realImages = try RealImages.decode(dataset, indices: chunk, loadSize: loadSize, cropSize: imageSize).tensor()
+        try measure(realImages, examples: chunk, captions: chunk.map { i in (0..<k).map { i * k + $0 } }, into: &real)
+        let realFeatures = try discriminator.features(image: realImages, training: false)
+        for caption in 0..<k {
+            var values = [Float]()
+            for i in chunk { values += dataset.embedding(i, caption: caption) }
+            let embeddings = try Tensor(shape: [chunk.count, dataset.embeddingWidth], scalars: values)
+            for sample in 0..<samplesPerCaption {
+                let noise = Tensor.randomNormal([chunk.count, noiseWidth], using: &rng)
+                let out = try generator(embedding: embeddings, noise: noise, training: false, using: &rng)
+                try measure(out.image, examples: chunk, captions: chunk.map { [$0 * k + caption] }, into: &fake)
+                pairs.addFake(try discriminator(image: out.image, condition: out.condition, training: false), count: chunk.count)
+                if sample == 0 { try scorePairs(realFeatures, condition: out.condition, chunk: chunk) }
+            }
+        }
+    }
+
+    /// Classifier and matcher outputs for images of `examples`; each image is an R-precision query
+    /// for every caption row in `captions`.
+    private func measure(_ images: Tensor, examples: [Int], captions: [[Int]], into tally: inout ImageTally) throws {
+        let small = try downsampled(images, to: ConditionClassifier.imageSize)
+        tally.add(try evaluator.classifier.predict(small), examples: examples, labels: labels)
+        if let matcher = evaluator.matcher {
+            tally.add(embeddings: try matcher.embed(small), width: matcher.jointWidth, captions: captions)
+        }
+    }
+
+    /// D on (real image, its caption) and (real image of another class, the caption).
+    private mutating func scorePairs(_ realFeatures: Tensor, condition: Tensor, chunk: [Int]) throws {
+        let b = chunk.count
+        pairs.addReal(try discriminator.logits(features: realFeatures, condition: condition, training: false), count: b)
+        // Wrong pairs: each caption with the next real image in the chunk of another class
+        // (a shifted image of the same class would be a true pair, not a wrong one).
+        let classes = dataset.classIndices
+        let wrongSlots = (0..<b).map { i in
+            (1..<max(b, 1)).lazy.map { (i + $0) % b }.first { classes[chunk[$0]] != classes[chunk[i]] || classes[chunk[i]] < 0 }
+        }
+        let wrongRows = (0..<b).filter { wrongSlots[$0] != nil }
+        guard !wrongRows.isEmpty else { return }
+        let wrong = try discriminator.logits(features: rows(realFeatures, wrongRows.compactMap { wrongSlots[$0] }),
+                                             condition: rows(condition, wrongRows), training: false)
+        pairs.addWrong(wrong, count: wrongRows.count)
+    }
+
+    /// The metrics of the first `count` examples (checkpoint, model and timing fields left for the caller).
+    func report(count: Int, seed: UInt64) throws -> EvaluationReport {
+        let classifier = evaluator.classifier
+        let width = classifier.featureWidth
+        let classLabels = Array(labels[0].prefix(count))
+        let majority = majorityRate(classLabels)
+        let realAccuracy = real.accuracy(head: 0)
+        var attributes: [String: Double] = [:], attributesReal: [String: Double] = [:], attributesMajority: [String: Double] = [:]
+        for (h, head) in classifier.heads.enumerated().dropFirst() where labels[h].contains(where: { $0 != nil }) {
+            attributes[head.name] = fake.accuracy(head: h)
+            attributesReal[head.name] = real.accuracy(head: h)
+            attributesMajority[head.name] = majorityRate(Array(labels[h].prefix(count)))
+        }
+        var alignment: (fake: RPrecision, real: RPrecision)?
+        if let matcher = evaluator.matcher {
+            let k = dataset.captionsPerImage
+            let captions = try matcher.embed(captions: Array(dataset.embeddings[0..<(count * k * dataset.embeddingWidth)]))
+            // Captions of one image share its name (per-example files with one caption per group).
+            var ids: [String: Int] = [:]
+            for name in dataset.names.prefix(count) where ids[name] == nil { ids[name] = ids.count }
+            let groups = (0..<(count * k)).map { ids[dataset.names[$0 / k]] ?? 0 }
+            func score(_ tally: ImageTally) -> RPrecision {
+                RPrecision.compute(images: tally.embeddings, truths: tally.captionRows, captions: captions, groups: groups,
+                                   width: matcher.jointWidth, seed: seed)
+            }
+            alignment = (score(fake), score(real))
+        }
         return EvaluationReport(
-            checkpoint: checkpoint, dataset: path, split: split, family: config.family.rawValue, stage: config.stage,
-            head: head.rawValue, step: state?.step, examples: count, generatedImages: fakeFeatures.count / width,
-            samplesPerCaption: options.samplesPerCaption, seed: options.seed, classifierPath: classifierPath,
-            classes: classifier.classCount,
-            conditionAccuracy: Double(fakeCorrect) / Double(max(fakeCounted, 1)),
-            realAccuracy: Double(realCorrect) / Double(max(realCounted, 1)),
-            chance: 1 / Double(max(classifier.classCount, 1)), fid: fid,
-            discriminator: DiscriminatorScores(
-                real: sums.real / Double(max(pairs.real, 1)), wrong: sums.wrong / Double(max(pairs.wrong, 1)),
-                fake: sums.fake / Double(max(pairs.fake, 1)),
-                realnessReal: splitHead ? sums.realnessReal / Double(max(pairs.real, 1)) : nil,
-                realnessFake: splitHead ? sums.realnessFake / Double(max(pairs.fake, 1)) : nil),
-            unlabelledExamples: (0..<count).filter { labels[$0] == nil }.count,
-            seconds: Date().timeIntervalSince(start))
+            checkpoint: "", dataset: "", split: "", family: "", stage: 0, head: "", step: nil, examples: count,
+            generatedImages: fake.features.count / width, samplesPerCaption: samplesPerCaption, seed: seed,
+            classifierPath: evaluator.classifierPath, classes: classifier.classCount,
+            conditionAccuracy: fake.accuracy(head: 0), realAccuracy: realAccuracy, chance: max(majority, 1 / Double(max(classifier.classCount, 1))),
+            majorityRate: majority, classifierWarning: EvaluationReport.classifierWarning(realAccuracy: realAccuracy, majorityRate: majority),
+            attributes: attributes, attributesReal: attributesReal, attributesMajority: attributesMajority,
+            rPrecision: alignment?.fake.rate, rPrecisionReal: alignment?.real.rate, rPrecisionChance: alignment?.fake.chance,
+            rPrecisionCandidates: alignment?.fake.candidates, matcherPath: evaluator.matcherPath,
+            fid: try FrechetDistance.between(features: real.features, fake.features, width: width),
+            discriminator: pairs.scores(splitHead: discriminator.head == .split),
+            unlabelledExamples: classLabels.filter { $0 == nil }.count, seconds: 0)
     }
-}
-
-/// Mean of 1 / (1 + e^-x) over logits [N], in Double.
-func meanSigmoid(_ logits: Tensor) -> Double {
-    guard logits.count > 0 else { return 0 }
-    var total = 0.0
-    for i in 0..<logits.count { total += 1 / (1 + Foundation.exp(-Double(logits.pointer[i]))) }
-    return total / Double(logits.count)
-}
-
-/// Rows `indices` of t [N, ...] -> [indices.count, ...] (no graph: evaluation only).
-func rows(_ t: Tensor, _ indices: [Int]) throws -> Tensor {
-    let n = t.shape.first ?? 0, row = t.count / max(n, 1)
-    var values = [Float](repeating: 0, count: indices.count * row)
-    for (slot, index) in indices.enumerated() {
-        guard (0..<n).contains(index) else { throw EvaluationError("row \(index) of a batch of \(n)") }
-        for j in 0..<row { values[slot * row + j] = t.pointer[index * row + j] }
-    }
-    return try Tensor(shape: [indices.count] + t.shape.dropFirst(), scalars: values)
 }

@@ -88,8 +88,8 @@ public struct Ablation {
                 try trainer.run()
                 let seconds = Date().timeIntervalSince(start)
                 let report = try evaluator.evaluate(checkpoint: trainer.checkpointURL.path, options: evaluationOptions)
-                log(String(format: "ablation: %@ condition accuracy %.3f, FID %.3f, D real/wrong/fake %.3f/%.3f/%.3f",
-                           name, report.conditionAccuracy, report.fid, report.discriminator.real, report.discriminator.wrong,
+                log(String(format: "ablation: %@ condition accuracy %.3f, R-precision %.3f, FID %.3f, D real/wrong/fake %.3f/%.3f/%.3f",
+                           name, report.conditionAccuracy, report.rPrecision ?? .nan, report.fid, report.discriminator.real, report.discriminator.wrong,
                            report.discriminator.fake))
                 let grid = samples.appendingPathComponent("\(name).png")
                 try? fm.removeItem(at: grid)
@@ -104,6 +104,7 @@ public struct Ablation {
     /// The metrics summarised, by column name: what `summary.csv` and `summary.md` show.
     public static let metrics: [(name: String, title: String, value: (AblationRun) -> Double)] = [
         ("condition_accuracy", "condition acc.", { $0.report.conditionAccuracy }),
+        ("r_precision", "R-precision", { $0.report.rPrecision ?? .nan }),
         ("fid", "feature FID", { $0.report.fid }),
         ("d_real", "D(real)", { $0.report.discriminator.real }),
         ("d_wrong", "D(wrong)", { $0.report.discriminator.wrong }),
@@ -140,7 +141,15 @@ public struct Ablation {
         var text = "# Ablation: discriminator head, \(config.name) (stage \(config.stage), \(config.train.maxSteps) steps)\n\n"
         if let first = runs.first?.report {
             text += "Evaluated on \(first.dataset) [\(first.split)], \(first.generatedImages) generated images per run; "
-            text += String(format: "classifier real-image accuracy %.1f%% (ceiling), chance %.1f%%.\n", 100 * first.realAccuracy, 100 * first.chance)
+            text += String(format: "classifier real-image accuracy %.1f%% (ceiling), chance %.1f%% (majority class)", 100 * first.realAccuracy, 100 * first.chance)
+            if let real = first.rPrecisionReal, let chance = first.rPrecisionChance {
+                text += String(format: "; R-precision real-image ceiling %.1f%%, chance %.1f%%", 100 * real, 100 * chance)
+            }
+            text += ".\n"
+            for name in first.attributes.keys.sorted() {
+                text += String(format: "%@ accuracy: real-image ceiling %.1f%%, chance %.1f%%.\n", name,
+                               100 * (first.attributesReal[name] ?? 0), 100 * (first.attributesMajority[name] ?? 0))
+            }
             text += "Values are mean ± sample standard deviation over seeds.\n\n"
         }
         text += "| head | runs | " + metrics.map(\.title).joined(separator: " | ") + " |\n"
