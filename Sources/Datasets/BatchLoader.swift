@@ -32,13 +32,16 @@ public struct LoaderOptions: Codable, Equatable, Sendable {
     public var prefetch: Int
     /// Threads decoding batches in the background (0: decode on the caller's thread).
     public var workers: Int
+    /// Random horizontal flips in `.train` (off for captions that name left and right).
+    public var flip: Bool
 
     public init(batchSize: Int = 64, imageSize: Int = 64, loadSize: Int? = nil, captionsPerStep: Int = 1,
                 wrongPairs: WrongPairStrategy = .shift, seed: UInt64 = 0, shuffle: Bool = true,
-                dropLast: Bool = true, prefetch: Int = 3, workers: Int = 1) {
+                dropLast: Bool = true, prefetch: Int = 3, workers: Int = 1, flip: Bool = true) {
         self.batchSize = batchSize; self.imageSize = imageSize; self.loadSize = loadSize
         self.captionsPerStep = captionsPerStep; self.wrongPairs = wrongPairs; self.seed = seed
         self.shuffle = shuffle; self.dropLast = dropLast; self.prefetch = prefetch; self.workers = workers
+        self.flip = flip
     }
 
     public var effectiveLoadSize: Int { loadSize ?? Preprocess.defaultLoadSize(forCrop: imageSize) }
@@ -57,6 +60,7 @@ public struct LoaderOptions: Codable, Equatable, Sendable {
         dropLast = try c.decodeIfPresent(Bool.self, forKey: .dropLast) ?? d.dropLast
         prefetch = try c.decodeIfPresent(Int.self, forKey: .prefetch) ?? d.prefetch
         workers = try c.decodeIfPresent(Int.self, forKey: .workers) ?? d.workers
+        flip = try c.decodeIfPresent(Bool.self, forKey: .flip) ?? d.flip
     }
 }
 
@@ -315,7 +319,8 @@ struct BatchMaker {
         let plane = 3 * options.imageSize * options.imageSize
         buffer.withUnsafeMutableBufferPointer { all in
             let out = UnsafeMutableBufferPointer(rebasing: all[(slot * plane)..<((slot + 1) * plane)])
-            Preprocess.apply(image, loadSize: options.effectiveLoadSize, cropSize: options.imageSize, mode: mode, rng: &rng, into: out)
+            Preprocess.apply(image, loadSize: options.effectiveLoadSize, cropSize: options.imageSize, mode: mode, flip: options.flip,
+                             rng: &rng, into: out)
         }
     }
 

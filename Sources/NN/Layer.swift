@@ -40,4 +40,10 @@ public enum Initializer {
         Tensor.randomNormal(shape, mean: mean, standardDeviation: standardDeviation, requiresGrad: true, using: &generator)
     }
     public static func zeros(_ shape: [Int]) -> Tensor { Tensor(repeating: 0, shape: shape, requiresGrad: true) }
+    /// A unit-length N(0, 1) direction [count], not trained (spectral normalisation's u).
+    public static func unitVector(_ count: Int, using generator: inout RandomGenerator) -> Tensor {
+        let u = Tensor.randomNormal([count], using: &generator)
+        let norm = Swift.max(u.scalars.reduce(0) { $0 + $1 * $1 }.squareRoot(), 1e-12)
+        return u.scaled(by: 1 / norm)
+    }
 }
