@@ -111,16 +111,17 @@ public enum Preprocess {
     }
 
     /// Resize to `loadSize`, crop `cropSize` (random position in `.train`, centre in
-    /// `.eval`), flip horizontally with probability 1/2 in `.train`, scale to [-1, 1],
+    /// `.eval`), flip horizontally with probability 1/2 in `.train` (unless `flip` is false; the
+    /// coin is drawn either way, so crops do not change), scale to [-1, 1],
     /// and write planar CHW into `out` (3 * cropSize * cropSize floats).
-    public static func apply(_ image: RGBImage, loadSize: Int, cropSize: Int, mode: DataMode,
+    public static func apply(_ image: RGBImage, loadSize: Int, cropSize: Int, mode: DataMode, flip allowFlip: Bool = true,
                              rng: inout Xoshiro256, into out: UnsafeMutableBufferPointer<Float>) {
         precondition(loadSize >= cropSize && out.count >= 3 * cropSize * cropSize, "Preprocess.apply: bad sizes")
         let slack = loadSize - cropSize
         let x0: Int, y0: Int, flip: Bool
         switch mode {
         case .train:
-            x0 = rng.below(slack + 1); y0 = rng.below(slack + 1); flip = rng.coin()
+            x0 = rng.below(slack + 1); y0 = rng.below(slack + 1); flip = rng.coin() && allowFlip
         case .eval:
             x0 = slack / 2; y0 = slack / 2; flip = false
         }

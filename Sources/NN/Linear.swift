@@ -1,18 +1,27 @@
 import Autograd
 
 /// y[N,O] = x[N,I] W[O,I]^T + b[O]. Tensors: `weight`, `bias` (PyTorch nn.Linear names).
+/// With spectral normalisation, `weight_u` [O] holds its power-iteration vector (see Conv2d).
 public final class Linear: Layer {
     public let weight: Tensor
     public let bias: Tensor?
+    public let spectralU: Tensor?
 
-    public init(inputs: Int, outputs: Int, bias: Bool = true, using generator: inout RandomGenerator) {
+    public init(inputs: Int, outputs: Int, bias: Bool = true, spectralNorm: Bool = false,
+                using generator: inout RandomGenerator) {
         weight = Initializer.normal([outputs, inputs], using: &generator)
         self.bias = bias ? Initializer.zeros([outputs]) : nil
+        spectralU = spectralNorm ? Initializer.unitVector(outputs, using: &generator) : nil
     }
 
-    public func callAsFunction(_ x: Tensor) throws -> Tensor { try x.linear(weight: weight, bias: bias) }
+    /// `training` advances spectral normalisation's power iteration (no effect on a plain linear).
+    public func callAsFunction(_ x: Tensor, training: Bool = false) throws -> Tensor {
+        let w = try spectralU.map { try weight.spectralNormalized(u: $0, powerIteration: training) } ?? weight
+        return try x.linear(weight: w, bias: bias)
+    }
 
     public var namedTensors: [NamedTensor] {
         [NamedTensor("weight", weight)] + (bias.map { [NamedTensor("bias", $0)] } ?? [])
+            + (spectralU.map { [NamedTensor("weight_u", $0, isParameter: false)] } ?? [])
     }
 }
