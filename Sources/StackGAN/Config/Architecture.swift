@@ -102,6 +102,16 @@ public struct Architecture: Equatable, Sendable {
 
     private static func check(_ l: LossConfig, head: DiscriminatorHead, headKey: String,
                               _ bad: (String, String) -> StackGANError) throws {
+        for (key, value) in [("contrastive_weight", l.contrastiveWeight), ("mode_seeking_weight", l.modeSeekingWeight),
+                             ("interpolation_weight", l.interpolationWeight)] where !(value >= 0 && value.isFinite) {
+            throw bad("loss.\(key)", "must be >= 0 (0 = off), got \(value)")
+        }
+        if l.contrastiveWeight > 0 && !head.hasMatchingFeatures {
+            throw bad("loss.contrastive_weight", "needs a head with matching features (projection), but \(headKey) is \(head.rawValue)")
+        }
+        guard l.contrastiveTemperature > 0, l.contrastiveTemperature.isFinite else {
+            throw bad("loss.contrastive_temperature", "must be positive, got \(l.contrastiveTemperature)")
+        }
         guard let w = l.weights else { return }
         if !head.scoresRealness && [w.realRealness, w.wrongRealness, w.fakeRealness].contains(where: { $0 != 0 }) {
             throw bad("loss.weights", "weights realness terms, but the \(head.rawValue) head (\(headKey)) has no realness logit")

@@ -42,13 +42,16 @@ public struct DataConfig: Codable, Equatable {
     public var invalidImages = InvalidImagePolicy.stop
     public var workers = 1
     public var prefetch = 3
+    /// `flip`: random horizontal flips of training images (true, as published); false where
+    /// captions name left and right, which a flip would contradict (the shapes data).
+    public var flip = true
     /// `images`, `embeddings`, `captions`, `classes`, `names`: dataset paths inside the file when they
     /// differ from the layouts we detect ("" = detect).
     public var images = "", embeddings = "", captions = "", classes = "", names = ""
 
     enum CodingKeys: String, CodingKey {
         case path, split, evalSplit = "eval_split", loadSize = "load_size", captionsPerStep = "captions_per_step"
-        case wrongPairs = "wrong_pairs", invalidImages = "invalid_images", workers, prefetch
+        case wrongPairs = "wrong_pairs", invalidImages = "invalid_images", workers, prefetch, flip
         case images, embeddings, captions, classes, names
     }
 
@@ -87,13 +90,16 @@ public struct TrainConfig: Codable, Equatable {
     public var emaDecay: Float = 0
     /// `stage1_checkpoint`: the frozen Stage-I run's checkpoint, for stage 2.
     public var stage1Checkpoint = ""
+    /// `augment`: DiffAugment transforms on every image the discriminator sees, e.g.
+    /// [translation, cutout] or [color, translation, cutout] ([] = off, as published).
+    public var augment: [AugmentTransform] = []
 
     enum CodingKeys: String, CodingKey {
         case batchSize = "batch_size", maxSteps = "max_steps", maxEpochs = "max_epochs"
         case generatorLearningRate = "generator_lr", discriminatorLearningRate = "discriminator_lr", beta1, beta2
         case learningRateDecayEpochs = "lr_decay_epochs", seed, logEvery = "log_every", sampleEvery = "sample_every"
         case checkpointEvery = "checkpoint_every", sampleCount = "sample_count", samplesPerCaption = "samples_per_caption"
-        case emaDecay = "ema_decay", stage1Checkpoint = "stage1_checkpoint"
+        case emaDecay = "ema_decay", stage1Checkpoint = "stage1_checkpoint", augment
     }
 
     public init() {}

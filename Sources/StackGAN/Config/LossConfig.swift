@@ -60,10 +60,22 @@ public struct LossConfig: Codable, Equatable, Sendable {
     public var interpolationWeight: Float = 0
     /// `interpolation_beta`: t = beta * t_a + (1 - beta) * t_b.
     public var interpolationBeta: Float = 0.5
+    /// `contrastive_weight`: XMC-GAN's InfoNCE between the discriminator's image feature and its
+    /// caption feature over the batch, for real images in the D step and for fakes in the G step
+    /// (0 = off; needs a head with matching features: projection).
+    public var contrastiveWeight: Float = 0
+    /// `contrastive_temperature`: tau of the InfoNCE logits cos / tau (XMC-GAN: 0.1).
+    public var contrastiveTemperature: Float = 0.1
+    /// `mode_seeking_weight`: MSGAN's term (Mao et al. 2019) in the generator loss, weight /
+    /// (mean|G(t, z1) - G(t, z2)| / mean|z1 - z2| + 1e-5): it punishes a generator that draws the
+    /// same picture for every noise (0 = off; costs a second generator pass).
+    public var modeSeekingWeight: Float = 0
 
     enum CodingKeys: String, CodingKey {
         case loss, wrongWeight = "wrong_weight", fakeWeight = "fake_weight", splitPreset = "split_preset", weights
         case klCoefficient = "kl_coefficient", interpolationWeight = "interpolation_weight", interpolationBeta = "interpolation_beta"
+        case contrastiveWeight = "contrastive_weight", contrastiveTemperature = "contrastive_temperature"
+        case modeSeekingWeight = "mode_seeking_weight"
     }
 
     public init() {}
@@ -80,6 +92,9 @@ public struct LossConfig: Codable, Equatable, Sendable {
         try c.encode(klCoefficient, forKey: .klCoefficient)
         try c.encode(interpolationWeight, forKey: .interpolationWeight)
         try c.encode(interpolationBeta, forKey: .interpolationBeta)
+        try c.encode(contrastiveWeight, forKey: .contrastiveWeight)
+        try c.encode(contrastiveTemperature, forKey: .contrastiveTemperature)
+        try c.encode(modeSeekingWeight, forKey: .modeSeekingWeight)
     }
 
     /// The discriminator weights for a head: explicit `weights`, else the single weights or the preset.

@@ -48,12 +48,22 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     /// `discriminator_condition`: ca_mu, as StackGAN-Pytorch (whose numbers we match); embedding, as
     /// the TF original. Applies to both StackGAN stages; GAN-CLS always conditions on the embedding.
     public var discriminatorCondition = DiscriminatorCondition.caMu
+    /// `spectral_norm`: spectrally normalise every discriminator conv and linear (Miyato et al.
+    /// 2018, one power-iteration step per training forward, u saved as `*.weight_u`); such a
+    /// discriminator has no batch norm, as SNGAN's. Off as published.
+    public var spectralNorm = false
+    /// `stage2_residual`: Stage-II draws a correction to its Stage-I input instead of a new image:
+    /// image = tanh(img(h) + artanh(up4(Stage-I image))), so it starts as the nearest-upsampled
+    /// Stage-I image and keeps its colours and layout while it learns detail. Off as published
+    /// (StackGAN's Stage-II draws the 256x256 image from scratch).
+    public var stage2Residual = false
 
     enum CodingKeys: String, CodingKey {
         case embeddingDimension = "embedding_dim", noiseDimension = "z_dim", conditionDimension = "condition_dim"
         case generatorWidth = "gf_dim", discriminatorWidth = "df_dim", residualBlocks = "residual_blocks"
         case caActivation = "ca_activation", stage1Head = "stage1_head", stage2Head = "stage2_head"
         case embeddingScale = "embedding_scale", discriminatorCondition = "discriminator_condition"
+        case spectralNorm = "spectral_norm", stage2Residual = "stage2_residual"
     }
 
     public init() {}

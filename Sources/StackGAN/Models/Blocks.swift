@@ -7,13 +7,13 @@ import NN
 
 /// 3x3 convolution, stride 1, pad 1, no bias: keeps H and W. Fresh layers get the published init
 /// (NN's Initializer: weights N(0, 0.02), BN scale N(1, 0.02)).
-func conv3x3(_ inputs: Int, _ outputs: Int, using generator: inout RandomGenerator) -> Conv2d {
-    Conv2d(inputs: inputs, outputs: outputs, kernel: 3, stride: 1, padding: 1, using: &generator)
+func conv3x3(_ inputs: Int, _ outputs: Int, spectralNorm: Bool = false, using generator: inout RandomGenerator) -> Conv2d {
+    Conv2d(inputs: inputs, outputs: outputs, kernel: 3, stride: 1, padding: 1, spectralNorm: spectralNorm, using: &generator)
 }
 
 /// 4x4 stride-2 convolution, no bias: halves H and W.
-func down(_ inputs: Int, _ outputs: Int, using generator: inout RandomGenerator) -> Conv2d {
-    Conv2d(inputs: inputs, outputs: outputs, kernel: 4, stride: 2, padding: 1, using: &generator)
+func down(_ inputs: Int, _ outputs: Int, spectralNorm: Bool = false, using generator: inout RandomGenerator) -> Conv2d {
+    Conv2d(inputs: inputs, outputs: outputs, kernel: 4, stride: 2, padding: 1, spectralNorm: spectralNorm, using: &generator)
 }
 
 extension Tensor {
@@ -107,37 +107,43 @@ public final class ResidualBlock: Layer {
 /// A Sequential of conv [BN] activation groups: the first group has no BN (index 0 conv, 1
 /// activation), group k >= 1 sits at indices 3k-1 (conv), 3k (BN), 3k+1 (activation). This is
 /// the layout of the discriminators' `encode_img`, GAN-CLS's `netD_1` and Stage-II's `encoder`.
+/// With `spectralNorm` (`model.spectral_norm`) every conv is spectrally normalised and the groups
+/// have no BN, as in SNGAN's discriminator; the indices stay the same.
 public final class ConvStack: Layer {
     public let convs: [Conv2d]
     public let norms: [BatchNorm]
     /// 0.2 in the discriminators (LeakyReLU), 0 in Stage-II's encoder (ReLU).
     public let slope: Float
 
-    init(first: Conv2d, rest: [Conv2d], slope: Float, using generator: inout RandomGenerator) {
+    init(first: Conv2d, rest: [Conv2d], slope: Float, batchNorm: Bool = true, using generator: inout RandomGenerator) {
         convs = [first] + rest
         var norms: [BatchNorm] = []
-        for conv in rest { norms.append(BatchNorm(channels: conv.weight.shape[0], using: &generator)) }
+        if batchNorm { for conv in rest { norms.append(BatchNorm(channels: conv.weight.shape[0], using: &generator)) } }
         self.norms = norms
         self.slope = slope
     }
 
     /// down(3, w0) then down(w_i, w_i+1) for each later width: [N, 3, H, W] -> [N, w_last, H/2^k, W/2^k].
-    convenience init(downWidths widths: [Int], slope: Float, using generator: inout RandomGenerator) {
-        let first = down(3, widths[0], using: &generator)
+    convenience init(downWidths widths: [Int], slope: Float, spectralNorm: Bool = false, using generator: inout RandomGenerator) {
+        let first = down(3, widths[0], spectralNorm: spectralNorm, using: &generator)
         var rest: [Conv2d] = []
-        for (i, o) in zip(widths, widths.dropFirst()) { rest.append(down(i, o, using: &generator)) }
-        self.init(first: first, rest: rest, slope: slope, using: &generator)
+        for (i, o) in zip(widths, widths.dropFirst()) { rest.append(down(i, o, spectralNorm: spectralNorm, using: &generator)) }
+        self.init(first: first, rest: rest, slope: slope, batchNorm: !spectralNorm, using: &generator)
     }
 
     public func callAsFunction(_ x: Tensor, training: Bool) throws -> Tensor {
-        var h = try convs[0](x).activated(slope: slope)
-        for (conv, norm) in zip(convs.dropFirst(), norms) { h = try norm(conv(h), training: training).activated(slope: slope) }
+        var h = try convs[0](x, training: training).activated(slope: slope)
+        for (k, conv) in convs.dropFirst().enumerated() {
+            h = try conv(h, training: training)
+            if k < norms.count { h = try norms[k](h, training: training) }
+            h = h.activated(slope: slope)
+        }
         return h
     }
 
     public var namedTensors: [NamedTensor] {
-        convs[0].namedTensors(prefix: "0") + zip(convs.dropFirst(), norms).enumerated().flatMap { k, layer in
-            layer.0.namedTensors(prefix: "\(3 * (k + 1) - 1)") + layer.1.namedTensors(prefix: "\(3 * (k + 1))")
+        convs[0].namedTensors(prefix: "0") + convs.dropFirst().enumerated().flatMap { k, conv in
+            conv.namedTensors(prefix: "\(3 * (k + 1) - 1)") + (k < norms.count ? norms[k].namedTensors(prefix: "\(3 * (k + 1))") : [])
         }
     }
 }

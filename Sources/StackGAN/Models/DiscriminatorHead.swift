@@ -4,23 +4,34 @@ import NN
 /// The discriminator's logit head on its [N, 8 ndf, 4, 4] features: the one place that lists the
 /// heads. A new head is a case here (its three switches below) and one file with its layers.
 /// `single`: one conditional logit ("real image and matching caption"). `split`: that logit plus an
-/// unconditional realness logit.
+/// unconditional realness logit. `projection`: one logit psi(phi) + <phi, W code> (Miyato & Koyama
+/// 2018), whose match part is an inner product.
 public enum DiscriminatorHead: String, Codable, Sendable, CaseIterable {
     case single
     case split
+    case projection
 
     /// Whether the head has a realness logit (`DiscriminatorLogits.real`), and so realness loss terms.
     public var scoresRealness: Bool {
         switch self {
-        case .single: return false
+        case .single, .projection: return false
         case .split: return true
+        }
+    }
+
+    /// Whether the head has image and caption vectors in one space (`matchingFeatures`), which
+    /// `loss.contrastive_weight` compares.
+    public var hasMatchingFeatures: Bool {
+        switch self {
+        case .single, .split: return false
+        case .projection: return true
         }
     }
 
     /// Whether a family's discriminator can carry this head (GAN-CLS has its own single logit only).
     public func fits(_ family: ModelFamily) -> Bool {
         switch self {
-        case .single: return true
+        case .single, .projection: return true
         case .split: return family == .stackgan
         }
     }
@@ -28,19 +39,21 @@ public enum DiscriminatorHead: String, Codable, Sendable, CaseIterable {
     /// The discriminator loss weights when the config gives no explicit `loss.weights`.
     func defaultWeights(_ loss: LossConfig) -> DiscriminatorLossWeights {
         switch self {
-        case .single: return .single(wrong: loss.wrongWeight, fake: loss.fakeWeight)
+        case .single, .projection: return .single(wrong: loss.wrongWeight, fake: loss.fakeWeight)
         case .split: return loss.splitPreset == .stackganPytorch ? .stackganPytorch : .stackganV2
         }
     }
 
-    /// The head's layers, freshly initialised: `featureChannels` = 8 ndf, `conditionWidth` = c.
-    func makeLayer(family: ModelFamily, featureChannels: Int, conditionWidth: Int,
+    /// The head's layers, freshly initialised: `featureChannels` = 8 ndf, `conditionWidth` = c;
+    /// `spectralNorm` (`model.spectral_norm`): spectrally normalised, without batch norm.
+    func makeLayer(family: ModelFamily, featureChannels: Int, conditionWidth: Int, spectralNorm: Bool,
                    using generator: inout RandomGenerator) -> any DiscriminatorHeadLayer {
+        let (f, c, sn) = (featureChannels, conditionWidth, spectralNorm)
         switch self {
-        case .single where family == .ganCLS:
-            return GANCLSMatchHead(featureChannels: featureChannels, conditionWidth: conditionWidth, using: &generator)
-        case .single: return MatchHead(featureChannels: featureChannels, conditionWidth: conditionWidth, using: &generator)
-        case .split: return SplitHead(featureChannels: featureChannels, conditionWidth: conditionWidth, using: &generator)
+        case .single where family == .ganCLS: return GANCLSMatchHead(featureChannels: f, conditionWidth: c, spectralNorm: sn, using: &generator)
+        case .single: return MatchHead(featureChannels: f, conditionWidth: c, spectralNorm: sn, using: &generator)
+        case .split: return SplitHead(featureChannels: f, conditionWidth: c, spectralNorm: sn, using: &generator)
+        case .projection: return ProjectionHead(featureChannels: f, conditionWidth: c, spectralNorm: sn, using: &generator)
         }
     }
 }
@@ -50,4 +63,18 @@ public enum DiscriminatorHead: String, Codable, Sendable, CaseIterable {
 /// checkpoint names inside the discriminator (StackGAN-Pytorch's keys where it has the head).
 public protocol DiscriminatorHeadLayer: Layer {
     func callAsFunction(features: Tensor, condition: Tensor, training: Bool) throws -> DiscriminatorLogits
+    /// Image and caption vectors [N, d] in one space (for `loss.contrastive_weight`); nil when the
+    /// head has no such space.
+    func matchingFeatures(features: Tensor, condition: Tensor, training: Bool) throws -> MatchingFeatures?
+}
+
+/// What the contrastive term compares: image i with caption i against the batch's other pairs.
+public struct MatchingFeatures {
+    /// [N, d] each.
+    public let image: Tensor
+    public let text: Tensor
+}
+
+extension DiscriminatorHeadLayer {
+    public func matchingFeatures(features: Tensor, condition: Tensor, training: Bool) throws -> MatchingFeatures? { nil }
 }

@@ -59,13 +59,13 @@ public final class GANCLSDiscriminator: TextImageDiscriminator {
     public let embeddingScale: Float
 
     public init(head: DiscriminatorHead = .single, config: ModelConfig, using generator: inout RandomGenerator) {
-        let ndf = config.discriminatorWidth
+        let ndf = config.discriminatorWidth, sn = config.spectralNorm
         self.head = head
         embeddingScale = config.embeddingScale
-        encoder = ConvStack(downWidths: [ndf, 2 * ndf, 4 * ndf, 8 * ndf], slope: 0.2, using: &generator)
-        projection = Linear(inputs: config.embeddingDimension, outputs: config.conditionDimension, using: &generator)
+        encoder = ConvStack(downWidths: [ndf, 2 * ndf, 4 * ndf, 8 * ndf], slope: 0.2, spectralNorm: sn, using: &generator)
+        projection = Linear(inputs: config.embeddingDimension, outputs: config.conditionDimension, spectralNorm: sn, using: &generator)
         headLayer = head.makeLayer(family: .ganCLS, featureChannels: 8 * ndf, conditionWidth: config.conditionDimension,
-                                   using: &generator)
+                                   spectralNorm: sn, using: &generator)
     }
 
     public func features(image: Tensor, training: Bool) throws -> Tensor {
@@ -74,8 +74,17 @@ public final class GANCLSDiscriminator: TextImageDiscriminator {
 
     /// `condition` is the caption embedding [N, E].
     public func logits(features: Tensor, condition: Tensor, training: Bool) throws -> DiscriminatorLogits {
+        try headLayer(features: features, condition: code(condition, training: training), training: training)
+    }
+
+    public func matchingFeatures(features: Tensor, condition: Tensor, training: Bool) throws -> MatchingFeatures? {
+        try headLayer.matchingFeatures(features: features, condition: code(condition, training: training), training: training)
+    }
+
+    /// The text code [N, c] the head reads: `projection.0` of the scaled caption, LReLU(0.2).
+    private func code(_ condition: Tensor, training: Bool) throws -> Tensor {
         let scaled = embeddingScale == 1 ? condition : condition.scaled(by: embeddingScale)
-        return try headLayer(features: features, condition: projection(scaled).leakyRelu(slope: 0.2), training: training)
+        return try projection(scaled, training: training).leakyRelu(slope: 0.2)
     }
 
     public var namedTensors: [NamedTensor] {
@@ -88,13 +97,14 @@ public final class GANCLSDiscriminator: TextImageDiscriminator {
 public final class GANCLSMatchHead: DiscriminatorHeadLayer {
     public let logit: Conv2d
 
-    public init(featureChannels: Int, conditionWidth: Int, using generator: inout RandomGenerator) {
-        logit = Conv2d(inputs: featureChannels + conditionWidth, outputs: 1, kernel: 4, using: &generator)
+    public init(featureChannels: Int, conditionWidth: Int, spectralNorm: Bool = false, using generator: inout RandomGenerator) {
+        logit = Conv2d(inputs: featureChannels + conditionWidth, outputs: 1, kernel: 4, spectralNorm: spectralNorm, using: &generator)
     }
 
     public func callAsFunction(features: Tensor, condition: Tensor, training: Bool) throws -> DiscriminatorLogits {
         let text = try condition.tiled(height: 4, width: 4)
-        return DiscriminatorLogits(match: try logit(Tensor.concatChannels([features, text])).flattenedLogits(), real: nil)
+        return DiscriminatorLogits(match: try logit(Tensor.concatChannels([features, text]), training: training).flattenedLogits(),
+                                   real: nil)
     }
 
     public var namedTensors: [NamedTensor] { logit.namedTensors(prefix: "netD_2.0") }

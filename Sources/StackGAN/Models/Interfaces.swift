@@ -41,6 +41,8 @@ public protocol TextImageDiscriminator: Layer {
     func features(image: Tensor, training: Bool) throws -> Tensor
     /// Features [N, 8 ndf, 4, 4] and `GeneratorOutput.condition` [N, c or E] -> logits [N].
     func logits(features: Tensor, condition: Tensor, training: Bool) throws -> DiscriminatorLogits
+    /// The same inputs -> the head's image and caption vectors for the contrastive term (nil: none).
+    func matchingFeatures(features: Tensor, condition: Tensor, training: Bool) throws -> MatchingFeatures?
 }
 
 extension TextImageDiscriminator {
@@ -58,6 +60,8 @@ public struct PairLogits {
     public let wrong: DiscriminatorLogits
     /// (generated image i, condition i).
     public let fake: DiscriminatorLogits
+    /// The real images' features [N, 8 ndf, 4, 4] (the contrastive term reads them).
+    public let realFeatures: Tensor
 }
 
 extension TextImageDiscriminator {
@@ -78,7 +82,7 @@ extension TextImageDiscriminator {
         let real = try logits(features: realFeatures, condition: condition, training: training)
         let wrong = try logits(features: wrongFeatures, condition: condition, training: training)
         let fake = try self(image: fakeImages, condition: condition, training: training)
-        return PairLogits(real: real, wrong: wrong, fake: fake)
+        return PairLogits(real: real, wrong: wrong, fake: fake, realFeatures: realFeatures)
     }
 }
 

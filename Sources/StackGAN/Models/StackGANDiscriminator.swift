@@ -26,24 +26,25 @@ public final class StackGANDiscriminator: TextImageDiscriminator {
     public init(stage: StackGANStage, head: DiscriminatorHead, config: ModelConfig, using generator: inout RandomGenerator) {
         self.stage = stage
         self.head = head
-        let ndf = config.discriminatorWidth
+        let ndf = config.discriminatorWidth, sn = config.spectralNorm
         switch stage {
         case .one:
-            encoder = ConvStack(downWidths: [ndf, 2 * ndf, 4 * ndf, 8 * ndf], slope: 0.2, using: &generator)
+            encoder = ConvStack(downWidths: [ndf, 2 * ndf, 4 * ndf, 8 * ndf], slope: 0.2, spectralNorm: sn, using: &generator)
         case .two:
-            let first = down(3, ndf, using: &generator)
+            let first = down(3, ndf, spectralNorm: sn, using: &generator)
             var rest: [Conv2d] = []
             for (i, o) in [(ndf, 2 * ndf), (2 * ndf, 4 * ndf), (4 * ndf, 8 * ndf), (8 * ndf, 16 * ndf), (16 * ndf, 32 * ndf)] {
-                rest.append(down(i, o, using: &generator))
+                rest.append(down(i, o, spectralNorm: sn, using: &generator))
             }
-            rest += [conv3x3(32 * ndf, 16 * ndf, using: &generator), conv3x3(16 * ndf, 8 * ndf, using: &generator)]
-            encoder = ConvStack(first: first, rest: rest, slope: 0.2, using: &generator)
+            rest += [conv3x3(32 * ndf, 16 * ndf, spectralNorm: sn, using: &generator),
+                     conv3x3(16 * ndf, 8 * ndf, spectralNorm: sn, using: &generator)]
+            encoder = ConvStack(first: first, rest: rest, slope: 0.2, batchNorm: !sn, using: &generator)
         }
         headLayer = head.makeLayer(family: .stackgan, featureChannels: 8 * ndf, conditionWidth: config.conditionDimension,
-                                   using: &generator)
+                                   spectralNorm: sn, using: &generator)
         // Drawn last, so the `ca_mu` layers keep their published init sequence.
         projection = config.discriminatorCondition == .embedding
-            ? Linear(inputs: config.embeddingDimension, outputs: config.conditionDimension, using: &generator) : nil
+            ? Linear(inputs: config.embeddingDimension, outputs: config.conditionDimension, spectralNorm: sn, using: &generator) : nil
         embeddingScale = config.embeddingScale
     }
 
@@ -54,12 +55,18 @@ public final class StackGANDiscriminator: TextImageDiscriminator {
     /// `condition` is `GeneratorOutput.condition`, detached: the generator's CA mu [N, c] (`ca_mu`),
     /// or the caption embedding [N, E] (`embedding`), which `projection` maps to [N, c].
     public func logits(features: Tensor, condition: Tensor, training: Bool) throws -> DiscriminatorLogits {
-        var code = condition
-        if let projection {
-            let scaled = embeddingScale == 1 ? condition : condition.scaled(by: embeddingScale)
-            code = try projection(scaled).leakyRelu(slope: 0.2)
-        }
-        return try headLayer(features: features, condition: code, training: training)
+        try headLayer(features: features, condition: code(condition, training: training), training: training)
+    }
+
+    public func matchingFeatures(features: Tensor, condition: Tensor, training: Bool) throws -> MatchingFeatures? {
+        try headLayer.matchingFeatures(features: features, condition: code(condition, training: training), training: training)
+    }
+
+    /// The condition code [N, c] the head reads: the condition itself (`ca_mu`), or D's projection.
+    private func code(_ condition: Tensor, training: Bool) throws -> Tensor {
+        guard let projection else { return condition }
+        let scaled = embeddingScale == 1 ? condition : condition.scaled(by: embeddingScale)
+        return try projection(scaled, training: training).leakyRelu(slope: 0.2)
     }
 
     public var namedTensors: [NamedTensor] {

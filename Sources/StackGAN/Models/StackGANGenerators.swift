@@ -1,4 +1,5 @@
 import Autograd
+import Foundation
 import NN
 
 /// `GeneratorOutput.condition` of a StackGAN generator, cut from the graph: its CA mu [N, c]
@@ -116,9 +117,25 @@ public final class Stage2Generator: TextToImageGenerator {
         var h = try jointNorm(joint(Tensor.concatChannels([encoded, tiled])), training: training).relu()
         for block in residual { h = try block(h, training: training) }
         for block in upsample { h = try block(h, training: training) }
-        return GeneratorOutput(image: try img(h).tanh(), mu: code.mu, logVariance: code.logVariance,
+        var logits = try img(h)
+        if config.stage2Residual { logits = try logits.adding(Self.upsampledLogits(lowResolution, to: logits.shape[2])) }
+        return GeneratorOutput(image: logits.tanh(), mu: code.mu, logVariance: code.logVariance,
                                condition: discriminatorCondition(config, embedding: embedding, mu: code.mu),
                                stageOneImage: lowResolution)
+    }
+
+    /// artanh of the Stage-I image [N, 3, 64, 64] (clamped to +-0.999: tanh's saturated ends),
+    /// nearest-upsampled to [N, 3, size, size]: the tanh input that reproduces it. A constant.
+    static func upsampledLogits(_ image: Tensor, to size: Int) throws -> Tensor {
+        try withoutGradients {
+            let values = image.scalars.map { v -> Float in
+                let c = min(max(v, -0.999), 0.999)
+                return 0.5 * Foundation.log((1 + c) / (1 - c))
+            }
+            var x = try Tensor(shape: image.shape, scalars: values)
+            while x.shape[2] < size { x = try x.upsampleNearest2x() }
+            return x
+        }
     }
 
     /// Draws Stage-I's eps, then Stage-II's (StackGAN-Pytorch's order).

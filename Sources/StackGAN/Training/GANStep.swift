@@ -12,6 +12,8 @@ public final class GANStep {
     public let discriminatorOptimizer: Adam
     public let loss: GANLoss
     public let noiseDimension: Int
+    /// `train.augment`: applied to every image the discriminator sees, in both steps.
+    public let augment: DiffAugment
 
     public init(generator: any TextToImageGenerator, discriminator: any TextImageDiscriminator,
                 architecture: Architecture, config: ExperimentConfig) {
@@ -23,6 +25,7 @@ public final class GANStep {
                                       betas: (t.beta1, t.beta2))
         loss = architecture.makeLoss(config.loss)
         noiseDimension = architecture.model.noiseDimension
+        augment = DiffAugment(transforms: config.train.augment)
     }
 
     /// `real` [N,3,S,S] in [-1,1], `embeddings` [N,E]; `wrong` [N,3,S,S] are real images of other
@@ -34,9 +37,14 @@ public final class GANStep {
         let noise = Tensor.randomNormal([n, noiseDimension], using: &random)
         let fake = try generator(embedding: embeddings, noise: noise, training: true, using: &random)
 
-        let pairs = try discriminator.scorePairs(realImages: real, wrongImages: wrong, fakeImages: fake.image.detached(),
-                                                 condition: fake.condition, training: true)
-        let dLoss = try loss.discriminator(pairs)
+        func seen(_ images: Tensor) throws -> Tensor { augment.transforms.isEmpty ? images : try augment(images, using: &random) }
+        let pairs = try discriminator.scorePairs(realImages: seen(real), wrongImages: wrong.map(seen),
+                                                 fakeImages: seen(fake.image.detached()), condition: fake.condition, training: true)
+        var dLoss = try loss.discriminator(pairs)
+        if loss.config.contrastiveWeight > 0 {
+            dLoss = try dLoss.adding("contrastive", contrastive(features: pairs.realFeatures, condition: fake.condition),
+                                     weight: loss.config.contrastiveWeight)
+        }
         try checkFinite(dLoss, "discriminator")
         discriminator.zeroGrad()
         try dLoss.total.backward()
@@ -45,13 +53,24 @@ public final class GANStep {
         // The discriminator is frozen for the generator step, so its weight gradients are skipped.
         discriminator.setTrainable(false)
         defer { discriminator.setTrainable(true) }
-        let fakeForGenerator = try discriminator(image: fake.image, condition: fake.condition, training: true)
+        let fakeFeatures = try discriminator.features(image: seen(fake.image), training: true)
+        let fakeForGenerator = try discriminator.logits(features: fakeFeatures, condition: fake.condition, training: true)
         var gLoss = try loss.generator(fake: fakeForGenerator, mu: fake.mu, logVariance: fake.logVariance)
+        if loss.config.contrastiveWeight > 0 {
+            gLoss = try gLoss.adding("contrastive", contrastive(features: fakeFeatures, condition: fake.condition),
+                                     weight: loss.config.contrastiveWeight)
+        }
+        if loss.config.modeSeekingWeight > 0 {
+            let otherNoise = Tensor.randomNormal([n, noiseDimension], using: &random)
+            let other = try generator(embedding: embeddings, noise: otherNoise, training: true, using: &random)
+            gLoss = try gLoss.adding("mode_seeking", modeSeeking(fake.image, other.image, noise: noise, otherNoise),
+                                     weight: loss.config.modeSeekingWeight)
+        }
         if loss.config.interpolationWeight > 0 {
             let mixed = try GANLoss.interpolatedEmbeddings(embeddings, beta: loss.config.interpolationBeta)
             let mixedFake = try generator(embedding: mixed, noise: noise, training: true, using: &random)
             let term = try loss.interpolatedGenerator(
-                fake: discriminator(image: mixedFake.image, condition: mixedFake.condition, training: true))
+                fake: discriminator(image: seen(mixedFake.image), condition: mixedFake.condition, training: true))
             gLoss = LossTerms(total: try gLoss.total.adding(term.total), components: gLoss.components + term.components)
         }
         try checkFinite(gLoss, "generator")
@@ -63,6 +82,14 @@ public final class GANStep {
         for (name, value) in dLoss.components { values["d_\(name)"] = value }
         for (name, value) in gLoss.components { values["g_\(name)"] = value }
         return values
+    }
+
+    /// The contrastive term on features [N, 8 ndf, 4, 4] and their captions' condition.
+    private func contrastive(features: Tensor, condition: Tensor) throws -> Tensor {
+        guard let m = try discriminator.matchingFeatures(features: features, condition: condition, training: true) else {
+            throw StackGANError(.usage, "config", "`loss.contrastive_weight` needs a head with matching features (projection)")
+        }
+        return try symmetricInfoNCE(image: m.image, text: m.text, temperature: loss.config.contrastiveTemperature)
     }
 
     /// A NaN or infinite loss stops training: a `.training` error naming the network and its terms.

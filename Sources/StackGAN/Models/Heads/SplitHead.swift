@@ -8,14 +8,15 @@ public final class SplitHead: DiscriminatorHeadLayer {
     public let match: MatchHead
     public let realness: Conv2d
 
-    public init(featureChannels: Int, conditionWidth: Int, using generator: inout RandomGenerator) {
-        match = MatchHead(featureChannels: featureChannels, conditionWidth: conditionWidth, using: &generator)
-        realness = Conv2d(inputs: featureChannels, outputs: 1, kernel: 4, stride: 4, bias: true, using: &generator)
+    public init(featureChannels: Int, conditionWidth: Int, spectralNorm: Bool = false, using generator: inout RandomGenerator) {
+        match = MatchHead(featureChannels: featureChannels, conditionWidth: conditionWidth, spectralNorm: spectralNorm, using: &generator)
+        realness = Conv2d(inputs: featureChannels, outputs: 1, kernel: 4, stride: 4, bias: true, spectralNorm: spectralNorm,
+                          using: &generator)
     }
 
     public func callAsFunction(features: Tensor, condition: Tensor, training: Bool) throws -> DiscriminatorLogits {
         DiscriminatorLogits(match: try match.match(features: features, condition: condition, training: training),
-                            real: try realness(features).flattenedLogits())
+                            real: try realness(features, training: training).flattenedLogits())
     }
 
     public var namedTensors: [NamedTensor] {
