@@ -68,15 +68,11 @@ extension ImageTextMatcher {
                 }
                 let u = try model(images, training: true)
                 let v = try model.text(Tensor(shape: [slots.count, e], scalars: texts))
-                let (loss, du, dv) = symmetricInfoNCE(images: u.scalars, texts: v.scalars, width: model.jointWidth,
-                                                      temperature: options.temperature)
-                // sum(u * du) + sum(v * dv) with the gradients held constant has the loss's gradient.
-                let surrogate = try u.multiplying(Tensor(shape: u.shape, scalars: du)).sum()
-                    .adding(v.multiplying(Tensor(shape: v.shape, scalars: dv)).sum())
+                let loss = try symmetricInfoNCE(image: u, text: v, temperature: options.temperature)
                 model.zeroGrad()
-                try surrogate.backward()
+                try loss.backward()
                 try optimizer.update()
-                total += loss; batches += 1; steps += 1
+                total += Double(loss.item); batches += 1; steps += 1
             }
             lastLoss = Float(total / Double(max(batches, 1)))
             log(String(format: "matcher epoch %d/%d  loss %.4f  %.1fs", epoch + 1, options.epochs, lastLoss, Date().timeIntervalSince(start)))
@@ -98,55 +94,4 @@ extension ImageTextMatcher {
         })
         return (model, url, training)
     }
-}
-
-/// The symmetric InfoNCE loss of B image embeddings u [B, J] against their B captions' embeddings
-/// v [B, J] (both unnormalised), and its gradients with respect to u and v.
-/// S = û v̂^T / T with x̂ = x / |x|; L = (CE(rows of S, diagonal) + CE(columns of S, diagonal)) / 2,
-/// each the mean over B. dL/dS = ((softmax_rows(S) - I) + (softmax_cols(S) - I)) / 2B,
-/// dL/dû = dL/dS v̂ / T, dL/dv̂ = dL/dS^T û / T, and dL/dx = (dL/dx̂ - x̂ <x̂, dL/dx̂>) / |x|. In Double.
-func symmetricInfoNCE(images u: [Float], texts v: [Float], width e: Int, temperature: Float)
-    -> (loss: Double, images: [Float], texts: [Float]) {
-    let b = u.count / e, tau = Double(temperature)
-    let (uHat, uNorms) = unitRows(u, width: e), (vHat, vNorms) = unitRows(v, width: e)
-    var s = [Double](repeating: 0, count: b * b)
-    for i in 0..<b { for j in 0..<b {
-        var dot = 0.0
-        for c in 0..<e { dot += uHat[i * e + c] * vHat[j * e + c] }
-        s[i * b + j] = dot / tau
-    } }
-    var loss = 0.0
-    var ds = [Double](repeating: 0, count: b * b)
-    for transposed in [false, true] {
-        for i in 0..<b {
-            let line = (0..<b).map { transposed ? $0 * b + i : i * b + $0 }
-            let top = line.map { s[$0] }.max() ?? 0
-            let exps = line.map { Foundation.exp(s[$0] - top) }
-            let total = exps.reduce(0, +)
-            loss -= Foundation.log(exps[i] / total) / Double(2 * b)
-            for j in 0..<b { ds[line[j]] += (exps[j] / total - (i == j ? 1 : 0)) / Double(2 * b) }
-        }
-    }
-    /// dL/dx for rows x̂ = x / |x| scored against `other` through dS (rows of ds when !transposed).
-    func gradient(_ hat: [Double], _ norms: [Double], against other: [Double], transposed: Bool) -> [Float] {
-        var out = [Float](repeating: 0, count: b * e)
-        for i in 0..<b {
-            var dHat = [Double](repeating: 0, count: e)
-            for j in 0..<b {
-                let g = (transposed ? ds[j * b + i] : ds[i * b + j]) / tau
-                for c in 0..<e { dHat[c] += g * other[j * e + c] }
-            }
-            let along = (0..<e).reduce(0.0) { $0 + hat[i * e + $1] * dHat[$1] }
-            for c in 0..<e { out[i * e + c] = Float((dHat[c] - hat[i * e + c] * along) / norms[i]) }
-        }
-        return out
-    }
-    return (loss, gradient(uHat, uNorms, against: vHat, transposed: false), gradient(vHat, vNorms, against: uHat, transposed: true))
-}
-
-/// Rows [B * width] divided by their lengths, in Double, and the lengths (at least 1e-12).
-private func unitRows(_ x: [Float], width e: Int) -> (rows: [Double], norms: [Double]) {
-    let b = x.count / e
-    let norms = (0..<b).map { i in max((0..<e).reduce(0.0) { $0 + Double(x[i * e + $1]) * Double(x[i * e + $1]) }.squareRoot(), 1e-12) }
-    return ((0..<(b * e)).map { Double(x[$0]) / norms[$0 / e] }, norms)
 }

@@ -17,14 +17,18 @@ public final class ProjectionHead: DiscriminatorHeadLayer {
     }
 
     public func callAsFunction(features: Tensor, condition: Tensor, training: Bool) throws -> DiscriminatorLogits {
-        let m = try matchingFeatures(features: features, condition: condition, training: training)
+        let m = try vectors(features: features, condition: condition, training: training)
         let n = features.shape[0]
         let realness = try psi(m.image, training: training).reshaped([n])
         return DiscriminatorLogits(match: try realness.adding(m.image.multiplying(m.text).rowSums()), real: nil)
     }
 
+    public func matchingFeatures(features: Tensor, condition: Tensor, training: Bool) throws -> MatchingFeatures? {
+        try vectors(features: features, condition: condition, training: training)
+    }
+
     /// phi [N, C] and embed(code) [N, C].
-    public func matchingFeatures(features: Tensor, condition: Tensor, training: Bool) throws -> MatchingFeatures {
+    private func vectors(features: Tensor, condition: Tensor, training: Bool) throws -> MatchingFeatures {
         let (n, c) = (features.shape[0], features.shape[1])
         let phi = try features.reshaped([n * c, features.count / (n * c)]).rowSums().reshaped([n, c])
         return MatchingFeatures(image: phi, text: try embed(condition, training: training))

@@ -1,0 +1,167 @@
+import Autograd
+import Foundation
+import NN
+@testable import StackGAN
+import XCTest
+
+/// The quality options of issue 12 (projection head, spectral norm, DiffAugment, contrastive and
+/// mode-seeking terms, the residual Stage-II) on hand-computable values; their ops are checked
+/// against PyTorch in AutogradTests/QualityOpTests.
+final class QualityOptionTests: XCTestCase {
+    private var experiment: ExperimentConfig {
+        var c = ExperimentConfig()
+        (c.model.embeddingDimension, c.model.noiseDimension, c.model.conditionDimension) = (6, 4, 3)
+        (c.model.generatorWidth, c.model.discriminatorWidth) = (4, 2)
+        c.model.stage1Head = .projection
+        return c
+    }
+
+    func testProjectionHeadIsPsiOfPooledFeaturesPlusInnerProduct() throws {
+        var rng = RandomGenerator(seed: 1)
+        let head = ProjectionHead(featureChannels: 2, conditionWidth: 3, using: &rng)
+        try head.psi.weight.assign([0.5, -1].withUnsafeBufferPointer { $0 })
+        try XCTUnwrap(head.psi.bias).assign([0.25].withUnsafeBufferPointer { $0 })
+        try head.embed.weight.assign([1, 0, 0, 0, 2, 0].withUnsafeBufferPointer { $0 })  // embed(c) = (c0, 2 c1)
+        // Features [1, 2, 2, 2]: channel sums phi = (1+2+3+4, -1+0+0+1) = (10, 0).
+        let features = try Tensor(shape: [1, 2, 2, 2], scalars: [1, 2, 3, 4, -1, 0, 0, 1])
+        let code = try Tensor(shape: [1, 3], scalars: [0.5, 7, 9])
+        let logit = try head(features: features, condition: code, training: false).match
+        // psi = 0.5 * 10 - 1 * 0 + 0.25 = 5.25; <phi, embed> = 10 * 0.5 + 0 * 14 = 5.
+        XCTAssertEqual(logit.scalars, [10.25])
+        XCTAssertEqual(try XCTUnwrap(try head.matchingFeatures(features: features, condition: code, training: false)).image.scalars, [10, 0])
+    }
+
+    func testProjectionDiscriminatorsOfBothFamiliesAndStages() throws {
+        var rng = RandomGenerator(seed: 0)
+        for (family, stage) in [(ModelFamily.stackgan, 1), (.stackgan, 2), (.ganCLS, 1)] {
+            var c = experiment
+            (c.family, c.stage) = (family, stage)
+            c.model.stage2Head = .projection
+            c.train.stage1Checkpoint = "unused"
+            let d = try Architecture(c).makeDiscriminator(using: &rng)
+            XCTAssertEqual(d.head, .projection)
+            XCTAssertTrue(d.namedTensors.contains { $0.name.hasSuffix("get_projection_logits.psi.weight") })
+            let size = stage == 2 ? 256 : 64
+            let logits = try d(image: Tensor.randomNormal([2, 3, size, size], using: &rng),
+                               condition: Tensor.randomNormal([2, family == .ganCLS ? 6 : 3], using: &rng), training: true)
+            XCTAssertEqual(logits.match.shape, [2])
+            XCTAssertNil(logits.real)
+        }
+    }
+
+    func testSpectralNormDiscriminatorHasNoBatchNormAndSavesU() throws {
+        var c = experiment
+        c.model.spectralNorm = true
+        var rng = RandomGenerator(seed: 0)
+        let d = try Architecture(c).makeDiscriminator(using: &rng)
+        let names = d.namedTensors.map(\.name)
+        XCTAssertFalse(names.contains { $0.contains("running_mean") }, "no batch norm: \(names)")
+        let us = d.namedTensors.filter { $0.name.hasSuffix("weight_u") }
+        XCTAssertEqual(us.count, d.namedTensors.filter { $0.name.hasSuffix(".weight") }.count, "every weight has its u")
+        XCTAssertTrue(us.allSatisfy { !$0.isParameter }, "u is a buffer: saved, not trained")
+        // A training forward advances u; an eval forward does not.
+        let image = Tensor.randomNormal([2, 3, 64, 64], using: &rng), condition = Tensor.randomNormal([2, 3], using: &rng)
+        let before = us[0].tensor.scalars
+        _ = try withoutGradients { try d(image: image, condition: condition, training: false) }
+        XCTAssertEqual(us[0].tensor.scalars, before)
+        _ = try d(image: image, condition: condition, training: true)
+        XCTAssertNotEqual(us[0].tensor.scalars, before)
+        // Every spectrally normalised weight has largest singular value ~1 after a few iterations:
+        // the first conv's normalised weight maps its u's partner to a unit vector.
+        let conv = try XCTUnwrap((d as? StackGANDiscriminator)?.encoder.convs[0])
+        for _ in 0..<50 { _ = try conv.weight.spectralNormalized(u: try XCTUnwrap(conv.spectralU), powerIteration: true) }
+        let w = try conv.weight.spectralNormalized(u: try XCTUnwrap(conv.spectralU), powerIteration: false)
+        let m = w.shape[1] * w.shape[2] * w.shape[3]
+        var best: Float = 0
+        var v = [Float](repeating: 1 / Float(m).squareRoot(), count: m)
+        for _ in 0..<200 {  // plain power iteration on W^T W
+            let wv = (0..<w.shape[0]).map { r in (0..<m).reduce(Float(0)) { $0 + w.scalars[r * m + $1] * v[$1] } }
+            var next = (0..<m).map { c in (0..<w.shape[0]).reduce(Float(0)) { $0 + w.scalars[$1 * m + c] * wv[$1] } }
+            let norm = next.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            next = next.map { $0 / norm }
+            best = norm.squareRoot()
+            v = next
+        }
+        XCTAssertEqual(best, 1, accuracy: 1e-3)
+    }
+
+    func testOneTrainingStepWithEveryOption() throws {
+        var c = experiment
+        c.model.spectralNorm = true
+        c.loss.loss = .hinge
+        (c.loss.contrastiveWeight, c.loss.modeSeekingWeight) = (1, 1)
+        c.train.augment = AugmentTransform.allCases
+        let architecture = try Architecture(c)
+        var rng = RandomGenerator(seed: 6)
+        let (g, d) = (architecture.makeGenerator(using: &rng), architecture.makeDiscriminator(using: &rng))
+        let step = GANStep(generator: g, discriminator: d, architecture: architecture, config: c)
+        let before = d.parameters.map { $0.tensor.scalars }
+        let values = try step(real: Tensor.randomNormal([4, 3, 64, 64], using: &rng), wrong: nil,
+                              embeddings: Tensor.randomNormal([4, 6], using: &rng), using: &rng)
+        for key in ["d_contrastive", "g_contrastive", "g_mode_seeking", "d_real_match", "g_match"] {
+            XCTAssertTrue(try XCTUnwrap(values[key], key).isFinite, key)
+        }
+        XCTAssertGreaterThan(try XCTUnwrap(values["d_contrastive"]), 0)
+        XCTAssertNotEqual(d.parameters.map { $0.tensor.scalars }, before, "the discriminator trained")
+    }
+
+    func testContrastiveNeedsAHeadWithMatchingFeatures() throws {
+        var c = experiment
+        c.loss.contrastiveWeight = 1
+        XCTAssertNoThrow(try Architecture(c))
+        c.model.stage1Head = .split
+        XCTAssertThrowsError(try Architecture(c)) { XCTAssertTrue("\($0)".contains("loss.contrastive_weight"), "\($0)") }
+        c.model.stage1Head = .projection
+        c.loss.modeSeekingWeight = -1
+        XCTAssertThrowsError(try Architecture(c)) { XCTAssertTrue("\($0)".contains("loss.mode_seeking_weight"), "\($0)") }
+    }
+
+    func testDiffAugmentKeepsShapeAndIsSeeded() throws {
+        var rng = RandomGenerator(seed: 3)
+        let images = Tensor.randomNormal([4, 3, 16, 16], using: &rng)
+        let augment = DiffAugment(transforms: AugmentTransform.allCases)
+        var a = RandomGenerator(seed: 9), b = RandomGenerator(seed: 9)
+        let x = try augment(images, using: &a), y = try augment(images, using: &b)
+        XCTAssertEqual(x.shape, images.shape)
+        XCTAssertEqual(x.scalars, y.scalars, "the same draws give the same images")
+        XCTAssertNotEqual(x.scalars, images.scalars)
+        // Cutout zeroes a square of half the side, clipped at the border: at least 4x4 of 16x16.
+        let cut = try DiffAugment(transforms: [.cutout])(Tensor(repeating: 1, shape: [1, 1, 16, 16]), using: &a)
+        let zeros = cut.scalars.filter { $0 == 0 }.count
+        XCTAssertGreaterThanOrEqual(zeros, 16)
+        XCTAssertLessThanOrEqual(zeros, 64)
+    }
+
+    func testModeSeekingIsLargeWhenTheNoiseIsIgnored() throws {
+        var rng = RandomGenerator(seed: 4)
+        let za = Tensor.randomNormal([2, 4], using: &rng), zb = Tensor.randomNormal([2, 4], using: &rng)
+        let a = Tensor.randomNormal([2, 3, 4, 4], using: &rng)
+        let same = try modeSeeking(a, a, noise: za, zb).item
+        XCTAssertEqual(same, 1e5, accuracy: 1, "identical images: 1 / 1e-5")
+        let b = a.scaled(by: -1)
+        let imageDistance = 2 * a.scalars.map(abs).reduce(0, +) / Float(a.count)
+        let noiseDistance = zip(za.scalars, zb.scalars).map { abs($0 - $1) }.reduce(0, +) / Float(za.count)
+        XCTAssertEqual(try modeSeeking(a, b, noise: za, zb).item, 1 / (imageDistance / noiseDistance + 1e-5), accuracy: 1e-4)
+    }
+
+    func testResidualStageTwoStartsAsItsUpsampledInput() throws {
+        var c = experiment.model
+        c.stage2Residual = true
+        var rng = RandomGenerator(seed: 5)
+        let g = Stage2Generator(config: c, stageOne: Stage1Generator(config: c, using: &rng), using: &rng)
+        for tensor in g.img.namedTensors { try tensor.tensor.assign([Float](repeating: 0, count: tensor.tensor.count).withUnsafeBufferPointer { $0 }) }
+        let out = try withoutGradients {
+            try g(embedding: Tensor.randomNormal([2, 6], using: &rng), noise: Tensor.randomNormal([2, 4], using: &rng), training: false,
+                  using: &rng)
+        }
+        let small = try XCTUnwrap(out.stageOneImage), big = out.image
+        XCTAssertEqual(big.shape, [2, 3, 256, 256])
+        var worst: Float = 0
+        for n in 0..<2 { for ch in 0..<3 { for y in 0..<256 { for x in 0..<256 {
+            let s = small.scalars[((n * 3 + ch) * 64 + y / 4) * 64 + x / 4]
+            let b = big.scalars[((n * 3 + ch) * 256 + y) * 256 + x]
+            worst = max(worst, abs(max(min(s, 0.999), -0.999) - b))
+        } } } }
+        XCTAssertLessThan(worst, 1e-4, "a zero correction gives the nearest-upsampled Stage-I image")
+    }
+}
