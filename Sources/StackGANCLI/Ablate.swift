@@ -8,14 +8,19 @@ struct Ablate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train and evaluate each discriminator head variant of a config over several seeds.",
         discussion: """
-        Overrides model.stage1_head (or model.stage2_head for stage 2) and train.seed; seeds are train.seed, \
-        train.seed+1, ... Writes to --out: runs/<head>-seed<k>/ (resumed if present), samples/<head>-seed<k>.png, \
-        summary.md and summary.csv (mean and sample standard deviation per head), runs.csv and runs.json.
+        Overrides model.stage1_head (or model.stage2_head for stage 2), the techniques with --techniques, and \
+        train.seed; seeds are train.seed, \
+        train.seed+1, ... Writes to --out: runs/<variant>-seed<k>/ (resumed if present), samples/<variant>-seed<k>.png, \
+        summary.md and summary.csv (mean and sample standard deviation per variant), runs.csv and runs.json.
         Example: stackgan ablate --config configs/shapes_stage1.yml --heads single,split --steps 300 --seeds 3
         """)
 
     @Option(help: "A YAML config (configs/*.yml).") var config: String
-    @Option(help: "Comma-separated heads: single, split.") var heads = "single,split"
+    @Option(help: "Comma-separated heads: single, split, projection.") var heads = "single,split"
+    @Option(help: """
+        Comma-separated technique sets, each 'none' or names joined by '+' (spectral_norm, augment, contrastive, \
+        mode_seeking): in each variant those are on and the others off. Default: the config's own settings.
+        """) var techniques: String?
     @Option(help: "Steps per run, replacing train.max_steps.") var steps: Int?
     @Option(help: "Seeds per head.") var seeds = 3
     @Option(help: "The ablation folder (default runs/ablate-<name>).") var out: String?
@@ -28,6 +33,7 @@ struct Ablate: ParsableCommand {
 
     func run() throws {
         let headList = try Ablation.parseHeads(heads)
+        let techniqueSets = try techniques.map(Technique.parseSets)
         guard seeds >= 1 else { throw StackGANError.usage("--seeds must be at least 1, got \(seeds)") }
         if let steps, steps < 1 { throw StackGANError.usage("--steps must be positive, got \(steps)") }
         guard samplesPerCaption >= 1 else { throw StackGANError.usage("--samples-per-caption must be at least 1, got \(samplesPerCaption)") }
@@ -39,9 +45,10 @@ struct Ablate: ParsableCommand {
         }
         let evaluator = try loadEvaluator(classifier: classifier, matcher: matcher, datasetPath: experiment.data.path, cache: classifierCache)
         let folder = URL(fileURLWithPath: out ?? "runs/ablate-\(experiment.name)")
-        let ablation = try Ablation(config: experiment, heads: headList, seeds: (0..<seeds).map { experiment.train.seed &+ UInt64($0) },
+        let ablation = try Ablation(config: experiment, heads: headList, techniques: techniqueSets, seeds: (0..<seeds).map { experiment.train.seed &+ UInt64($0) },
                                     steps: steps, outputDirectory: folder, evaluator: evaluator,
                                     evaluationOptions: EvaluationOptions(samplesPerCaption: samplesPerCaption, limit: limit))
+        if !ablation.skipped.isEmpty { printLine("ablation: skipping \(ablation.skipped.joined(separator: ", ")) (the architecture rejects them)") }
         let runs = try ablation.run(log: printLine)
         print(Ablation.summaryMarkdown(runs, config: ablation.config))
         print("ablation: \(folder.path)/summary.md, summary.csv, runs.csv, samples/")

@@ -115,9 +115,9 @@ final class EvaluateAblateTests: XCTestCase {
             XCTAssertTrue(header.contains(column), "summary.csv lacks \(column)")
         }
         XCTAssertEqual(lines.dropFirst().map { $0[0] }, ["single", "split"])
-        XCTAssertEqual(lines.dropFirst().map { $0[1] }, ["2", "2"])
+        XCTAssertEqual(lines.dropFirst().map { $0[2] }, ["2", "2"])
         let markdown = try String(contentsOf: out.appendingPathComponent("summary.md"), encoding: .utf8)
-        XCTAssertTrue(markdown.contains("| single | 2 |") && markdown.contains("| split | 2 |"), markdown)
+        XCTAssertTrue(markdown.contains("| single | as configured | 2 |") && markdown.contains("| split | as configured | 2 |"), markdown)
         XCTAssertTrue(markdown.contains(" ± "), "mean ± spread cells")
         let runs = try String(contentsOf: out.appendingPathComponent("runs.csv"), encoding: .utf8).split(separator: "\n")
         XCTAssertEqual(runs.count, 5, "a header and four runs")
@@ -130,5 +130,26 @@ final class EvaluateAblateTests: XCTestCase {
         XCTAssertNotNil(split["discriminator.get_uncond_logits.outlogits.0.weight"])
         let single = try CommandHarness.tensors(out.appendingPathComponent("runs/single-seed1/checkpoint.safetensors"))
         XCTAssertNil(single["discriminator.get_uncond_logits.outlogits.0.weight"])
+    }
+
+    func testAblateTechniqueSets() throws {
+        let bad = CommandHarness.run(["ablate", "--config", CommandHarness.tinyConfig, "--techniques", "none,dropout"])
+        XCTAssertEqual(bad.code, 2)
+        XCTAssertTrue(bad.error.contains("'dropout'"), bad.error)
+
+        let out = try CommandHarness.temporaryFolder(for: self).appendingPathComponent("ablation")
+        let result = CommandHarness.run(["ablate", "--config", CommandHarness.tinyConfig, "--set", "data.path=\(CommandHarness.dataset)",
+                                         "--heads", "split,projection", "--techniques", "none,spectral_norm+contrastive",
+                                         "--seeds", "1", "--steps", "1", "--limit", "8",
+                                         "--classifier", try classifier().path, "--matcher", try matcher().path, "--out", out.path])
+        XCTAssertEqual(result.code, 0, result.error)
+        let rows = try String(contentsOf: out.appendingPathComponent("summary.csv"), encoding: .utf8).split(separator: "\n").dropFirst()
+        XCTAssertEqual(rows.map { $0.split(separator: ",").prefix(2).joined(separator: " ") },
+                       ["split none", "projection none", "projection spectral_norm+contrastive"])
+        // The technique really was on: spectral normalisation's u vectors are in that checkpoint only.
+        let on = try CommandHarness.tensors(out.appendingPathComponent("runs/projection+spectral_norm+contrastive-seed0/checkpoint.safetensors"))
+        XCTAssertNotNil(on["discriminator.encode_img.0.weight_u"])
+        let off = try CommandHarness.tensors(out.appendingPathComponent("runs/projection+none-seed0/checkpoint.safetensors"))
+        XCTAssertNil(off["discriminator.encode_img.0.weight_u"])
     }
 }

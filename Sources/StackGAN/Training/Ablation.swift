@@ -1,33 +1,85 @@
 import Foundation
 
+/// A training option of issue 12 that an ablation switches on or off (`--techniques`).
+public enum Technique: String, Codable, CaseIterable, Sendable {
+    case spectralNorm = "spectral_norm"
+    case augment
+    case contrastive
+    case modeSeeking = "mode_seeking"
+
+    /// The config with this technique on (`true`) or off. On keeps the config's own setting when it
+    /// has one (e.g. its contrastive weight), else uses SN / [translation, cutout] / weight 1.
+    func set(_ on: Bool, in c: inout ExperimentConfig) {
+        switch self {
+        case .spectralNorm: c.model.spectralNorm = on
+        case .augment: c.train.augment = on ? (c.train.augment.isEmpty ? [.translation, .cutout] : c.train.augment) : []
+        case .contrastive: c.loss.contrastiveWeight = on ? (c.loss.contrastiveWeight > 0 ? c.loss.contrastiveWeight : 1) : 0
+        case .modeSeeking: c.loss.modeSeekingWeight = on ? (c.loss.modeSeekingWeight > 0 ? c.loss.modeSeekingWeight : 1) : 0
+        }
+    }
+
+    /// Technique sets from a comma-separated list of `+`-joined names or `none`
+    /// ("none,spectral_norm,augment+contrastive"); the error names the unknown one.
+    public static func parseSets(_ text: String) throws -> [[Technique]] {
+        let known = (["none"] + allCases.map(\.rawValue)).joined(separator: ", ")
+        let items = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        guard !items.isEmpty else { throw StackGANError(.usage, "--techniques", "no techniques given; expected a list of \(known)") }
+        return try items.map { item in
+            guard item != "none" else { return [] }
+            return try item.split(separator: "+").map { name in
+                guard let t = Technique(rawValue: String(name)) else {
+                    throw StackGANError(.usage, "--techniques", "unknown technique '\(name)' (known: \(known))")
+                }
+                return t
+            }
+        }
+    }
+
+    /// "none" or the names joined by "+".
+    public static func name(_ set: [Technique]) -> String { set.isEmpty ? "none" : set.map(\.rawValue).joined(separator: "+") }
+}
+
 /// One trained and evaluated variant of an ablation.
 public struct AblationRun: Codable, Equatable {
     public var head: DiscriminatorHead
+    /// The techniques on in this run (`Technique.name`, the others off), or "" when the ablation
+    /// kept the config's settings.
+    public var techniques: String
     public var seed: UInt64
     public var runDirectory: String
     /// Wall time of training (the part of it this invocation ran, when a run was resumed).
     public var trainSeconds: Double
     public var report: EvaluationReport
+
+    /// The run's sample grid and folder name: `<head>[+<techniques>]-seed<k>`.
+    var gridName: String { "\(head.rawValue)\(techniques.isEmpty ? "" : "+" + techniques)-seed\(seed)" }
 }
 
-/// Trains every discriminator-head variant of one config for several seeds with the same data and
-/// step budget, evaluates each with one `Evaluator`, and summarises metric mean and spread per head.
+/// Trains every variant (discriminator head x set of techniques) of one config for several seeds
+/// with the same data and step budget, evaluates each with one `Evaluator`, and summarises metric
+/// mean and spread per variant. A variant's techniques are on, the other `Technique`s off;
+/// combinations the architecture rejects (contrastive without a projection head) are skipped.
 ///
-/// Folder: `runs/<head>-seed<k>/` (ordinary training run folders; an existing one is resumed, so an
-/// interrupted ablation continues), `samples/<head>-seed<k>.png` (each run's final grid),
-/// `summary.md`, `summary.csv` (per head), `runs.csv` and `runs.json` (per run).
+/// Folder: `runs/<variant>-seed<k>/` (ordinary training run folders; an existing one is resumed, so
+/// an interrupted ablation continues), `samples/<variant>-seed<k>.png` (each run's final grid),
+/// `summary.md`, `summary.csv` (per variant), `runs.csv` and `runs.json` (per run). A variant is
+/// named by its head, then `+` and its techniques when it has any.
 public struct Ablation {
     public let config: ExperimentConfig
     /// The config's architecture; each variant replaces its head.
     public let architecture: Architecture
     public let heads: [DiscriminatorHead]
+    /// (head, techniques) pairs in run order, and those skipped because the architecture rejects them.
+    public let variants: [(head: DiscriminatorHead, techniques: [Technique])]
+    public let skipped: [String]
     public let seeds: [UInt64]
     public let outputDirectory: URL
     public let evaluator: Evaluator
     public let evaluationOptions: EvaluationOptions
 
     /// `steps` replaces `train.max_steps` for every variant when given.
-    public init(config: ExperimentConfig, heads: [DiscriminatorHead], seeds: [UInt64], steps: Int? = nil,
+    /// `techniques` nil: each head with the config's own settings.
+    public init(config: ExperimentConfig, heads: [DiscriminatorHead], techniques: [[Technique]]? = nil, seeds: [UInt64], steps: Int? = nil,
                 outputDirectory: URL, evaluator: Evaluator, evaluationOptions: EvaluationOptions = EvaluationOptions()) throws {
         guard !heads.isEmpty, !seeds.isEmpty else {
             throw StackGANError(.usage, "ablate", "an ablation needs at least one head and one seed")
@@ -44,7 +96,32 @@ public struct Ablation {
         self.outputDirectory = outputDirectory
         self.evaluator = evaluator
         self.evaluationOptions = evaluationOptions
-        for head in heads { _ = try Architecture(variant(head: head, seed: seeds[0])) }  // e.g. split on gan_cls
+        var variants: [(head: DiscriminatorHead, techniques: [Technique])] = [], skipped: [String] = []
+        for head in heads {
+            _ = try Architecture(Self.variant(base, head: head, techniques: nil, seed: seeds[0], stage: architecture.stage))  // e.g. split on gan_cls
+            for set in techniques ?? [[]] {
+                let candidate = Self.variant(base, head: head, techniques: techniques == nil ? nil : set, seed: seeds[0],
+                                             stage: architecture.stage)
+                if (try? Architecture(candidate)) == nil {
+                    skipped.append(Self.variantName(head, techniques == nil ? nil : set))
+                } else {
+                    variants.append((head, set))
+                }
+            }
+        }
+        guard !variants.isEmpty else { throw StackGANError(.usage, "ablate", "no variant fits the config (skipped: \(skipped.joined(separator: ", ")))") }
+        self.variants = variants
+        self.skipped = skipped
+        self.techniquesGiven = techniques != nil
+    }
+
+    /// Whether `--techniques` was given (else each variant keeps the config's settings).
+    public let techniquesGiven: Bool
+
+    /// "<head>" or "<head>+<techniques>".
+    static func variantName(_ head: DiscriminatorHead, _ techniques: [Technique]?) -> String {
+        guard let techniques else { return head.rawValue }
+        return head.rawValue + "+" + Technique.name(techniques)
     }
 
     /// Heads from a comma-separated list ("single,split"); the error names the unknown one.
@@ -62,12 +139,15 @@ public struct Ablation {
         return heads
     }
 
-    /// The config of one variant: the head of the config's stage replaced, the seed set.
-    public func variant(head: DiscriminatorHead, seed: UInt64) -> ExperimentConfig {
-        var c = config
-        c[keyPath: Architecture.headKeyPath(stage: architecture.stage)] = head
+    /// The config of one variant: the head of the config's stage replaced, the techniques on and
+    /// the others off (nil: as the config has them), the seed set.
+    static func variant(_ base: ExperimentConfig, head: DiscriminatorHead, techniques: [Technique]?, seed: UInt64,
+                        stage: StackGANStage) -> ExperimentConfig {
+        var c = base
+        c[keyPath: Architecture.headKeyPath(stage: stage)] = head
+        if let techniques { for t in Technique.allCases { t.set(techniques.contains(t), in: &c) } }
         c.train.seed = seed
-        c.name = "\(config.name)-\(head.rawValue)-seed\(seed)"
+        c.name = "\(base.name)-\(variantName(head, techniques))-seed\(seed)"
         return c
     }
 
@@ -77,14 +157,17 @@ public struct Ablation {
         let samples = outputDirectory.appendingPathComponent("samples")
         try fm.createDirectory(at: samples, withIntermediateDirectories: true)
         var runs: [AblationRun] = []
-        for head in heads {
+        for (head, techniques) in variants {
+            let variantName = Self.variantName(head, techniquesGiven ? techniques : nil)
             for seed in seeds {
-                let name = "\(head.rawValue)-seed\(seed)"
+                let name = "\(variantName)-seed\(seed)"
                 let folder = outputDirectory.appendingPathComponent("runs/\(name)")
                 let resume = fm.fileExists(atPath: folder.appendingPathComponent(Checkpoint.fileName).path)
                 log("ablation: \(name)\(resume ? " (resuming its checkpoint)" : "")")
                 let start = Date()
-                let trainer = try Trainer(config: variant(head: head, seed: seed), runDirectory: folder, resume: resume, log: log)
+                let config = Self.variant(self.config, head: head, techniques: techniquesGiven ? techniques : nil, seed: seed,
+                                          stage: architecture.stage)
+                let trainer = try Trainer(config: config, runDirectory: folder, resume: resume, log: log)
                 try trainer.run()
                 let seconds = Date().timeIntervalSince(start)
                 let report = try evaluator.evaluate(checkpoint: trainer.checkpointURL.path, options: evaluationOptions)
@@ -94,7 +177,8 @@ public struct Ablation {
                 let grid = samples.appendingPathComponent("\(name).png")
                 try? fm.removeItem(at: grid)
                 try fm.copyItem(at: folder.appendingPathComponent("samples/latest.png"), to: grid)
-                runs.append(AblationRun(head: head, seed: seed, runDirectory: folder.path, trainSeconds: seconds, report: report))
+                runs.append(AblationRun(head: head, techniques: techniquesGiven ? Technique.name(techniques) : "", seed: seed,
+                                        runDirectory: folder.path, trainSeconds: seconds, report: report))
                 try write(runs)  // after every run, so an interrupted ablation leaves what it finished
             }
         }
@@ -122,23 +206,23 @@ public struct Ablation {
         return (mean, variance.squareRoot())
     }
 
-    /// summary.csv: one row per head with `<metric>_mean` and `<metric>_std` columns.
+    /// summary.csv: one row per variant with `<metric>_mean` and `<metric>_std` columns.
     public static func summaryCSV(_ runs: [AblationRun]) -> String {
-        var lines = [(["head", "runs"] + metrics.flatMap { ["\($0.name)_mean", "\($0.name)_std"] }).joined(separator: ",")]
-        for head in orderedHeads(runs) {
-            let group = runs.filter { $0.head == head }
+        var lines = [(["head", "techniques", "runs"] + metrics.flatMap { ["\($0.name)_mean", "\($0.name)_std"] }).joined(separator: ",")]
+        for (head, techniques) in orderedVariants(runs) {
+            let group = runs.filter { $0.head == head && $0.techniques == techniques }
             let cells = metrics.flatMap { metric -> [String] in
                 let (mean, spread) = meanAndSpread(group.map(metric.value))
                 return [String(format: "%.6g", mean), String(format: "%.6g", spread)]
             }
-            lines.append(([head.rawValue, String(group.count)] + cells).joined(separator: ","))
+            lines.append(([head.rawValue, label(techniques), String(group.count)] + cells).joined(separator: ","))
         }
         return lines.joined(separator: "\n") + "\n"
     }
 
     /// summary.md: the same as a Markdown table of "mean ± std", with the ceiling and chance.
     public static func summaryMarkdown(_ runs: [AblationRun], config: ExperimentConfig) -> String {
-        var text = "# Ablation: discriminator head, \(config.name) (stage \(config.stage), \(config.train.maxSteps) steps)\n\n"
+        var text = "# Ablation: discriminator head and techniques, \(config.name) (stage \(config.stage), \(config.train.maxSteps) steps)\n\n"
         if let first = runs.first?.report {
             text += "Evaluated on \(first.dataset) [\(first.split)], \(first.generatedImages) generated images per run; "
             text += String(format: "classifier real-image accuracy %.1f%% (ceiling), chance %.1f%% (majority class)", 100 * first.realAccuracy, 100 * first.chance)
@@ -152,35 +236,37 @@ public struct Ablation {
             }
             text += "Values are mean ± sample standard deviation over seeds.\n\n"
         }
-        text += "| head | runs | " + metrics.map(\.title).joined(separator: " | ") + " |\n"
-        text += "|---|---:|" + String(repeating: "---:|", count: metrics.count) + "\n"
-        for head in orderedHeads(runs) {
-            let group = runs.filter { $0.head == head }
+        text += "| head | techniques | runs | " + metrics.map(\.title).joined(separator: " | ") + " |\n"
+        text += "|---|---|---:|" + String(repeating: "---:|", count: metrics.count) + "\n"
+        for (head, techniques) in orderedVariants(runs) {
+            let group = runs.filter { $0.head == head && $0.techniques == techniques }
             let cells = metrics.map { metric -> String in
                 let (mean, spread) = meanAndSpread(group.map(metric.value))
                 return metric.name == "train_seconds" ? String(format: "%.1f ± %.1f", mean, spread) : String(format: "%.4f ± %.4f", mean, spread)
             }
-            text += "| \(head.rawValue) | \(group.count) | " + cells.joined(separator: " | ") + " |\n"
+            text += "| \(head.rawValue) | \(label(techniques)) | \(group.count) | " + cells.joined(separator: " | ") + " |\n"
         }
-        text += "\nSample grids: " + runs.map { "[\($0.head.rawValue) seed \($0.seed)](samples/\($0.head.rawValue)-seed\($0.seed).png)" }
-            .joined(separator: ", ") + "\n"
+        text += "\nSample grids: " + runs.map { "[\($0.gridName)](samples/\($0.gridName).png)" }.joined(separator: ", ") + "\n"
         return text
     }
 
     /// runs.csv: one row per run.
     public static func runsCSV(_ runs: [AblationRun]) -> String {
-        var lines = [(["head", "seed", "step"] + metrics.map(\.name) + ["run_directory"]).joined(separator: ",")]
+        var lines = [(["head", "techniques", "seed", "step"] + metrics.map(\.name) + ["run_directory"]).joined(separator: ",")]
         for run in runs {
-            lines.append(([run.head.rawValue, String(run.seed), run.report.step.map(String.init) ?? ""]
+            lines.append(([run.head.rawValue, label(run.techniques), String(run.seed), run.report.step.map(String.init) ?? ""]
                           + metrics.map { String(format: "%.6g", $0.value(run)) } + [run.runDirectory]).joined(separator: ","))
         }
         return lines.joined(separator: "\n") + "\n"
     }
 
-    private static func orderedHeads(_ runs: [AblationRun]) -> [DiscriminatorHead] {
-        var heads: [DiscriminatorHead] = []
-        for run in runs where !heads.contains(run.head) { heads.append(run.head) }
-        return heads
+    /// How a run's techniques read in the summaries.
+    private static func label(_ techniques: String) -> String { techniques.isEmpty ? "as configured" : techniques }
+
+    private static func orderedVariants(_ runs: [AblationRun]) -> [(DiscriminatorHead, String)] {
+        var variants: [(DiscriminatorHead, String)] = []
+        for run in runs where !variants.contains(where: { $0 == (run.head, run.techniques) }) { variants.append((run.head, run.techniques)) }
+        return variants
     }
 
     private func write(_ runs: [AblationRun]) throws {
