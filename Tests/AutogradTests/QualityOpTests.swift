@@ -45,6 +45,13 @@ final class QualityOpTests: XCTestCase {
         let big = try Tensor(shape: [1, 3], scalars: [1000, 0, -1000])
         XCTAssertEqual(try big.softmaxCrossEntropy(targets: [0]).item, 0, accuracy: 1e-6)
         XCTAssertThrowsError(try big.softmaxCrossEntropy(targets: [3]))
+        // A row without a label (-1) counts for neither the loss nor the mean, and gets no gradient.
+        let partial = try c.tensor("x", requiresGrad: true)
+        let rows = try partial.slicedBatch(0..<1)
+        let masked = try partial.softmaxCrossEntropy(targets: [targets[0], -1, -1, -1])
+        XCTAssertEqual(masked.item, try rows.softmaxCrossEntropy(targets: [targets[0]]).item, accuracy: 1e-6)
+        try masked.backward()
+        XCTAssertTrue(try XCTUnwrap(partial.grad).scalars.dropFirst(5).allSatisfy { $0 == 0 })
     }
 
     // Fixtures/spectralNorm.json: scripts/make_quality_fixtures.py

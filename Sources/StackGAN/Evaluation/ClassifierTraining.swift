@@ -77,18 +77,14 @@ extension ConditionClassifier {
             for slots in shuffledBatches(count: examples.count, batchSize: b, using: &rng) {
                 let images = try bank.batch(slots, cropSize: size, flips: options.augment, using: &rng)
                 let (_, logits) = try model(images, training: true)
-                // The engine has no log-softmax op. sum(logits * c) with c = (softmax - onehot) / B
-                // held constant has exactly the gradient of the mean cross-entropy.
-                var surrogate: Tensor?
+                var loss: Tensor?
                 for (h, l) in logits.enumerated() {
-                    let (loss, coefficients) = softmaxCrossEntropy(logits: l.scalars, targets: slots.map { targets[h][$0] },
-                                                                   classes: l.shape[1])
-                    let term = try l.multiplying(Tensor(shape: l.shape, scalars: coefficients)).sum()
-                    surrogate = try surrogate.map { try $0.adding(term) } ?? term
-                    total += loss
+                    let term = try l.softmaxCrossEntropy(targets: slots.map { targets[h][$0] })
+                    loss = try loss.map { try $0.adding(term) } ?? term
+                    total += Double(term.item)
                 }
                 model.zeroGrad()
-                try surrogate?.backward()
+                try loss?.backward()
                 try optimizer.update()
                 batches += 1; steps += 1
             }
@@ -119,22 +115,4 @@ func shuffledBatches(count: Int, batchSize b: Int, using rng: inout RandomGenera
     var order = Array(0..<count)
     for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, Int(rng.next() % UInt64(i + 1))) }
     return stride(from: 0, to: count - b + 1, by: b).map { Array(order[$0..<($0 + b)]) }
-}
-
-/// Mean cross-entropy of logits [B, K] against class indices [B], and its gradient [B, K]
-/// (softmax - onehot) / B. Rows with target -1 count for neither (their gradient is 0) and the
-/// mean is over the others. In Double, with the max subtracted, so large logits cannot overflow.
-func softmaxCrossEntropy(logits: [Float], targets: [Int], classes k: Int) -> (loss: Double, gradient: [Float]) {
-    let b = targets.count, labelled = max(targets.filter { $0 >= 0 }.count, 1)
-    var loss = 0.0
-    var gradient = [Float](repeating: 0, count: b * k)
-    for r in 0..<b where targets[r] >= 0 {
-        let row = logits[(r * k)..<((r + 1) * k)].map(Double.init)
-        let top = row.max() ?? 0
-        let exps = row.map { Foundation.exp($0 - top) }
-        let total = exps.reduce(0, +)
-        loss -= Foundation.log(exps[targets[r]] / total)
-        for c in 0..<k { gradient[r * k + c] = Float((exps[c] / total - (c == targets[r] ? 1 : 0)) / Double(labelled)) }
-    }
-    return (loss / Double(labelled), gradient)
 }
