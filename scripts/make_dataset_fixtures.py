@@ -104,6 +104,24 @@ def write_per_example(path, mutate=None, libver="earliest"):
             mutate(f)
 
 
+def write_caption_groups(path, uneven=False):
+    """Layout 1 as aelnouby's CUB/Oxford files store it: one group per caption (`<name>_k`), each
+    with the image's `img` and `name` and one (E,) embedding. train: 2 images x 3 captions.
+    `uneven` drops image 0's last caption group (a clear error)."""
+    with h5py.File(path, "w", libver="v108") as f:
+        train = f.create_group("train")
+        order = [(0, 0), (0, 1), (1, 0), (1, 1), (1, 2), (0, 2)]
+        if uneven:
+            order = order[:-1]
+        for example, k in order:
+            g = train.create_group(f"img{example}_{k}")
+            put_image(g, png_bytes(pattern(example)), "opaque")
+            g.create_dataset("embeddings", data=embedding(example, 3)[k].astype(np.float32))
+            g.create_dataset("txt", data=f"image {example} caption {k}")
+            g.create_dataset("class", data=f"class{example}")
+            g.create_dataset("name", data=f"img{example}")
+
+
 def write_flat(path):
     """Layout 2, arrays at the root with a string split array: 6 examples of 8x8,
     embeddings (6, 3, E) float32, captions (6, 3), integer class ids."""
@@ -135,6 +153,8 @@ def main():
     write_per_example(p("per_example.h5"))
     write_flat(p("flat.h5"))
     write_flat_groups(p("flat_groups.h5"))
+    write_caption_groups(p("caption_groups.h5"))
+    write_caption_groups(p("bad_caption_groups.h5"), uneven=True)
 
     # Bad inputs. Each must end in a thrown DatasetError naming file and inner path.
     with open(p("per_example.h5"), "rb") as src:

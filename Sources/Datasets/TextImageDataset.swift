@@ -288,6 +288,37 @@ public final class TextImageDataset {
         return result
     }
 
+    /// aelnouby's files store each caption of an image as its own group (`<name>_0` ... `<name>_4`,
+    /// each holding the same `img` and `name`). Groups sharing a name become one example with all
+    /// their captions, so that captions-per-image, mean-of-k, wrong pairs and R-precision see one
+    /// image with K captions rather than K images that happen to look alike.
+    /// Returns the group indices of each merged example, in first-seen order.
+    private static func groupByName(_ ex: inout Examples, file: String, path: String) throws -> [[Int]] {
+        var members: [[Int]] = []
+        var slot: [String: Int] = [:]
+        for (i, name) in ex.names.enumerated() {
+            if let s = slot[name] { members[s].append(i) } else { slot[name] = members.count; members.append([i]) }
+        }
+        guard members.count < ex.names.count else { return members }
+        let groupsPerImage = members[0].count
+        if let odd = members.first(where: { $0.count != groupsPerImage }) {
+            throw DatasetError(.wrongRank, file: file, path: path,
+                               "example '\(ex.names[odd[0]])' has \(odd.count) caption groups where '\(ex.names[0])' has \(groupsPerImage); every image needs the same number of captions")
+        }
+        let size = ex.captionsPerImage * ex.embeddingWidth
+        var merged = Examples()
+        merged.captionsPerImage = ex.captionsPerImage * groupsPerImage
+        merged.embeddingWidth = ex.embeddingWidth
+        for group in members {
+            for i in group { merged.embeddings += ex.embeddings[(i * size)..<((i + 1) * size)] }
+            merged.captions.append(group.flatMap { ex.captions[$0] })
+            merged.classes.append(ex.classes[group[0]])
+            merged.names.append(ex.names[group[0]])
+        }
+        ex = merged
+        return members
+    }
+
     private static func openPerExample(_ splitGroup: H5Group, split: String, splits: [String], attributes: H5Group?,
                                        options: DatasetOptions) throws -> TextImageDataset {
         let file = splitGroup.file
@@ -359,6 +390,10 @@ public final class TextImageDataset {
         guard !ex.names.isEmpty else {
             throw DatasetError(.emptySplit, file: file, path: splitGroup.path, "split '\(split)' has no usable examples (\(skipped.count) skipped for undecodable images)")
         }
+        let members = try groupByName(&ex, file: file, path: splitGroup.path)
+        blobs = members.map { blobs[$0[0]] }
+        blobPaths = members.map { blobPaths[$0[0]] }
+        kept = members.map { kept[$0[0]] }
         ex.attributes = try readAttributes(attributes, groups: exampleNames.count, kept: kept)
         return TextImageDataset(file: file, split: split, layout: .perExample, availableSplits: splits, examples: ex,
                                 images: .encoded(blobs, paths: blobPaths), skipped: skipped)

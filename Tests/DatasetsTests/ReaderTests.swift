@@ -30,6 +30,33 @@ final class ReaderTests: XCTestCase {
         XCTAssertTrue(data.skipped.isEmpty)
     }
 
+    func testCaptionGroupsSharingANameAreOneImageWithItsCaptions() throws {
+        let data = try TextImageDataset.open(path: try Fixture.path("caption_groups.h5"), split: "train")
+        XCTAssertEqual(data.count, 2, "6 groups of 2 names are 2 images")
+        XCTAssertEqual(data.captionsPerImage, 3)
+        XCTAssertEqual(data.names, ["img0", "img1"])
+        XCTAssertEqual(data.captions[0], ["image 0 caption 0", "image 0 caption 1", "image 0 caption 2"])
+        XCTAssertEqual(data.captions[1], ["image 1 caption 0", "image 1 caption 1", "image 1 caption 2"])
+        XCTAssertEqual(data.classIndices.map { data.classNames[$0] }, ["class0", "class1"])
+        for i in 0..<2 {
+            for k in 0..<3 {
+                let v = Array(data.embedding(i, caption: k))
+                for j in 0..<Fixture.width { XCTAssertEqual(v[j], Fixture.embedding(example: i, k: k, j: j), accuracy: 1e-6) }
+            }
+        }
+        Fixture.assertPattern(try data.image(at: 0), example: 0, tolerance: 0)
+        Fixture.assertPattern(try data.image(at: 1), example: 1, tolerance: 0)
+        let report = try DatasetInspector.report(path: try Fixture.path("caption_groups.h5"), gridPath: nil, samples: 2, thumbnail: 8)
+        XCTAssertTrue(report.contains("split train: 2 examples, 3 captions per image"), report)
+    }
+
+    func testCaptionGroupsOfUnevenCountAreAnError() throws {
+        let path = try Fixture.path("bad_caption_groups.h5")
+        assertDatasetError(.wrongRank, file: path, innerPath: "/train", contains: "'img1' has 3 caption groups where 'img0' has 2") {
+            _ = try TextImageDataset.open(path: path, split: "train")
+        }
+    }
+
     func testGrayscaleBecomesGrayRGBAndAlphaIsCompositedOnWhite() throws {
         let data = try TextImageDataset.open(path: try Fixture.path("per_example.h5"), split: "test")
         XCTAssertEqual(data.count, 2)
