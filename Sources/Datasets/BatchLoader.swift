@@ -34,14 +34,17 @@ public struct LoaderOptions: Codable, Equatable, Sendable {
     public var workers: Int
     /// Random horizontal flips in `.train` (off for captions that name left and right).
     public var flip: Bool
+    /// Bytes allowed for keeping every image decoded at the load size (`ImageCache`); 0 decodes
+    /// each image every time it is drawn.
+    public var cacheBytes: Int
 
     public init(batchSize: Int = 64, imageSize: Int = 64, loadSize: Int? = nil, captionsPerStep: Int = 1,
                 wrongPairs: WrongPairStrategy = .shift, seed: UInt64 = 0, shuffle: Bool = true,
-                dropLast: Bool = true, prefetch: Int = 3, workers: Int = 1, flip: Bool = true) {
+                dropLast: Bool = true, prefetch: Int = 3, workers: Int = 1, flip: Bool = true, cacheBytes: Int = 0) {
         self.batchSize = batchSize; self.imageSize = imageSize; self.loadSize = loadSize
         self.captionsPerStep = captionsPerStep; self.wrongPairs = wrongPairs; self.seed = seed
         self.shuffle = shuffle; self.dropLast = dropLast; self.prefetch = prefetch; self.workers = workers
-        self.flip = flip
+        self.flip = flip; self.cacheBytes = cacheBytes
     }
 
     public var effectiveLoadSize: Int { loadSize ?? Preprocess.defaultLoadSize(forCrop: imageSize) }
@@ -61,6 +64,7 @@ public struct LoaderOptions: Codable, Equatable, Sendable {
         prefetch = try c.decodeIfPresent(Int.self, forKey: .prefetch) ?? d.prefetch
         workers = try c.decodeIfPresent(Int.self, forKey: .workers) ?? d.workers
         flip = try c.decodeIfPresent(Bool.self, forKey: .flip) ?? d.flip
+        cacheBytes = try c.decodeIfPresent(Int.self, forKey: .cacheBytes) ?? d.cacheBytes
     }
 }
 
@@ -127,7 +131,8 @@ public final class BatchLoader {
         self.mode = mode
         self.state = LoaderState()
         let perEpoch = options.dropLast ? dataset.count / options.batchSize : (dataset.count + options.batchSize - 1) / options.batchSize
-        maker = BatchMaker(dataset: dataset, options: options, mode: mode, batchesPerEpoch: perEpoch)
+        let cache = try ImageCache(dataset: dataset, loadSize: options.effectiveLoadSize, budget: options.cacheBytes)
+        maker = BatchMaker(dataset: dataset, options: options, mode: mode, batchesPerEpoch: perEpoch, cache: cache)
         guard batchesPerEpoch > 0 else {
             throw DatasetError(.emptySplit, file: file, path: dataset.split,
                                "\(dataset.count) examples give no batch of \(options.batchSize) with dropLast; expected at least \(options.batchSize) examples")
@@ -254,6 +259,7 @@ struct BatchMaker {
     let options: LoaderOptions
     let mode: DataMode
     let batchesPerEpoch: Int
+    let cache: ImageCache?
 
     /// Example order of `epoch`, (count,).
     func order(epoch: Int) -> [Int] {
@@ -315,12 +321,17 @@ struct BatchMaker {
     }
 
     func decode(_ index: Int, into buffer: inout [Float], slot: Int, rng: inout Xoshiro256) throws {
-        let image = try dataset.image(at: index)
         let plane = 3 * options.imageSize * options.imageSize
+        let image = cache == nil ? try dataset.image(at: index) : nil
         buffer.withUnsafeMutableBufferPointer { all in
             let out = UnsafeMutableBufferPointer(rebasing: all[(slot * plane)..<((slot + 1) * plane)])
-            Preprocess.apply(image, loadSize: options.effectiveLoadSize, cropSize: options.imageSize, mode: mode, flip: options.flip,
-                             rng: &rng, into: out)
+            if let cache {
+                Preprocess.apply(loaded: cache.images[index], loadSize: cache.loadSize, cropSize: options.imageSize, mode: mode,
+                                 flip: options.flip, rng: &rng, into: out)
+            } else if let image {
+                Preprocess.apply(image, loadSize: options.effectiveLoadSize, cropSize: options.imageSize, mode: mode, flip: options.flip,
+                                 rng: &rng, into: out)
+            }
         }
     }
 

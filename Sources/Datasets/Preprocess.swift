@@ -117,14 +117,7 @@ public enum Preprocess {
     public static func apply(_ image: RGBImage, loadSize: Int, cropSize: Int, mode: DataMode, flip allowFlip: Bool = true,
                              rng: inout Xoshiro256, into out: UnsafeMutableBufferPointer<Float>) {
         precondition(loadSize >= cropSize && out.count >= 3 * cropSize * cropSize, "Preprocess.apply: bad sizes")
-        let slack = loadSize - cropSize
-        let x0: Int, y0: Int, flip: Bool
-        switch mode {
-        case .train:
-            x0 = rng.below(slack + 1); y0 = rng.below(slack + 1); flip = rng.coin() && allowFlip
-        case .eval:
-            x0 = slack / 2; y0 = slack / 2; flip = false
-        }
+        let (x0, y0, flip) = placement(loadSize: loadSize, cropSize: cropSize, mode: mode, flip: allowFlip, rng: &rng)
         // Images already at the load size (304 px data for 256 px crops) skip the
         // Float copy of the whole image: the crop reads the bytes directly.
         if image.width == loadSize && image.height == loadSize {
@@ -135,6 +128,36 @@ public enum Preprocess {
             resizeFloat(image, width: loadSize, height: loadSize).withUnsafeBufferPointer {
                 crop($0, convert: { $0 }, loadSize: loadSize, cropSize: cropSize, x0: x0, y0: y0, flip: flip, into: out)
             }
+        }
+    }
+
+    /// `apply` on an image already resized to `loadSize` (interleaved (load, load, 3) Floats in
+    /// 0...255, as `loadSized` makes): the same random draws, so the same output.
+    static func apply(loaded: [Float], loadSize: Int, cropSize: Int, mode: DataMode, flip allowFlip: Bool,
+                      rng: inout Xoshiro256, into out: UnsafeMutableBufferPointer<Float>) {
+        precondition(loadSize >= cropSize && out.count >= 3 * cropSize * cropSize && loaded.count == loadSize * loadSize * 3,
+                     "Preprocess.apply(loaded:): bad sizes")
+        let (x0, y0, flip) = placement(loadSize: loadSize, cropSize: cropSize, mode: mode, flip: allowFlip, rng: &rng)
+        loaded.withUnsafeBufferPointer {
+            crop($0, convert: { $0 }, loadSize: loadSize, cropSize: cropSize, x0: x0, y0: y0, flip: flip, into: out)
+        }
+    }
+
+    /// The image at `loadSize` as interleaved Floats in 0...255, the values `apply` crops from.
+    static func loadSized(_ image: RGBImage, loadSize: Int) -> [Float] {
+        resizeFloat(image, width: loadSize, height: loadSize)
+    }
+
+    /// Crop origin and flip: random in `.train`, centre and unflipped in `.eval`.
+    private static func placement(loadSize: Int, cropSize: Int, mode: DataMode, flip allowFlip: Bool,
+                                  rng: inout Xoshiro256) -> (x0: Int, y0: Int, flip: Bool) {
+        let slack = loadSize - cropSize
+        switch mode {
+        case .train:
+            let x0 = rng.below(slack + 1), y0 = rng.below(slack + 1)
+            return (x0, y0, rng.coin() && allowFlip)
+        case .eval:
+            return (slack / 2, slack / 2, false)
         }
     }
 

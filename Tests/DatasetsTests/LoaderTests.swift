@@ -45,6 +45,27 @@ final class LoaderTests: XCTestCase {
         XCTAssertNotEqual(orders, otherOrders, "another seed gives another order")
     }
 
+    func testImageCacheGivesTheSameBatchesAsDecodingEachStep() throws {
+        let data = try perExample()
+        for mode in [DataMode.train, .eval] {
+            var cached = options(wrong: .differentClass, workers: 1)
+            cached.cacheBytes = 1 << 20
+            let plain = try BatchLoader(dataset: data, options: options(wrong: .differentClass), mode: mode)
+            let fast = try BatchLoader(dataset: data, options: cached, mode: mode)
+            for _ in 0..<6 {
+                let a = try plain.next(), b = try fast.next()
+                XCTAssertEqual(a.indices, b.indices)
+                XCTAssertEqual(a.images, b.images, "\(mode): cached crops must equal decoded ones bit for bit")
+                XCTAssertEqual(a.wrongImages, b.wrongImages)
+            }
+        }
+        // Over budget: no cache, and still the same batches (4 images of 6x6x3 Floats = 1728 bytes).
+        var small = options()
+        small.cacheBytes = 1727
+        let a = try BatchLoader(dataset: data, options: options(), mode: .train), b = try BatchLoader(dataset: data, options: small, mode: .train)
+        XCTAssertEqual(try a.next().images, try b.next().images)
+    }
+
     func testFlatRowsReadFromWorkerThreadsMatchSerialReads() throws {
         // Flat pixels stay on disk and are read through HDF5 (serial build, one lock)
         // from the prefetch threads.

@@ -32,6 +32,7 @@ public struct Architecture: Equatable, Sendable {
         guard d.captionsPerStep >= 1 else { throw bad("data.captions_per_step", "must be at least 1, got \(d.captionsPerStep)") }
         guard d.workers >= 0 else { throw bad("data.workers", "must be >= 0 (0 = decode on the training thread), got \(d.workers)") }
         guard d.prefetch >= 1 else { throw bad("data.prefetch", "must be at least 1, got \(d.prefetch)") }
+        guard (0...(1 << 20)).contains(d.cacheMB) else { throw bad("data.cache_mb", "must be 0 (decode every step) to 1048576, got \(d.cacheMB)") }
     }
 
     /// Output side of the generator: 64 for Stage-I and GAN-CLS, 256 for Stage-II.

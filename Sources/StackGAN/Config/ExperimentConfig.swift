@@ -45,13 +45,16 @@ public struct DataConfig: Codable, Equatable {
     /// `flip`: random horizontal flips of training images (true, as published); false where
     /// captions name left and right, which a flip would contradict (the shapes data).
     public var flip = true
+    /// `cache_mb`: keep the training images decoded at the load size when they fit in this many
+    /// MiB (the shapes data takes 83), instead of decoding and resizing each one every step.
+    public var cacheMB = 1024
     /// `images`, `embeddings`, `captions`, `classes`, `names`: dataset paths inside the file when they
     /// differ from the layouts we detect ("" = detect).
     public var images = "", embeddings = "", captions = "", classes = "", names = ""
 
     enum CodingKeys: String, CodingKey {
         case path, split, evalSplit = "eval_split", loadSize = "load_size", captionsPerStep = "captions_per_step"
-        case wrongPairs = "wrong_pairs", invalidImages = "invalid_images", workers, prefetch, flip
+        case wrongPairs = "wrong_pairs", invalidImages = "invalid_images", workers, prefetch, flip, cacheMB = "cache_mb"
         case images, embeddings, captions, classes, names
     }
 

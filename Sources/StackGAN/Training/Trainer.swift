@@ -64,7 +64,8 @@ public final class Trainer {
         loader = try BatchLoader(dataset: dataset, options: LoaderOptions(
             batchSize: t.batchSize, imageSize: architecture.imageSize, loadSize: config.data.loadSize > 0 ? config.data.loadSize : nil,
             captionsPerStep: config.data.captionsPerStep, wrongPairs: config.data.wrongPairs, seed: t.seed, shuffle: true,
-            dropLast: true, prefetch: config.data.prefetch, workers: config.data.workers, flip: config.data.flip), mode: .train)
+            dropLast: true, prefetch: config.data.prefetch, workers: config.data.workers, flip: config.data.flip,
+            cacheBytes: config.data.cacheMB << 20), mode: .train)
 
         // Fixed captions: the first examples of the eval split (the train split if it has none),
         // each with `samples_per_caption` fixed noises; the same for every step and after resume.
