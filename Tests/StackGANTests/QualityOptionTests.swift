@@ -164,4 +164,20 @@ final class QualityOptionTests: XCTestCase {
         } } } }
         XCTAssertLessThan(worst, 1e-4, "a zero correction gives the nearest-upsampled Stage-I image")
     }
+
+    func testStageConsistencyIsTheMeanDistanceOfBlockMeansToTheStageOneImage() throws {
+        var rng = RandomGenerator(seed: 7)
+        let image = Tensor.randomNormal([2, 3, 8, 8], using: &rng), small = Tensor.randomNormal([2, 3, 2, 2], using: &rng)
+        var expected: Float = 0
+        for n in 0..<2 { for ch in 0..<3 { for by in 0..<2 { for bx in 0..<2 {
+            var block: Float = 0
+            for y in 0..<4 { for x in 0..<4 { block += image.scalars[((n * 3 + ch) * 8 + by * 4 + y) * 8 + bx * 4 + x] } }
+            expected += abs(block / 16 - small.scalars[((n * 3 + ch) * 2 + by) * 2 + bx])
+        } } } }
+        XCTAssertEqual(try stageConsistency(image, stageOne: small).item, expected / 24, accuracy: 1e-5)
+        XCTAssertThrowsError(try stageConsistency(image, stageOne: Tensor.randomNormal([2, 3, 3, 3], using: &rng)))
+        var c = experiment
+        c.loss.stageOneConsistencyWeight = 1
+        XCTAssertThrowsError(try Architecture(c)) { XCTAssertTrue("\($0)".contains("loss.stage1_consistency_weight"), "\($0)") }
+    }
 }

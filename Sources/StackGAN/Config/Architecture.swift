@@ -24,6 +24,9 @@ public struct Architecture: Equatable, Sendable {
         (family, self.stage, self.head, model) = (config.family, stage, head, config.model)
         try Self.check(config.model, bad)
         try Self.check(config.loss, head: head, headKey: headKey, bad)
+        if config.loss.stageOneConsistencyWeight > 0 && stage != .two {
+            throw bad("loss.stage1_consistency_weight", "ties Stage-II to its Stage-I input; stage is \(stage.rawValue)")
+        }
         try Self.check(config.train, stage: stage, bad)
         let d = config.data
         guard d.loadSize == 0 || d.loadSize >= imageSize else {
@@ -104,7 +107,8 @@ public struct Architecture: Equatable, Sendable {
     private static func check(_ l: LossConfig, head: DiscriminatorHead, headKey: String,
                               _ bad: (String, String) -> StackGANError) throws {
         for (key, value) in [("contrastive_weight", l.contrastiveWeight), ("mode_seeking_weight", l.modeSeekingWeight),
-                             ("interpolation_weight", l.interpolationWeight)] where !(value >= 0 && value.isFinite) {
+                             ("interpolation_weight", l.interpolationWeight),
+                             ("stage1_consistency_weight", l.stageOneConsistencyWeight)] where !(value >= 0 && value.isFinite) {
             throw bad("loss.\(key)", "must be >= 0 (0 = off), got \(value)")
         }
         if l.contrastiveWeight > 0 && !head.hasMatchingFeatures {

@@ -70,12 +70,15 @@ public struct LossConfig: Codable, Equatable, Sendable {
     /// (mean|G(t, z1) - G(t, z2)| / mean|z1 - z2| + 1e-5): it punishes a generator that draws the
     /// same picture for every noise (0 = off; costs a second generator pass).
     public var modeSeekingWeight: Float = 0
+    /// `stage1_consistency_weight`: Stage-II only; weight of mean |avgpool(Stage-II image) - Stage-I
+    /// image| in the generator loss, which keeps the colours and layout Stage-I drew (0 = off).
+    public var stageOneConsistencyWeight: Float = 0
 
     enum CodingKeys: String, CodingKey {
         case loss, wrongWeight = "wrong_weight", fakeWeight = "fake_weight", splitPreset = "split_preset", weights
         case klCoefficient = "kl_coefficient", interpolationWeight = "interpolation_weight", interpolationBeta = "interpolation_beta"
         case contrastiveWeight = "contrastive_weight", contrastiveTemperature = "contrastive_temperature"
-        case modeSeekingWeight = "mode_seeking_weight"
+        case modeSeekingWeight = "mode_seeking_weight", stageOneConsistencyWeight = "stage1_consistency_weight"
     }
 
     public init() {}

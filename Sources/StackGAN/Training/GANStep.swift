@@ -66,6 +66,10 @@ public final class GANStep {
             gLoss = try gLoss.adding("mode_seeking", modeSeeking(fake.image, other.image, noise: noise, otherNoise),
                                      weight: loss.config.modeSeekingWeight)
         }
+        if loss.config.stageOneConsistencyWeight > 0, let stageOne = fake.stageOneImage {
+            gLoss = try gLoss.adding("stage1_consistency", stageConsistency(fake.image, stageOne: stageOne),
+                                     weight: loss.config.stageOneConsistencyWeight)
+        }
         if loss.config.interpolationWeight > 0 {
             let mixed = try GANLoss.interpolatedEmbeddings(embeddings, beta: loss.config.interpolationBeta)
             let mixedFake = try generator(embedding: mixed, noise: noise, training: true, using: &random)
