@@ -158,6 +158,18 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(experiment.loss.weights, .single(wrong: 1, fake: 1))
     }
 
+    /// LossConfig encodes by hand (for the null `weights`): every key must survive a round trip
+    /// through the YAML a checkpoint stores, or old and new checkpoints stop loading.
+    func testLossConfigRoundTripsEveryKey() throws {
+        var c = LossConfig()
+        c.loss = .hinge; c.wrongWeight = 0.25; c.fakeWeight = 0.75; c.splitPreset = .stackganV2
+        c.weights = .single(wrong: 0.3, fake: 0.6); c.klCoefficient = 3; c.interpolationWeight = 0.4
+        c.interpolationBeta = 0.6; c.contrastiveWeight = 2; c.contrastiveTemperature = 0.2; c.modeSeekingWeight = 5
+        c.stageOneConsistencyWeight = 7
+        let text = try ConfigLoader.yaml(c)
+        XCTAssertEqual(try ConfigLoader.load(LossConfig.self, defaults: LossConfig(), text: text, source: "test"), c, text)
+    }
+
     /// Cross-field checks live in Architecture: a head the family cannot carry, realness weights
     /// for a head without a realness logit, a load size below the image size, bad counts.
     func testArchitectureRejectsConfigsThatDoNotFit() throws {

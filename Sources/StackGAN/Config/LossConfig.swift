@@ -98,6 +98,7 @@ public struct LossConfig: Codable, Equatable, Sendable {
         try c.encode(contrastiveWeight, forKey: .contrastiveWeight)
         try c.encode(contrastiveTemperature, forKey: .contrastiveTemperature)
         try c.encode(modeSeekingWeight, forKey: .modeSeekingWeight)
+        try c.encode(stageOneConsistencyWeight, forKey: .stageOneConsistencyWeight)
     }
 
     /// The discriminator weights for a head: explicit `weights`, else the single weights or the preset.
