@@ -62,9 +62,23 @@ public final class DataParallel {
     /// This rank's rows of the global batch.
     func slice(_ batch: Batch) -> Batch { batch.shard(index: group.rank, count: size) }
 
+    /// The caption embeddings [B/N, E] of global rows i + 1 for this rank's rows i (GAN-INT's
+    /// partners), nil on one rank.
+    func interpolationPartners(_ batch: Batch) -> [Float]? {
+        guard size > 1 else { return nil }
+        let (n, e) = (batch.size / size, batch.embeddingWidth)
+        return (0..<n).flatMap { i in
+            let row = (group.rank * n + i + 1) % batch.size
+            return batch.embeddings[(row * e)..<((row + 1) * e)]
+        }
+    }
+
     /// Runs one training step's body with per-example draws sliced for this rank and, with
     /// `sync_batchnorm`, batch norm over the global batch.
-    func step<T>(random: inout RandomGenerator, _ body: (inout RandomGenerator) throws -> T) throws -> T {
+    /// Without `sync_batchnorm` each rank's batch-norm running statistics follow its own slice, so
+    /// rank 0's `buffers` are broadcast after the step (as DDP's broadcast_buffers).
+    func step<T>(random: inout RandomGenerator, buffers: @autoclosure () -> [NamedTensor],
+                 _ body: (inout RandomGenerator) throws -> T) throws -> T {
         guard size > 1 else { return try body(&random) }
         random.exampleShard = ExampleShard(index: group.rank, count: size)
         if syncBatchNorm {
@@ -75,7 +89,15 @@ public final class DataParallel {
             random.exampleShard = nil
             BatchNormSynchronization.sumAcrossReplicas = nil
         }
-        return try mpi { try body(&random) }
+        return try mpi {
+            let result = try body(&random)
+            if !syncBatchNorm {
+                for named in buffers() {
+                    try group.broadcast(UnsafeMutableBufferPointer(start: named.tensor.pointer, count: named.tensor.count))
+                }
+            }
+            return result
+        }
     }
 
     /// Replaces each gradient by its mean over the ranks, in buckets of `bucketCount` floats.

@@ -34,7 +34,9 @@ public final class GANStep {
     /// `real` [N,3,S,S] in [-1,1], `embeddings` [N,E]; `wrong` [N,3,S,S] are real images of other
     /// captions (`wrong_pairs: differentClass`), or nil for `shift` (see `scorePairs`). Returns the
     /// loss terms for logging.
-    public func callAsFunction(real: Tensor, wrong: Tensor?, embeddings: Tensor,
+    /// `interpolationPartners` [N, E]: the GAN-INT partner of each caption when the batch is a
+    /// data-parallel slice (nil: the batch rolled by one).
+    public func callAsFunction(real: Tensor, wrong: Tensor?, embeddings: Tensor, interpolationPartners: Tensor? = nil,
                                using random: inout RandomGenerator) throws -> [String: Float] {
         let n = real.shape[0]
         let noise = Tensor.randomNormal(examples: n, width: noiseDimension, using: &random)
@@ -75,7 +77,8 @@ public final class GANStep {
                                      weight: loss.config.stageOneConsistencyWeight)
         }
         if loss.config.interpolationWeight > 0 {
-            let mixed = try GANLoss.interpolatedEmbeddings(embeddings, beta: loss.config.interpolationBeta)
+            let mixed = try GANLoss.interpolatedEmbeddings(embeddings, partners: interpolationPartners,
+                                                           beta: loss.config.interpolationBeta)
             let mixedFake = try generator(embedding: mixed, noise: noise, training: true, using: &random)
             let term = try loss.interpolatedGenerator(
                 fake: discriminator(image: seen(mixedFake.image), condition: mixedFake.condition, training: true))

@@ -121,7 +121,8 @@ public final class Trainer {
     /// One discriminator step and one generator step on the next batch. Returns the loss terms.
     @discardableResult
     public func step() throws -> [String: Float] {
-        let batch = parallel.slice(try loader.next())
+        let global = try loader.next()
+        let batch = parallel.slice(global)
         let (n, s, e) = (batch.size, batch.imageSize, batch.embeddingWidth)
         let decay = config.train.learningRateDecayEpochs
         let factor = decay > 0 ? Float(pow(0.5, Double(batch.epoch / decay))) : 1
@@ -133,8 +134,10 @@ public final class Trainer {
         let embeddings = try Tensor(shape: [n, e], scalars: batch.embeddings)
         let values: [String: Float]
         do {
-            values = try parallel.step(random: &state.random) {
-                try iteration(real: real, wrong: wrong, embeddings: embeddings, using: &$0)
+            let partners = try parallel.interpolationPartners(global).map { try Tensor(shape: [n, e], scalars: $0) }
+            let buffers = (generator.namedTensors + discriminator.namedTensors).filter { !$0.isParameter }
+            values = try parallel.step(random: &state.random, buffers: buffers) {
+                try iteration(real: real, wrong: wrong, embeddings: embeddings, interpolationPartners: partners, using: &$0)
             }
         } catch let error as StackGANError where error.kind == .training {
             throw StackGANError(.training, "step \(state.step + 1)",
