@@ -122,6 +122,58 @@ final class DataParallelTrainTests: XCTestCase {
         XCTAssertTrue(final.tensors.values.allSatisfy { $0.values.allSatisfy(\.isFinite) })
     }
 
+    /// A rank killed mid-run ends the whole job with a non-zero exit and the launcher's message
+    /// naming the killed rank; the last checkpoint (written atomically by rank 0) still loads.
+    func testAKilledRankEndsTheJobAndTheCheckpointLoads() throws {
+        let out = try CommandHarness.temporaryFolder(for: self).appendingPathComponent("run")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try XCTUnwrap(Self.mpirun))
+        process.arguments = ["--allow-run-as-root", "--oversubscribe", "-np", "2", Self.binary.path, "train",
+                             "--config", CommandHarness.tinyConfig, "--data", CommandHarness.dataset, "--out", out.path,
+                             "--set", "train.max_steps=100000", "--set", "train.checkpoint_every=1"]
+        var environment = ProcessInfo.processInfo.environment
+        environment["OMP_NUM_THREADS"] = "1"
+        environment["OMP_WAIT_POLICY"] = "PASSIVE"
+        process.environment = environment
+        let log = out.deletingLastPathComponent().appendingPathComponent("mpirun.log")
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: log)
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        defer { if process.isRunning { process.terminate() } }
+
+        let checkpoint = out.appendingPathComponent(Checkpoint.fileName).path
+        let deadline = Date().addingTimeInterval(120)
+        while !FileManager.default.fileExists(atPath: checkpoint) && process.isRunning && Date() < deadline { usleep(200_000) }
+        XCTAssertTrue(FileManager.default.fileExists(atPath: checkpoint), "no checkpoint within 120 s")
+        let ranks = Self.children(of: process.processIdentifier)
+        XCTAssertEqual(ranks.count, 2, "expected two rank processes under mpirun, found \(ranks)")
+        let victim = try XCTUnwrap(ranks.last)
+        XCTAssertEqual(kill(victim, SIGKILL), 0)
+        let stop = Date().addingTimeInterval(60)
+        while process.isRunning && Date() < stop { usleep(200_000) }
+        XCTAssertFalse(process.isRunning, "the job did not end within 60 s of a rank's death")
+        process.waitUntilExit()
+        let output = String(decoding: FileManager.default.contents(atPath: log.path) ?? Data(), as: UTF8.self)
+        XCTAssertNotEqual(process.terminationStatus, 0, output)
+        XCTAssertTrue(output.contains("signal 9") || output.contains("Killed"), "the launcher names the killed rank: \(output)")
+        let loaded = try Checkpoint(path: checkpoint)
+        XCTAssertGreaterThanOrEqual(loaded.state?.step ?? 0, 1)
+        XCTAssertTrue(loaded.tensors.values.allSatisfy { $0.values.allSatisfy(\.isFinite) })
+    }
+
+    /// Process ids whose parent is `parent` (from /proc; Linux).
+    static func children(of parent: Int32) -> [Int32] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { Int32($0) }.sorted().filter { pid in
+            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { return false }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            return fields.count > 1 && Int32(fields[1]) == parent
+        }
+    }
+
     /// A global batch that does not split over the ranks is refused with the key named, on every rank.
     func testAGlobalBatchThatDoesNotSplitIsAUsageError() throws {
         let out = try CommandHarness.temporaryFolder(for: self).appendingPathComponent("run")
