@@ -30,7 +30,7 @@ let package = Package(
         .target(name: "StackGAN", dependencies: ["NN", "Datasets", "Distributed", "Yams"]),
         // The commands live in a library so tests can run them in-process.
         .target(name: "StackGANCLI", dependencies: [
-            "StackGAN", "Autograd", "NN", "Kernels", "Datasets", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "StackGAN", "Autograd", "NN", "Kernels", "Datasets", "Distributed", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "stackgan", dependencies: ["StackGANCLI"]),
 

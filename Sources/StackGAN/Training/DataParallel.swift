@@ -19,6 +19,8 @@ public final class DataParallel {
     let replicaCheckEvery: Int
     /// Floats per allreduce: big enough to amortise the latency, small enough to copy cheaply.
     static let bucketCount = 1 << 22
+    /// Wall time spent averaging gradients (the progress line shows its share of the run).
+    public private(set) var gradientSeconds = 0.0
 
     public init(group: ProcessGroup, config: TrainConfig) throws {
         guard config.batchSize % group.size == 0 else {
@@ -77,7 +79,7 @@ public final class DataParallel {
     /// `sync_batchnorm`, batch norm over the global batch.
     /// Without `sync_batchnorm` each rank's batch-norm running statistics follow its own slice, so
     /// rank 0's `buffers` are broadcast after the step (as DDP's broadcast_buffers).
-    func step<T>(random: inout RandomGenerator, buffers: @autoclosure () -> [NamedTensor],
+    func step<T>(random: inout RandomGenerator, buffers: [NamedTensor],
                  _ body: (inout RandomGenerator) throws -> T) throws -> T {
         guard size > 1 else { return try body(&random) }
         random.exampleShard = ExampleShard(index: group.rank, count: size)
@@ -92,7 +94,7 @@ public final class DataParallel {
         return try mpi {
             let result = try body(&random)
             if !syncBatchNorm {
-                for named in buffers() {
+                for named in buffers {
                     try group.broadcast(UnsafeMutableBufferPointer(start: named.tensor.pointer, count: named.tensor.count))
                 }
             }
@@ -103,6 +105,8 @@ public final class DataParallel {
     /// Replaces each gradient by its mean over the ranks, in buckets of `bucketCount` floats.
     func averageGradients(_ parameters: [NamedTensor]) throws {
         guard size > 1 else { return }
+        let started = Date()
+        defer { gradientSeconds += Date().timeIntervalSince(started) }
         let grads = parameters.compactMap { $0.tensor.grad }
         let scale = 1 / Float(size)
         var bucket = [Float](repeating: 0, count: Swift.min(Self.bucketCount, grads.reduce(0) { $0 + $1.count }))
@@ -153,10 +157,10 @@ public final class DataParallel {
 
     /// Every `replica_check_every` steps: a hash of every bit of `tensors` compared across ranks
     /// (allreduce MIN and MAX); a difference stops training with an error naming the step.
-    func checkReplicas(step: Int, tensors: [NamedTensor]) throws {
+    func checkReplicas(step: Int, tensors: @autoclosure () -> [NamedTensor]) throws {
         guard size > 1, replicaCheckEvery > 0, step % replicaCheckEvery == 0 else { return }
         var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-        for named in tensors {
+        for named in tensors() {
             let p = named.tensor.pointer
             for i in 0..<named.tensor.count { hash = (hash ^ UInt64(p[i].bitPattern)) &* 0x100_0000_01B3 }
         }

@@ -88,9 +88,10 @@ public final class Trainer {
         fixedNoise = Tensor.randomNormal([captionCount * t.samplesPerCaption, config.model.noiseDimension], using: &noiseRNG)
 
         state = TrainingState(random: rng)
-        if !parallel.isWriter {  // rank 0 reads the checkpoint; `start` hands its numbers to the others
-        } else if resume { try restore() } else if fm.fileExists(atPath: checkpointURL.path) {
-            throw StackGANError(.training, checkpointURL.path, "exists: pass --resume to continue that run, or choose another --out")
+        if parallel.isWriter {  // rank 0 reads the checkpoint; `start` hands its numbers to the other ranks
+            if resume { try restore() } else if fm.fileExists(atPath: checkpointURL.path) {
+                throw StackGANError(.training, checkpointURL.path, "exists: pass --resume to continue that run, or choose another --out")
+            }
         }
         if parallel.size > 1 {
             try parallel.start(tensors: checkpointTensors, state: &state)
@@ -168,7 +169,8 @@ public final class Trainer {
             if state.step % t.logEvery == 0 || state.step == totalSteps {
                 let eta = elapsed / Double(done) * Double(totalSteps - state.step)
                 let values = try parallel.average(values)
-                let ranks = parallel.size > 1 ? " on \(parallel.size) ranks" : ""
+                let ranks = parallel.size > 1
+                    ? String(format: " on %d ranks (allreduce %.0f%%)", parallel.size, 100 * parallel.gradientSeconds / max(elapsed, 1e-9)) : ""
                 log(String(format: "step %d/%d  epoch %d  %.1f img/s%@  ETA %@  D %.3f  G %.3f", state.step, totalSteps, state.epoch,
                            imagesPerSecond, ranks, formatDuration(eta), values["d_loss"] ?? .nan, values["g_loss"] ?? .nan))
                 record(values, imagesPerSecond: imagesPerSecond)
