@@ -19,15 +19,18 @@ let package = Package(
         .systemLibrary(name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5"),
         .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng"),
         .systemLibrary(name: "CTurboJPEG", path: "Sources/CTurboJPEG"),
+        .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi"),
 
         .target(name: "Kernels", dependencies: ["CDNNL"]),
         .target(name: "Autograd", dependencies: ["Kernels"]),
         .target(name: "NN", dependencies: ["Autograd"]),
         .target(name: "Datasets", dependencies: ["CHDF5", "CPNG", "CTurboJPEG"]),
-        .target(name: "StackGAN", dependencies: ["NN", "Datasets", "Yams"]),
+        // The only importer of CMPI: data-parallel training over MPI.
+        .target(name: "Distributed", dependencies: ["CMPI"]),
+        .target(name: "StackGAN", dependencies: ["NN", "Datasets", "Distributed", "Yams"]),
         // The commands live in a library so tests can run them in-process.
         .target(name: "StackGANCLI", dependencies: [
-            "StackGAN", "Autograd", "NN", "Kernels", "Datasets", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "StackGAN", "Autograd", "NN", "Kernels", "Datasets", "Distributed", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "stackgan", dependencies: ["StackGANCLI"]),
 

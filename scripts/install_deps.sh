@@ -2,7 +2,8 @@
 # Installs the system libraries the project links against (Debian 12). Idempotent: apt-get
 # skips what is already installed. Swift itself comes with the machine image (/opt/swift).
 set -euo pipefail
-packages=(libdnnl-dev libhdf5-dev libpng-dev libturbojpeg0-dev pkg-config)
+# Open MPI: data-parallel training (`mpirun -np N stackgan train`) and its CI test.
+packages=(libdnnl-dev libhdf5-dev libpng-dev libturbojpeg0-dev pkg-config libopenmpi-dev openmpi-bin)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

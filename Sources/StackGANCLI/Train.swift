@@ -55,5 +55,6 @@ struct Train: ParsableCommand {
             signal(SIGINT, SIG_DFL)  // a second Ctrl-C ends the process at once
         }
         try trainer.run(shouldStop: { interruptRequested != 0 })
+        try DataParallel.finish()  // under mpirun/srun: every rank ends MPI; a rank that failed never gets here
     }
 }

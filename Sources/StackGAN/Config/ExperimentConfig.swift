@@ -96,6 +96,12 @@ public struct TrainConfig: Codable, Equatable {
     /// `augment`: DiffAugment transforms on every image the discriminator sees, e.g.
     /// [translation, cutout] or [color, translation, cutout] ([] = off, as published).
     public var augment: [AugmentTransform] = []
+    /// `sync_batchnorm`: on several MPI ranks, batch norm normalises with the global batch's
+    /// statistics instead of each rank's slice (as DDP's SyncBatchNorm). No effect on one rank.
+    public var syncBatchNorm = false
+    /// `replica_check_every`: on several MPI ranks, compare a checksum of the weights across
+    /// ranks every this many steps and stop if they differ (0 = never).
+    public var replicaCheckEvery = 100
 
     enum CodingKeys: String, CodingKey {
         case batchSize = "batch_size", maxSteps = "max_steps", maxEpochs = "max_epochs"
@@ -103,6 +109,7 @@ public struct TrainConfig: Codable, Equatable {
         case learningRateDecayEpochs = "lr_decay_epochs", seed, logEvery = "log_every", sampleEvery = "sample_every"
         case checkpointEvery = "checkpoint_every", sampleCount = "sample_count", samplesPerCaption = "samples_per_caption"
         case emaDecay = "ema_decay", stage1Checkpoint = "stage1_checkpoint", augment
+        case syncBatchNorm = "sync_batchnorm", replicaCheckEvery = "replica_check_every"
     }
 
     public init() {}
