@@ -98,7 +98,9 @@ public struct Ablation {
         self.evaluationOptions = evaluationOptions
         var variants: [(head: DiscriminatorHead, techniques: [Technique])] = [], skipped: [String] = []
         for head in heads {
-            _ = try Architecture(Self.variant(base, head: head, techniques: nil, seed: seeds[0], stage: architecture.stage))  // e.g. split on gan_cls
+            guard head.fits(base.family) else {  // e.g. split on gan_cls: an error, not a skipped variant
+                throw StackGANError(.usage, "--heads", "\(head.rawValue) does not fit a \(base.family.rawValue) discriminator")
+            }
             for set in techniques ?? [[]] {
                 let candidate = Self.variant(base, head: head, techniques: techniques == nil ? nil : set, seed: seeds[0],
                                              stage: architecture.stage)
