@@ -25,9 +25,11 @@ let package = Package(
         .target(name: "NN", dependencies: ["Autograd"]),
         .target(name: "Datasets", dependencies: ["CHDF5", "CPNG", "CTurboJPEG"]),
         .target(name: "StackGAN", dependencies: ["NN", "Datasets", "Yams"]),
+        // Captions -> embeddings (all-MiniLM-L6-v2) on the engine's kernels, inference only.
+        .target(name: "TextEncoder", dependencies: ["NN", "Autograd", "Kernels"]),
         // The commands live in a library so tests can run them in-process.
         .target(name: "StackGANCLI", dependencies: [
-            "StackGAN", "Autograd", "NN", "Kernels", "Datasets", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "StackGAN", "Autograd", "NN", "Kernels", "Datasets", "TextEncoder", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "stackgan", dependencies: ["StackGANCLI"]),
 
@@ -36,6 +38,7 @@ let package = Package(
         .testTarget(name: "NNTests", dependencies: ["NN"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets"], resources: [.copy("Fixtures")]),
         .testTarget(name: "StackGANCLITests", dependencies: ["StackGANCLI"]),
+        .testTarget(name: "TextEncoderTests", dependencies: ["TextEncoder"], resources: [.copy("Fixtures")]),
         .testTarget(name: "StackGANTests", dependencies: ["StackGAN"], resources: [.copy("Fixtures")]),
     ]
 )
