@@ -55,6 +55,9 @@ struct MakeDataset: ParsableCommand {
         }
         guard !captioned.isEmpty else { throw StackGANError(.unusableInput, folder, "none of the \(images.count) images has a caption") }
         let k = captionsPerImage ?? min(captioned.map { captionsOf[$0, default: []].count }.max() ?? 1, 10)
+        guard captioned.count * k <= maxCaptionLines else {
+            throw StackGANError(.unusableInput, folder, "\(captioned.count) images x \(k) captions; at most \(maxCaptionLines) captions in one file (lower --captions-per-image)")
+        }
         for image in captioned {
             let own = captionsOf[image, default: []]
             captionsOf[image] = (0..<k).map { own[$0 % own.count] }
@@ -122,7 +125,7 @@ struct MakeDataset: ParsableCommand {
         }
         var images: [String] = [], texts: [String] = []
         while let relative = walker.nextObject() as? String {
-            if relative.split(separator: "/").contains(where: { $0.hasPrefix(".") }) { continue }
+            if (relative as NSString).lastPathComponent.hasPrefix(".") { walker.skipDescendants(); continue }
             let ext = (relative as NSString).pathExtension.lowercased()
             if Self.imageExtensions.contains(ext) { images.append(relative) } else if ext == "txt" { texts.append(relative) }
             guard images.count <= Self.maxImages else { throw StackGANError(.unusableInput, folder, "more than \(Self.maxImages) images") }

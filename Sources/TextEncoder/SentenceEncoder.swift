@@ -117,6 +117,10 @@ public final class SentenceEncoder {
     /// lengths (sorted, so each batch is as even as the input allows) of at most 8192 tokens.
     public func encode(ids: [[Int32]]) throws -> [Float] {
         let h = width
+        let vocabulary = model.config.vocabSize, positions = min(model.config.maxPositionEmbeddings, Self.maxSequenceLength)
+        if let bad = ids.firstIndex(where: { $0.isEmpty || $0.count > positions || $0.contains { !(0..<Int32(vocabulary)).contains($0) } }) {
+            throw TextEncoderError(.mismatch, file: folder, "token ids of sequence \(bad): \(ids[bad].count) ids; this model takes 1...\(positions) ids in 0..<\(vocabulary)")
+        }
         var out = [Float](repeating: 0, count: ids.count * h)
         let order = ids.indices.sorted { ids[$0].count < ids[$1].count }
         var start = 0

@@ -150,6 +150,10 @@ final class TextEncoderTests: XCTestCase {
             XCTAssertEqual(norm, 1, accuracy: 1e-5)
         }
         XCTAssertNotEqual(Array(embeddings[0..<4]), Array(embeddings[4..<8]))
+        // Ids from elsewhere are checked against the tables, not trusted.
+        for bad: [[Int32]] in [[[2, 13]], [[]], [[2, -1]], [Array(repeating: 2, count: 17)]] {
+            XCTAssertThrowsError(try encoder.encode(ids: bad)) { XCTAssert("\($0)".contains("token ids"), "\($0)") }
+        }
     }
 
     func testEncoderFolderErrorsNameTheFile() throws {
