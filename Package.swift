@@ -28,9 +28,11 @@ let package = Package(
         // The only importer of CMPI: data-parallel training over MPI.
         .target(name: "Distributed", dependencies: ["CMPI"]),
         .target(name: "StackGAN", dependencies: ["NN", "Datasets", "Distributed", "Yams"]),
+        // Captions -> embeddings (all-MiniLM-L6-v2) on the engine's kernels, inference only.
+        .target(name: "TextEncoder", dependencies: ["NN", "Autograd", "Kernels"]),
         // The commands live in a library so tests can run them in-process.
         .target(name: "StackGANCLI", dependencies: [
-            "StackGAN", "Autograd", "NN", "Kernels", "Datasets", "Distributed", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "StackGAN", "Autograd", "NN", "Kernels", "Datasets", "Distributed", "TextEncoder", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "stackgan", dependencies: ["StackGANCLI"]),
 
@@ -39,6 +41,7 @@ let package = Package(
         .testTarget(name: "NNTests", dependencies: ["NN"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets"], resources: [.copy("Fixtures")]),
         .testTarget(name: "StackGANCLITests", dependencies: ["StackGANCLI"]),
+        .testTarget(name: "TextEncoderTests", dependencies: ["TextEncoder"], resources: [.copy("Fixtures")]),
         .testTarget(name: "StackGANTests", dependencies: ["StackGAN"], resources: [.copy("Fixtures")]),
     ]
 )

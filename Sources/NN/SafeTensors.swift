@@ -73,8 +73,9 @@ public enum SafeTensors {
         public let values: [Float]
     }
 
-    /// Reads every tensor and the metadata, validating the header against the file's size.
-    public static func read(_ url: URL) throws -> (tensors: [String: Entry], metadata: [String: String]) {
+    /// Reads every tensor (or only those named in `only`, so that a file may hold other dtypes
+    /// beside them) and the metadata, validating the header against the file's size.
+    public static func read(_ url: URL, only: Set<String>? = nil) throws -> (tensors: [String: Entry], metadata: [String: String]) {
         let fail = { (message: String) in CheckpointError(path: url.path, message: message) }
         guard let data = FileManager.default.contents(atPath: url.path) else { throw fail("file not found or unreadable") }
         guard data.count >= 8 else { throw fail("too short to be a safetensors file (\(data.count) bytes)") }
@@ -90,6 +91,7 @@ public enum SafeTensors {
         var tensors: [String: Entry] = [:]
         for (name, value) in header {
             if name == "__metadata__" { metadata = value as? [String: String] ?? [:]; continue }
+            if let only, !only.contains(name) { continue }
             guard let info = value as? [String: Any], let dtype = info["dtype"] as? String,
                   let shape = info["shape"] as? [Int], let offsets = info["data_offsets"] as? [Int], offsets.count == 2 else {
                 throw fail("tensor \(name): malformed header entry")

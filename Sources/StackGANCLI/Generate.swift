@@ -24,6 +24,9 @@ struct Generate: ParsableCommand {
     var stageOneCheckpoint: String?
     @Option(help: "Caption embeddings: .npy float32/float64 of shape (N, E) or (E,).") var embeddings: String?
     @Option(help: "An HDF5 dataset to take caption embeddings and texts from.") var dataset: String?
+    @Option(help: "A caption to draw, embedded by the sentence encoder (repeatable).") var caption: [String] = []
+    @Option(help: "A text file of captions to draw, one per line.") var captions: String?
+    @OptionGroup var encoder: EncoderOptions
     @Option(help: "The dataset split.") var split = "test"
     @Option(help: "Comma-separated rows/examples to use, e.g. 0,5,7 (default: all .npy rows, the first 8 dataset examples).")
     var indices: String?
@@ -50,9 +53,11 @@ struct Generate: ParsableCommand {
     }
 
     func run() throws {
-        guard (embeddings == nil) != (dataset == nil) else {
-            throw StackGANError.usage(embeddings == nil ? "generate needs --embeddings FILE.npy or --dataset FILE.h5"
-                                               : "--embeddings and --dataset both given; pass one caption source")
+        let sources = [embeddings.map { _ in "--embeddings" }, dataset.map { _ in "--dataset" },
+                       caption.isEmpty ? nil : "--caption", captions.map { _ in "--captions" }].compactMap { $0 }
+        guard sources.count == 1 else {
+            throw StackGANError.usage(sources.isEmpty ? "generate needs --caption TEXT, --captions FILE.txt, --embeddings FILE.npy or --dataset FILE.h5"
+                                                      : "\(sources.joined(separator: " and ")) both given; pass one caption source")
         }
         if let k = samplesPerCaption, k < 1 { throw StackGANError.usage("--samples-per-caption must be at least 1, got \(k)") }
         if interpolate != nil {
@@ -63,6 +68,10 @@ struct Generate: ParsableCommand {
         if let stageOneCheckpoint { try requireFile(stageOneCheckpoint, flag: "--stage1") }
         if let embeddings { try requireFile(embeddings, flag: "--embeddings") }
         if let dataset { try requireFile(dataset, flag: "--dataset") }
+        if let captions { try requireFile(captions, flag: "--captions") }
+        if let bad = caption.firstIndex(where: { $0.allSatisfy(\.isWhitespace) }) {
+            throw StackGANError.usage("--caption number \(bad + 1) is empty")
+        }
         if let noise { try requireFile(noise, flag: "--noise") }
         let selection = try indices.map(parseIndices)
 
@@ -101,6 +110,19 @@ struct Generate: ParsableCommand {
 
     /// The selected captions, with their embeddings checked against the model's width.
     private func loadCaptions(sampler: Sampler, selection: [Int]?) throws -> [Caption] {
+        if !caption.isEmpty || captions != nil {
+            let texts = try captions.map { try readCaptionLines($0, flag: "--captions") } ?? caption
+            let model = try encoder.load()
+            guard sampler.embeddingWidth == model.width else {
+                throw StackGANError(.unusableInput, checkpoint,
+                                    "embedding_dim \(sampler.embeddingWidth), but the sentence encoder (\(model.folder)) gives \(model.width)-d embeddings: text captions need a checkpoint trained on that encoder's embeddings (give this one --embeddings)")
+            }
+            let vectors = try embedCaptions(texts, with: model, source: captions ?? "--caption")
+            let chosen = try check(selection ?? Array(texts.indices), count: texts.count,
+                                   source: captions.map { "\($0) has \(texts.count) captions" } ?? "\(texts.count) --caption given")
+            return chosen.map { Caption(index: $0, label: "caption \($0): \(texts[$0])",
+                                        embedding: Array(vectors[($0 * model.width)..<(($0 + 1) * model.width)])) }
+        }
         if let embeddings {
             let array = try Npy.readEmbeddings(path: embeddings, expectedWidth: sampler.embeddingWidth)
             let (n, e) = (array.shape[0], array.shape[1])
