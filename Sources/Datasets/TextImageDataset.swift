@@ -343,10 +343,17 @@ public final class TextImageDataset {
                     let lines = texts[0].split(separator: "\n").map(String.init)
                     if lines.count == k { texts = lines }
                 }
+                if let empty = texts.firstIndex(where: { $0.isEmpty }) {
+                    throw captionSet.error(.invalidValue, "caption \(empty) of example '\(name)' is empty; expected its text")
+                }
             }
             var classValue: String?
             if let classSet = try firstDataset(example, paths.candidates(.classes, .perExample)) {
                 classValue = classSet.typeClass == .integer ? try classSet.readInts().first.map(String.init) : try classSet.readStrings().first
+                // A class dataset holding nothing (or an empty string) is damage, not a class "".
+                guard let value = classValue, !value.isEmpty else {
+                    throw classSet.error(.invalidValue, "empty class label of example '\(name)'; expected a class name or number")
+                }
             }
             ex.embeddings += values
             ex.captions.append(texts)
