@@ -34,9 +34,9 @@ struct Ablate: ParsableCommand {
     func run() throws {
         let headList = try Ablation.parseHeads(heads)
         let techniqueSets = try techniques.map(Technique.parseSets)
-        guard seeds >= 1 else { throw StackGANError.usage("--seeds must be at least 1, got \(seeds)") }
+        guard (1...1000).contains(seeds) else { throw StackGANError.usage("--seeds must be in 1...1000, got \(seeds)") }
         if let steps, steps < 1 { throw StackGANError.usage("--steps must be positive, got \(steps)") }
-        guard samplesPerCaption >= 1 else { throw StackGANError.usage("--samples-per-caption must be at least 1, got \(samplesPerCaption)") }
+        guard (1...64).contains(samplesPerCaption) else { throw StackGANError.usage("--samples-per-caption must be in 1...64, got \(samplesPerCaption)") }
         if let limit, limit < 2 { throw StackGANError.usage("--limit must be at least 2, got \(limit)") }
         guard FileManager.default.fileExists(atPath: config) else { throw StackGANError.usage("config \(config) not found") }
         let experiment = try ExperimentConfig.load(file: config, overrides: overrides)

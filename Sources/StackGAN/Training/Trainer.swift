@@ -25,6 +25,8 @@ public final class Trainer {
     private let log: (String) -> Void
     private var tensorBoard: TensorBoardWriter?
     private var metrics: FileHandle?
+    /// Held from the start to the end of the trainer's life: one process per run folder.
+    private let lock: RunFolderLock
 
     /// Builds the models and the data pipeline; with `resume`, continues from the run folder's checkpoint.
     public init(config: ExperimentConfig, runDirectory: URL, resume: Bool = false, writeLogs: Bool = true,
@@ -34,6 +36,8 @@ public final class Trainer {
         self.runDirectory = runDirectory
         self.log = log
         let fm = FileManager.default
+        try makeFolder(runDirectory.path, what: "run folder")
+        lock = try RunFolderLock(folder: runDirectory)
         do {
             try fm.createDirectory(at: runDirectory.appendingPathComponent("samples"), withIntermediateDirectories: true)
         } catch {
@@ -85,6 +89,9 @@ public final class Trainer {
         if resume { try restore() } else if fm.fileExists(atPath: checkpointURL.path) {
             throw StackGANError(.training, checkpointURL.path, "exists: pass --resume to continue that run, or choose another --out")
         }
+        // What a killed run logged past its checkpoint (past step 0 for a run killed before its
+        // first checkpoint) is logged again by this one: each step once.
+        try Self.repairRunFolder(runDirectory, afterStep: state.step)
         try ConfigLoader.yaml(config).write(to: runDirectory.appendingPathComponent("config.yml"), atomically: true, encoding: .utf8)
         try? captions.enumerated().map { "row \($0.offset): \($0.element)" }.joined(separator: "\n")
             .write(to: runDirectory.appendingPathComponent("samples/captions.txt"), atomically: true, encoding: .utf8)
@@ -185,7 +192,8 @@ public final class Trainer {
         tensors += iteration.discriminatorOptimizer.stateTensors.map { NamedTensor("optimizer_d.\($0.name)", $0.tensor, isParameter: false) }
         state.generatorOptimizerStep = iteration.generatorOptimizer.step
         state.discriminatorOptimizerStep = iteration.discriminatorOptimizer.step
-        let stateJSON = String(decoding: try JSONEncoder().encode(state), as: UTF8.self)
+        // Sorted keys: the same state gives the same bytes, so identical runs give identical files.
+        let stateJSON = String(decoding: try JSONEncoder.sorted.encode(state), as: UTF8.self)
         try SafeTensors.write(tensors, metadata: ["config": try ConfigLoader.yaml(config), "state": stateJSON,
                                                   "family": config.family.rawValue, "stage": String(config.stage)],
                               to: checkpointURL)
@@ -199,6 +207,12 @@ public final class Trainer {
         let file = try Checkpoint(path: path)
         guard let saved = file.state else {
             throw CheckpointError(path: path, message: "no readable `state` metadata: not a training checkpoint")
+        }
+        let counters = [("step", saved.step), ("epoch", saved.epoch), ("batch", saved.batch),
+                        ("generatorOptimizerStep", saved.generatorOptimizerStep),
+                        ("discriminatorOptimizerStep", saved.discriminatorOptimizerStep)]
+        if let (key, value) = counters.first(where: { $0.1 < 0 }) {
+            throw CheckpointError(path: path, message: "`state` metadata: \(key) is \(value), expected >= 0")
         }
         try file.assign("generator", into: generator.namedTensors)
         try file.assign("discriminator", into: discriminator.namedTensors)
