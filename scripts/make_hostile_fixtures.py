@@ -14,6 +14,8 @@ dataset's own length: a huge size segfaulted inside libhdf5 (memcpy in H5HG_read
                                  points at no object (read as an empty caption before)
   hostile_heap_signature.h5      the collection's signature is not GCOL
   hostile_heap_collection_size.h5 the collection claims 2^40 bytes
+  hostile_dataspace_dims.h5      /train/ex0/embeddings' dataspace says (2^31, 8), not (1, 8): a
+                                 64 GB allocation ended the process before
 """
 import os
 import struct
@@ -64,7 +66,20 @@ def damage(name, edit):
     print(name, len(data), "bytes")
 
 
+def damage_dims(name):
+    path = os.path.join(OUT, name)
+    write_valid(path)
+    with h5py.File(path, "r") as f:
+        header = h5py.h5o.get_info(f["train/ex0/embeddings"].id).addr
+    data = bytearray(open(path, "rb").read())
+    at = data.index(struct.pack("<QQ", 1, 8), header)
+    struct.pack_into("<Q", data, at, 1 << 31)
+    open(path, "wb").write(bytes(data))
+    print(name, len(data), "bytes")
+
+
 if __name__ == "__main__":
+    damage_dims("hostile_dataspace_dims.h5")
     damage("hostile_heap_object_size.h5", lambda d, s, o: struct.pack_into("<Q", d, o[0] + 8, 1 << 40))
     damage("hostile_heap_object_index.h5", lambda d, s, o: struct.pack_into("<H", d, o[0], 4000))
     damage("hostile_heap_signature.h5", lambda d, s, o: d.__setitem__(slice(s, s + 4), b"GCXL"))

@@ -198,6 +198,22 @@ final class H5Dataset {
     func checkedCount() throws -> Int {
         let n = count
         guard n <= 1 << 34 else { throw error(.invalidValue, "shape \(shape) is too large to read; the file is probably corrupt") }
+        // A damaged dataspace can claim billions of elements of a small dataset: the storage the
+        // file really has bounds what is allocated (compressed chunks up to 1024x, unwritten
+        // storage reads as fill values up to 64 MB). Variable-length data is checked where it is read.
+        guard typeClass != .vlen, !isVariableString else { return n }
+        let (bytes, overflow) = n.multipliedReportingOverflow(by: max(typeSize, 1))
+        let storage = Int(clamping: withHDF5 { H5Dget_storage_size(id) })
+        let plist = H5Temp(withHDF5 { H5Dget_create_plist(id) }, H5Pclose)
+        let limit: Int
+        switch withHDF5({ H5Pget_layout(plist.id) }) {
+        case H5D_CONTIGUOUS where storage > 0: limit = storage
+        case H5D_CHUNKED: limit = max(storage > Int.max / 1024 ? Int.max : storage * 1024, 1 << 26)
+        default: limit = max(storage, 1 << 26)
+        }
+        guard !overflow, bytes <= limit else {
+            throw error(.invalidValue, "shape \(shape) of \(typeSize)-byte elements needs \(bytes) bytes; the file stores \(storage) for it (corrupt file)")
+        }
         return n
     }
     var typeDescription: String {
@@ -414,9 +430,10 @@ final class H5Dataset {
         guard typeClass == .integer, typeSize == 1 else {
             throw error(.wrongType, "expected uint8 pixels, found \(typeDescription)")
         }
-        guard !shape.isEmpty, start >= 0, start + rows <= shape[0] else {
+        guard !shape.isEmpty, start >= 0, rows >= 0, start <= shape[0] - rows else {
             throw error(.invalidValue, "row range \(start)..<\(start + rows) outside shape \(shape)")
         }
+        _ = try checkedCount()  // the whole array fits its storage, so no product below overflows
         return try withHDF5 {
             let fileSpace = H5Temp(H5Dget_space(id), H5Sclose)
             var offset = [hsize_t](repeating: 0, count: shape.count)

@@ -121,4 +121,12 @@ final class BadInputTests: XCTestCase {
             }
         }
     }
+
+    /// A dataspace claiming billions of elements of a 32-byte dataset: refused before allocating.
+    func testDataspaceLargerThanItsStorageIsAnError() throws {
+        let path = try Fixture.path("hostile_dataspace_dims.h5")
+        assertDatasetError(.invalidValue, file: path, innerPath: "/train/ex0/embeddings", contains: "the file stores 32") {
+            try TextImageDataset.open(path: path, split: "train")
+        }
+    }
 }
