@@ -16,6 +16,8 @@ dataset's own length: a huge size segfaulted inside libhdf5 (memcpy in H5HG_read
   hostile_heap_collection_size.h5 the collection claims 2^40 bytes
   hostile_dataspace_dims.h5      /train/ex0/embeddings' dataspace says (2^31, 8), not (1, 8): a
                                  64 GB allocation ended the process before
+  hostile_flat_split_length.h5   a flat file whose split array has 5 labels for 2 examples (an
+                                 index out of range trapped before)
 """
 import os
 import struct
@@ -78,7 +80,17 @@ def damage_dims(name):
     print(name, len(data), "bytes")
 
 
+def flat_split_length(name):
+    path = os.path.join(OUT, name)
+    with h5py.File(path, "w", libver="earliest") as f:
+        f.create_dataset("images", data=np.zeros((2, 4, 4, 3), np.uint8))
+        f.create_dataset("embeddings", data=np.ones((2, 8), np.float32))
+        f.create_dataset("split", data=np.zeros(5, np.int64))
+    print(name, os.path.getsize(path), "bytes")
+
+
 if __name__ == "__main__":
+    flat_split_length("hostile_flat_split_length.h5")
     damage_dims("hostile_dataspace_dims.h5")
     damage("hostile_heap_object_size.h5", lambda d, s, o: struct.pack_into("<Q", d, o[0] + 8, 1 << 40))
     damage("hostile_heap_object_index.h5", lambda d, s, o: struct.pack_into("<H", d, o[0], 4000))

@@ -129,4 +129,12 @@ final class BadInputTests: XCTestCase {
             try TextImageDataset.open(path: path, split: "train")
         }
     }
+
+    /// A flat file's split array longer than its arrays: an index out of range trapped before.
+    func testFlatSplitArrayOfAnotherLengthIsAnError() throws {
+        let path = try Fixture.path("hostile_flat_split_length.h5")
+        assertDatasetError(.wrongRank, file: path, innerPath: "/split", contains: "expected (2,)") {
+            try TextImageDataset.open(path: path, split: "train")
+        }
+    }
 }
