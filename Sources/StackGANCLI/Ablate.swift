@@ -43,8 +43,13 @@ struct Ablate: ParsableCommand {
         guard FileManager.default.fileExists(atPath: experiment.data.path) else {
             throw StackGANError.usage("dataset \(experiment.data.path) not found (data.path; --set data.path=FILE)")
         }
-        let evaluator = try loadEvaluator(classifier: classifier, matcher: matcher, datasetPath: experiment.data.path, cache: classifierCache)
+        // Everything cheap is checked before the evaluator is loaded (or trained, tens of seconds).
+        var scheduled = experiment
+        if let steps { scheduled.train.maxSteps = steps }
+        _ = try Architecture(scheduled)
         let folder = URL(fileURLWithPath: out ?? "runs/ablate-\(experiment.name)")
+        try makeFolder(folder.path, what: "ablation folder")
+        let evaluator = try loadEvaluator(classifier: classifier, matcher: matcher, datasetPath: experiment.data.path, cache: classifierCache)
         let ablation = try Ablation(config: experiment, heads: headList, techniques: techniqueSets, seeds: (0..<seeds).map { experiment.train.seed &+ UInt64($0) },
                                     steps: steps, outputDirectory: folder, evaluator: evaluator,
                                     evaluationOptions: EvaluationOptions(samplesPerCaption: samplesPerCaption, limit: limit))
