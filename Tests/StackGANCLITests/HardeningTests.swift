@@ -36,7 +36,7 @@ final class HardeningTests: XCTestCase {
         handle.seekToEndOfFile()
         handle.write(Data("{\"step\": 2, \"d_loss\": 1}\n{\"step\": 3, \"d_lo".utf8))
         try handle.close()
-        let leftovers = ["samples/.dat.nosync1234.abcd", ".dat.nosync99.x", "samples/step_000005.png"]
+        let leftovers = ["samples/.dat.nosync1234.abcd", ".dat.nosync99.x", "samples/step_000005.png", "samples/latest.png.tmp-77-123"]
         for name in leftovers { try Data("partial".utf8).write(to: run.appendingPathComponent(name)) }
         let events = try FileManager.default.contentsOfDirectory(atPath: run.path).filter { $0.hasPrefix("events.out.tfevents.") }
         XCTAssertEqual(events.count, 1)

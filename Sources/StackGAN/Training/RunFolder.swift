@@ -76,13 +76,15 @@ extension Trainer {
     /// run that was killed: metrics.jsonl keeps each logged step up to `step` once (later lines,
     /// and a half-written last line, go), TensorBoard event files drop the records past `step` (the
     /// resumed run logs them again, so TensorBoard shows one line), sample grids past `step` and
-    /// the temporary files of interrupted atomic writes (`.dat.nosync*`, Foundation's) are removed.
+    /// the temporary files of interrupted atomic writes (`.dat.nosync*`, Foundation's, and
+    /// `*.png.tmp-*`, ImageCodec.writePNG's) are removed.
     /// Only called with the folder's lock held, so no live process owns those temporaries.
     static func repairRunFolder(_ folder: URL, afterStep step: Int) throws {
         let fm = FileManager.default
         let samples = folder.appendingPathComponent("samples")
         for directory in [folder, samples] {
-            for name in (try? fm.contentsOfDirectory(atPath: directory.path)) ?? [] where name.hasPrefix(".dat.nosync") {
+            for name in (try? fm.contentsOfDirectory(atPath: directory.path)) ?? []
+                where name.hasPrefix(".dat.nosync") || name.contains(".png.tmp-") {
                 try? fm.removeItem(at: directory.appendingPathComponent(name))
             }
         }
