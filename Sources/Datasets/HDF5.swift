@@ -270,7 +270,8 @@ final class H5Dataset {
             let fileType = H5Temp(H5Dget_type(id), H5Tclose)
             if isVariableString {
                 if let elements = try validatedVariableLengthElements(count: n) {
-                    return elements.map { String(decoding: $0, as: UTF8.self) }
+                    // Up to a NUL, as libhdf5's C strings read (a writer may have stored one).
+                    return elements.map { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
                 }
                 let memType = H5Temp(H5Tcopy(chdf5_c_s1()), H5Tclose)
                 // Same character set as the file: HDF5 refuses ASCII<->UTF-8 conversion.
