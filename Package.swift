@@ -2,6 +2,7 @@
 // The tree reads as the pipeline: C libraries -> Kernels (oneDNN) -> Autograd (tensor, tape, ops)
 // -> NN (layers, optimizers, checkpoints) -> StackGAN (models, training) -> stackgan (CLI).
 // Datasets (HDF5, PNG, JPEG) stands beside the engine and meets it in StackGAN.
+import Foundation
 import PackageDescription
 
 let package = Package(
@@ -45,3 +46,9 @@ let package = Package(
         .testTarget(name: "StackGANTests", dependencies: ["StackGAN"], resources: [.copy("Fixtures")]),
     ]
 )
+
+// scripts/fuzz.sh builds a libFuzzer harness over the file readers (Fuzz/); ordinary builds never see it.
+if ProcessInfo.processInfo.environment["STACKGAN_FUZZ"] != nil {
+    package.targets.append(.executableTarget(name: "stackgan-fuzz", dependencies: ["StackGAN", "Datasets", "NN"], path: "Fuzz",
+                                             swiftSettings: [.unsafeFlags(["-parse-as-library"])]))
+}

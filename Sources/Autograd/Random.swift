@@ -23,6 +23,18 @@ public struct RandomGenerator: RandomNumberGenerator, Codable, Equatable {
         }
     }
 
+    /// Decodes a saved state (a checkpoint's metadata), refusing one that is not four words or is
+    /// all zero (xoshiro's fixed point): a damaged file must not crash or freeze the generator.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        state = try c.decode([UInt64].self, forKey: .state)
+        guard state.count == 4, state.contains(where: { $0 != 0 }) else {
+            throw DecodingError.dataCorruptedError(forKey: .state, in: c, debugDescription: "expected four words, not all zero")
+        }
+    }
+
+    private enum CodingKeys: String, CodingKey { case state }
+
     public mutating func next() -> UInt64 {
         let result = ((state[1] &* 5) << 7 | (state[1] &* 5) >> 57) &* 9
         let t = state[1] << 17

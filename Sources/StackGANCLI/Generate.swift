@@ -19,6 +19,9 @@ struct Generate: ParsableCommand {
 
     enum Interpolation: String, ExpressibleByArgument, CaseIterable { case captions, noise }
 
+    /// Pixels generated per call (16384 images of 64 px, 1024 of 256 px: about 800 MB of floats).
+    static let maxPixels = 1 << 26
+
     @Option(help: "A checkpoint written by `stackgan train`.") var checkpoint: String
     @Option(name: .customLong("stage1"), help: "The Stage-I checkpoint, for a Stage-II checkpoint without STAGE1_G.* tensors.")
     var stageOneCheckpoint: String?
@@ -34,7 +37,7 @@ struct Generate: ParsableCommand {
     @Option(help: "Images per caption (default: the --noise rows, else 4).") var samplesPerCaption: Int?
     @Option(help: "Seed for the noise z and the CA noise.") var seed: UInt64 = 0
     @Option(help: "Write one interpolation row: captions or noise.") var interpolate: Interpolation?
-    @Option(help: "Images in an interpolation row (at least 2).") var steps = 8
+    @Option(help: "Images in an interpolation row, 2...64 (default 8; only with --interpolate).") var steps: Int?
     @Option(help: "The output folder.") var out: String
 
     /// One caption to draw: where it came from, for file names and captions.txt.
@@ -59,10 +62,12 @@ struct Generate: ParsableCommand {
             throw StackGANError.usage(sources.isEmpty ? "generate needs --caption TEXT, --captions FILE.txt, --embeddings FILE.npy or --dataset FILE.h5"
                                                       : "\(sources.joined(separator: " and ")) both given; pass one caption source")
         }
-        if let k = samplesPerCaption, k < 1 { throw StackGANError.usage("--samples-per-caption must be at least 1, got \(k)") }
+        if let k = samplesPerCaption, !(1...64).contains(k) { throw StackGANError.usage("--samples-per-caption must be in 1...64, got \(k)") }
         if interpolate != nil {
-            guard steps >= 2 else { throw StackGANError.usage("--steps must be at least 2 for --interpolate, got \(steps)") }
+            guard (2...64).contains(steps ?? 8) else { throw StackGANError.usage("--steps must be in 2...64 for --interpolate, got \(steps ?? 8)") }
             guard samplesPerCaption == nil else { throw StackGANError.usage("--samples-per-caption does not apply to --interpolate (one row of --steps images)") }
+        } else if steps != nil {
+            throw StackGANError.usage("--steps applies only to --interpolate (the images in its row)")
         }
         try requireFile(checkpoint, flag: "--checkpoint")
         if let stageOneCheckpoint { try requireFile(stageOneCheckpoint, flag: "--stage1") }
@@ -79,6 +84,11 @@ struct Generate: ParsableCommand {
         let captions = try loadCaptions(sampler: sampler, selection: selection)
         let noiseRows = try noise.map { try readRows($0, width: sampler.noiseWidth, what: "noise z") } ?? []
         let (jobs, columns, rowLabels) = try plan(sampler: sampler, captions: captions, noiseRows: noiseRows)
+        // All images are held in memory (as floats) until the grid is written: bounded up front.
+        let limit = Self.maxPixels / (sampler.imageSize * sampler.imageSize)
+        guard jobs.count <= limit else {
+            throw StackGANError.usage("\(jobs.count) images of \(sampler.imageSize) px requested; at most \(limit) per call (select fewer captions with --indices or fewer --samples-per-caption)")
+        }
 
         // Before the expensive part, so an unwritable --out costs nothing.
         let folder = URL(fileURLWithPath: out)
@@ -154,6 +164,7 @@ struct Generate: ParsableCommand {
             }
             let second = captions[1]
             let z = noiseRows.first ?? drawnNoise(1)[0], e = eps(1)[0]
+            let steps = self.steps ?? 8
             let points = Sampler.interpolate(from: first.embedding, to: second.embedding, steps: steps)
             let jobs = points.enumerated().map { k, point in
                 Job(fileName: String(format: "interp_captions_%03d_%03d_step%02d.png", first.index, second.index, k),
@@ -166,6 +177,7 @@ struct Generate: ParsableCommand {
             }
             // z and the CA noise both walk from column 0's to column 1's, so the ends are exactly
             // the caption's first two plain samples.
+            let steps = self.steps ?? 8
             let ends = noiseRows.count >= 2 ? Array(noiseRows.prefix(2)) : drawnNoise(2)
             let e = eps(2)
             let zs = Sampler.interpolate(from: ends[0], to: ends[1], steps: steps)

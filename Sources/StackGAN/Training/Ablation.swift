@@ -157,7 +157,10 @@ public struct Ablation {
     public func run(log: @escaping (String) -> Void = { print($0) }) throws -> [AblationRun] {
         let fm = FileManager.default
         let samples = outputDirectory.appendingPathComponent("samples")
-        try fm.createDirectory(at: samples, withIntermediateDirectories: true)
+        try makeFolder(samples.path, what: "ablation folder")
+        // One ablation per folder; each run folder inside is locked again by its Trainer.
+        let lock = try RunFolderLock(folder: outputDirectory)
+        defer { withExtendedLifetime(lock) {} }
         var runs: [AblationRun] = []
         for (head, techniques) in variants {
             let variantName = Self.variantName(head, techniquesGiven ? techniques : nil)

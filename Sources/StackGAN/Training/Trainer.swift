@@ -28,6 +28,8 @@ public final class Trainer {
     private var metrics: FileHandle?
     /// The MPI ranks this run trains on (one without a launcher).
     public let parallel: DataParallel
+    /// Held by rank 0 from the start to the end of the trainer's life: one process per run folder.
+    private let lock: RunFolderLock?
 
     /// Builds the models and the data pipeline; with `resume`, continues from the run folder's checkpoint.
     public init(config: ExperimentConfig, runDirectory: URL, resume: Bool = false, writeLogs: Bool = true,
@@ -38,6 +40,8 @@ public final class Trainer {
         parallel = try DataParallel(group: ProcessGroup.current(), config: config.train)
         self.log = parallel.isWriter ? log : { _ in }
         let fm = FileManager.default
+        try makeFolder(runDirectory.path, what: "run folder")
+        lock = parallel.isWriter ? try RunFolderLock(folder: runDirectory) : nil
         do {
             try fm.createDirectory(at: runDirectory.appendingPathComponent("samples"), withIntermediateDirectories: true)
         } catch {
@@ -100,6 +104,9 @@ public final class Trainer {
             loader.restore(LoaderState(epoch: state.epoch, batch: state.batch))
         }
         guard parallel.isWriter else { return }
+        // What a killed run logged past its checkpoint (past step 0 for a run killed before its
+        // first checkpoint) is logged again by this one: each step once.
+        try Self.repairRunFolder(runDirectory, afterStep: state.step)
         try ConfigLoader.yaml(config).write(to: runDirectory.appendingPathComponent("config.yml"), atomically: true, encoding: .utf8)
         try? captions.enumerated().map { "row \($0.offset): \($0.element)" }.joined(separator: "\n")
             .write(to: runDirectory.appendingPathComponent("samples/captions.txt"), atomically: true, encoding: .utf8)
@@ -208,7 +215,8 @@ public final class Trainer {
         let tensors = checkpointTensors
         state.generatorOptimizerStep = iteration.generatorOptimizer.step
         state.discriminatorOptimizerStep = iteration.discriminatorOptimizer.step
-        let stateJSON = String(decoding: try JSONEncoder().encode(state), as: UTF8.self)
+        // Sorted keys: the same state gives the same bytes, so identical runs give identical files.
+        let stateJSON = String(decoding: try JSONEncoder.sorted.encode(state), as: UTF8.self)
         try SafeTensors.write(tensors, metadata: ["config": try ConfigLoader.yaml(config), "state": stateJSON,
                                                   "family": config.family.rawValue, "stage": String(config.stage)],
                               to: checkpointURL)
@@ -231,6 +239,12 @@ public final class Trainer {
         let file = try Checkpoint(path: path)
         guard let saved = file.state else {
             throw CheckpointError(path: path, message: "no readable `state` metadata: not a training checkpoint")
+        }
+        let counters = [("step", saved.step), ("epoch", saved.epoch), ("batch", saved.batch),
+                        ("generatorOptimizerStep", saved.generatorOptimizerStep),
+                        ("discriminatorOptimizerStep", saved.discriminatorOptimizerStep)]
+        if let (key, value) = counters.first(where: { $0.1 < 0 }) {
+            throw CheckpointError(path: path, message: "`state` metadata: \(key) is \(value), expected >= 0")
         }
         try file.assign("generator", into: generator.namedTensors)
         try file.assign("discriminator", into: discriminator.namedTensors)
