@@ -33,8 +33,6 @@ public struct RandomGenerator: RandomNumberGenerator, Codable, Equatable {
         }
     }
 
-    private enum CodingKeys: String, CodingKey { case state }
-
     public mutating func next() -> UInt64 {
         let result = ((state[1] &* 5) << 7 | (state[1] &* 5) >> 57) &* 9
         let t = state[1] << 17
