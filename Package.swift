@@ -24,7 +24,7 @@ let package = Package(
         .target(name: "Autograd", dependencies: ["Kernels"]),
         .target(name: "NN", dependencies: ["Autograd"]),
         .target(name: "Datasets", dependencies: ["CHDF5", "CPNG", "CTurboJPEG"]),
-        .target(name: "StackGAN", dependencies: ["NN", "Datasets", "Yams"]),
+        .target(name: "StackGAN", dependencies: ["NN", "Kernels", "Datasets", "Yams"]),
         // The commands live in a library so tests can run them in-process.
         .target(name: "StackGANCLI", dependencies: [
             "StackGAN", "Autograd", "NN", "Kernels", "Datasets", .product(name: "ArgumentParser", package: "swift-argument-parser"),
