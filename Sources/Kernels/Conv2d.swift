@@ -135,7 +135,9 @@ public enum Conv2dKernel {
     }
 
     private static func plan(_ g: ConvGeometry, pass: Int, bias: Bool) throws -> Plan {
-        let precision = KernelSettings.precision
+        // Weight gradients stay fp32: oneDNN 2.6's bf16 backward-weights kernels ran 5-50x slower
+        // than its fp32 ones on the StackGAN shapes on Zen 4 (AVX512-BF16; 4x4 maps, one output channel).
+        let precision = pass == 2 ? .fp32 : KernelSettings.precision
         // oneDNN has no bf16 Winograd kernels.
         let algorithm: ConvAlgorithm = g.isWinogradCandidate && precision == .fp32 ? KernelSettings.convAlgorithm : .direct
         let key = Key(geometry: g, pass: pass, bias: bias, algorithm: algorithm, blocked: KernelSettings.blockedLayouts,

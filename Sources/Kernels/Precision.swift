@@ -3,9 +3,10 @@ import CDNNL
 /// The arithmetic convolutions (and so transposed convolutions) run in. Every tensor the engine
 /// holds stays fp32 either way: weights, Adam state, batch-norm statistics, losses.
 ///
-/// `bf16`: oneDNN rounds a convolution's two factors (source and weights; gradient and weights;
-/// source and gradient) to bfloat16 (8-bit mantissa, relative error up to 2^-9 each) on the way in,
-/// multiplies them on the CPU's bf16 units (AVX512-BF16 or AMX) and accumulates and writes fp32.
+/// `bf16`: oneDNN rounds a convolution's two factors (source and weights in the forward pass;
+/// output gradient and weights in backward data) to bfloat16 (8-bit mantissa, relative error up to
+/// 2^-9 each) on the way in, multiplies them on the CPU's bf16 units (AVX512-BF16 or AMX) and
+/// accumulates and writes fp32. Weight gradients are computed in fp32 (see `Conv2dKernel.plan`).
 public enum Precision: String, CaseIterable, Codable, Sendable {
     case fp32, bf16
 }

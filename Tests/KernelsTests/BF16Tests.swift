@@ -1,7 +1,8 @@
 import XCTest
 @testable import Kernels
 
-/// The bf16 convolutions against the plain fp32 loops. On a CPU without bf16 instructions the
+/// The bf16 convolutions (forward and backward data; weight gradients stay fp32) against the
+/// plain fp32 loops. On a CPU without bf16 instructions the
 /// precision must be refused with an error that says why.
 ///
 /// Tolerances: a product of two bf16 numbers (8-bit mantissas) is exact in fp32, so a bf16 kernel
@@ -61,13 +62,15 @@ final class BF16Tests: XCTestCase {
               reference: ReferenceKernels.convBackwardData(g, gradOutput: dy, weight: w),
               magnitude: ReferenceKernels.convBackwardData(g, gradOutput: ady, weight: aw), "backward data \(g)")
 
+        // Weight gradients stay fp32 in bf16 mode (see `Conv2dKernel.plan`): the fp32 loop's numbers.
         var dw = [Float](repeating: .nan, count: w.count), db = [Float](repeating: .nan, count: g.outChannels)
         try Conv2dKernel.backwardWeights(g, input: x, gradOutput: dy, gradWeight: &dw, gradBias: &db)
-        let exact = ReferenceKernels.convBackwardWeights(g, input: rx, gradOutput: rdy)
         let reference = ReferenceKernels.convBackwardWeights(g, input: x, gradOutput: dy)
-        let magnitude = ReferenceKernels.convBackwardWeights(g, input: ax, gradOutput: ady)
-        check(dw, exact: exact.weight, reference: reference.weight, magnitude: magnitude.weight, "backward weights \(g)")
-        check(db, exact: exact.bias, reference: reference.bias, magnitude: magnitude.bias, "backward bias \(g)")
+        for (got, expected, what) in [(dw, reference.weight, "weights"), (db, reference.bias, "bias")] {
+            let scale = max(1, expected.map { abs($0) }.max() ?? 1)
+            let worst = zip(got, expected).map { abs($0 - $1) }.max() ?? 0
+            XCTAssertLessThanOrEqual(worst / scale, 1e-4, "backward \(what) \(g) should be fp32")
+        }
     }
 
     func testBF16ConvolutionsAreFP32SumsOfBF16Products() throws {
