@@ -2,6 +2,7 @@
 // The tree reads as the pipeline: C libraries -> Kernels (oneDNN) -> Autograd (tensor, tape, ops)
 // -> NN (layers, optimizers, checkpoints) -> StackGAN (models, training) -> stackgan (CLI).
 // Datasets (HDF5, PNG, JPEG) stands beside the engine and meets it in StackGAN.
+import Foundation
 import PackageDescription
 
 let package = Package(
@@ -19,15 +20,20 @@ let package = Package(
         .systemLibrary(name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5"),
         .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng"),
         .systemLibrary(name: "CTurboJPEG", path: "Sources/CTurboJPEG"),
+        .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi"),
 
         .target(name: "Kernels", dependencies: ["CDNNL"]),
         .target(name: "Autograd", dependencies: ["Kernels"]),
         .target(name: "NN", dependencies: ["Autograd"]),
         .target(name: "Datasets", dependencies: ["CHDF5", "CPNG", "CTurboJPEG"]),
-        .target(name: "StackGAN", dependencies: ["NN", "Kernels", "Datasets", "Yams"]),
+        // The only importer of CMPI: data-parallel training over MPI.
+        .target(name: "Distributed", dependencies: ["CMPI"]),
+        .target(name: "StackGAN", dependencies: ["NN", "Kernels", "Datasets", "Distributed", "Yams"]),
+        // Captions -> embeddings (all-MiniLM-L6-v2) on the engine's kernels, inference only.
+        .target(name: "TextEncoder", dependencies: ["NN", "Autograd", "Kernels"]),
         // The commands live in a library so tests can run them in-process.
         .target(name: "StackGANCLI", dependencies: [
-            "StackGAN", "Autograd", "NN", "Kernels", "Datasets", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "StackGAN", "Autograd", "NN", "Kernels", "Datasets", "Distributed", "TextEncoder", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "stackgan", dependencies: ["StackGANCLI"]),
 
@@ -36,6 +42,13 @@ let package = Package(
         .testTarget(name: "NNTests", dependencies: ["NN"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets"], resources: [.copy("Fixtures")]),
         .testTarget(name: "StackGANCLITests", dependencies: ["StackGANCLI"]),
+        .testTarget(name: "TextEncoderTests", dependencies: ["TextEncoder"], resources: [.copy("Fixtures")]),
         .testTarget(name: "StackGANTests", dependencies: ["StackGAN"], resources: [.copy("Fixtures")]),
     ]
 )
+
+// scripts/fuzz.sh builds a libFuzzer harness over the file readers (Fuzz/); ordinary builds never see it.
+if ProcessInfo.processInfo.environment["STACKGAN_FUZZ"] != nil {
+    package.targets.append(.executableTarget(name: "stackgan-fuzz", dependencies: ["StackGAN", "Datasets", "NN"], path: "Fuzz",
+                                             swiftSettings: [.unsafeFlags(["-parse-as-library"])]))
+}

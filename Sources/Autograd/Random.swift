@@ -4,6 +4,13 @@ import Foundation
 /// and restored, so a resumed run draws the same numbers as an uninterrupted one.
 public struct RandomGenerator: RandomNumberGenerator, Codable, Equatable {
     public private(set) var state: [UInt64]
+    /// Set while one of several data-parallel ranks trains on its slice of a global batch: the
+    /// per-example draws (`perExample`, `normals(examples:width:)`) are made for the whole global
+    /// batch and only this rank's rows kept, so every example gets the numbers it gets on one
+    /// rank and the generator's state stays the same on every rank. Not saved.
+    public var exampleShard: ExampleShard?
+
+    enum CodingKeys: String, CodingKey { case state }
 
     public init(seed: UInt64) {
         var s = seed
@@ -13,6 +20,16 @@ public struct RandomGenerator: RandomNumberGenerator, Codable, Equatable {
             z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
             z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
             return z ^ (z >> 31)
+        }
+    }
+
+    /// Decodes a saved state (a checkpoint's metadata), refusing one that is not four words or is
+    /// all zero (xoshiro's fixed point): a damaged file must not crash or freeze the generator.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        state = try c.decode([UInt64].self, forKey: .state)
+        guard state.count == 4, state.contains(where: { $0 != 0 }) else {
+            throw DecodingError.dataCorruptedError(forKey: .state, in: c, debugDescription: "expected four words, not all zero")
         }
     }
 
@@ -43,7 +60,50 @@ public struct RandomGenerator: RandomNumberGenerator, Codable, Equatable {
     }
 }
 
+/// Rank `index` of `count` holds rows index*n..<(index+1)*n of a global batch of count*n.
+public struct ExampleShard: Equatable, Sendable {
+    public let index: Int
+    public let count: Int
+
+    public init(index: Int, count: Int) {
+        self.index = index
+        self.count = count
+    }
+}
+
+extension RandomGenerator {
+    /// `draw` once per example of a batch of `rows` (this rank's rows of the global batch when
+    /// `exampleShard` is set).
+    public mutating func perExample<T>(_ rows: Int, _ draw: (inout RandomGenerator) -> T) -> [T] {
+        let (index, count) = exampleShard.map { ($0.index, $0.count) } ?? (0, 1)
+        var kept: [T] = []
+        kept.reserveCapacity(rows)
+        for i in 0..<(rows * count) {
+            let value = draw(&self)
+            if i / Swift.max(rows, 1) == index { kept.append(value) }
+        }
+        return kept
+    }
+
+    /// Standard normals [rows, width] row-major, one row per example (see `perExample`).
+    public mutating func normals(examples rows: Int, width: Int) -> [Float] {
+        guard let shard = exampleShard, shard.count > 1 else { return normals(rows * width) }
+        let all = normals(rows * shard.count * width)
+        return Array(all[(shard.index * rows * width)..<((shard.index + 1) * rows * width)])
+    }
+}
+
 extension Tensor {
+    /// Standard normal noise [rows, width] with one row per example of a batch: on several
+    /// data-parallel ranks each row is the one its example gets on one rank (`exampleShard`).
+    public static func randomNormal(examples rows: Int, width: Int, using generator: inout RandomGenerator) -> Tensor {
+        let values = generator.normals(examples: rows, width: width)
+        let t = Tensor.uninitialized([rows, width])
+        values.withUnsafeBufferPointer { if let base = $0.baseAddress { t.pointer.update(from: base, count: values.count) } }
+        return t
+    }
+
+
     /// A tensor of N(mean, std^2) samples.
     public static func randomNormal(_ shape: [Int], mean: Float = 0, standardDeviation: Float = 1,
                                     requiresGrad: Bool = false, using generator: inout RandomGenerator) -> Tensor {

@@ -10,6 +10,7 @@ static inline hid_t chdf5_c_s1(void) { return H5T_C_S1; }
 static inline hid_t chdf5_p_default(void) { return H5P_DEFAULT; }
 static inline hid_t chdf5_s_all(void) { return H5S_ALL; }
 static inline unsigned chdf5_f_acc_rdonly(void) { return H5F_ACC_RDONLY; }
+static inline unsigned chdf5_f_acc_excl(void) { return H5F_ACC_EXCL; }
 static inline size_t chdf5_t_variable(void) { return H5T_VARIABLE; }
 
 // From HDF5 1.12 `H5Literate` is a macro for `H5Literate2` (and `H5L_iterate_t` for

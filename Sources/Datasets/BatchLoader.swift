@@ -355,3 +355,28 @@ struct BatchMaker {
     }
 
 }
+
+extension Batch {
+    /// Rows index*n..<(index+1)*n, n = size / count: rank `index`'s slice of a global batch on
+    /// `count` data-parallel ranks (size divisible by count). With `wrong_pairs: shift` the wrong
+    /// image of a slice's last row is the slice's first row (the roll happens on the rank).
+    public func shard(index: Int, count: Int) -> Batch {
+        guard count > 1 else { return self }
+        let n = size / count, rows = (index * n)..<((index + 1) * n)
+        let plane = 3 * imageSize * imageSize
+        func slice<T>(_ values: [T], _ width: Int) -> [T] { Array(values[(rows.lowerBound * width)..<(rows.upperBound * width)]) }
+        var out = self
+        out.images = slice(images, plane)
+        out.wrongImages = wrongImages.map { slice($0, plane) }
+        out.embeddings = slice(embeddings, embeddingWidth)
+        out.classLabels = slice(classLabels, 1)
+        out.indices = slice(indices, 1)
+        func rolled(_ values: [Int]) -> [Int] { values.indices.map { values[($0 + 1) % n] } }
+        let shifted = wrongImages == nil
+        out.wrongClassLabels = shifted ? rolled(out.classLabels) : slice(wrongClassLabels, 1)
+        out.wrongIndices = shifted ? rolled(out.indices) : slice(wrongIndices, 1)
+        out.captions = slice(captions, 1)
+        out.size = n
+        return out
+    }
+}

@@ -198,6 +198,22 @@ final class H5Dataset {
     func checkedCount() throws -> Int {
         let n = count
         guard n <= 1 << 34 else { throw error(.invalidValue, "shape \(shape) is too large to read; the file is probably corrupt") }
+        // A damaged dataspace can claim billions of elements of a small dataset: the storage the
+        // file really has bounds what is allocated (compressed chunks up to 1024x, unwritten
+        // storage reads as fill values up to 64 MB). Variable-length data is checked where it is read.
+        guard typeClass != .vlen, !isVariableString else { return n }
+        let (bytes, overflow) = n.multipliedReportingOverflow(by: max(typeSize, 1))
+        let storage = Int(clamping: withHDF5 { H5Dget_storage_size(id) })
+        let plist = H5Temp(withHDF5 { H5Dget_create_plist(id) }, H5Pclose)
+        let limit: Int
+        switch withHDF5({ H5Pget_layout(plist.id) }) {
+        case H5D_CONTIGUOUS where storage > 0: limit = storage
+        case H5D_CHUNKED: limit = max(storage > Int.max / 1024 ? Int.max : storage * 1024, 1 << 26)
+        default: limit = max(storage, 1 << 26)
+        }
+        guard !overflow, bytes <= limit else {
+            throw error(.invalidValue, "shape \(shape) of \(typeSize)-byte elements needs \(bytes) bytes; the file stores \(storage) for it (corrupt file)")
+        }
         return n
     }
     var typeDescription: String {
@@ -253,6 +269,10 @@ final class H5Dataset {
             let n = try checkedCount()
             let fileType = H5Temp(H5Dget_type(id), H5Tclose)
             if isVariableString {
+                if let elements = try validatedVariableLengthElements(count: n) {
+                    // Up to a NUL, as libhdf5's C strings read (a writer may have stored one).
+                    return elements.map { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+                }
                 let memType = H5Temp(H5Tcopy(chdf5_c_s1()), H5Tclose)
                 // Same character set as the file: HDF5 refuses ASCII<->UTF-8 conversion.
                 guard H5Tset_size(memType.id, chdf5_t_variable()) >= 0,
@@ -299,6 +319,12 @@ final class H5Dataset {
                 guard count == 1 else {
                     throw error(.wrongRank, "expected one variable-length uint8 value, found shape \(shape)")
                 }
+                let fileType = H5Temp(H5Dget_type(id), H5Tclose)
+                let base = H5Temp(H5Tget_super(fileType.id), H5Tclose)
+                guard H5Tget_class(base.id) == H5T_INTEGER, H5Tget_size(base.id) == 1 else {
+                    throw error(.wrongType, "expected a variable-length uint8 value, found variable-length elements of another type")
+                }
+                if let elements = try validatedVariableLengthElements(count: 1) { return elements[0] }
                 let memType = H5Temp(H5Tvlen_create(chdf5_native_uchar()), H5Tclose)
                 var handle = hvl_t()
                 try withUnsafeMutableBytes(of: &handle) { try read(memType.id, $0.baseAddress, what: "variable-length uint8") }
@@ -310,6 +336,87 @@ final class H5Dataset {
                 throw error(.wrongType, "expected encoded image bytes (opaque, uint8 array or vlen uint8), found \(typeDescription)")
             }
         }
+    }
+
+    /// The elements of a contiguous variable-length dataset of bytes (strings, uint8), read from
+    /// the file without libhdf5: each 16-byte element on disk is (length, global heap collection
+    /// address, object index), and the bytes are that object of the collection. libhdf5 1.10
+    /// (Debian 12) copies a heap object's *stored* size into a buffer sized by the element's
+    /// length (`H5HG_read`), so a damaged heap segfaults it, and a heap id that names no object
+    /// reads as an empty string. Here every length, address and index is checked against the
+    /// collection and the file first. nil: not contiguous (compact or chunked storage), which is
+    /// left to libhdf5.
+    private func validatedVariableLengthElements(count n: Int) throws -> [[UInt8]]? {
+        let plist = H5Temp(H5Dget_create_plist(id), H5Pclose)
+        guard plist.id >= 0, H5Pget_layout(plist.id) == H5D_CONTIGUOUS else { return nil }
+        let offset = H5Dget_offset(id)
+        guard offset != haddr_t.max else { return nil }  // never written: fill values, no heap
+        let address = UInt64(offset)
+        let fileID = H5Temp(H5Iget_file_id(id), H5Fclose)
+        let fcpl = H5Temp(H5Fget_create_plist(fileID.id), H5Pclose)
+        var addressSize = 0, lengthSize = 0
+        var userBlock: hsize_t = 0, fileSize: hsize_t = 0
+        guard fileID.id >= 0, fcpl.id >= 0, H5Pget_sizes(fcpl.id, &addressSize, &lengthSize) >= 0,
+              H5Pget_userblock(fcpl.id, &userBlock) >= 0, H5Fget_filesize(fileID.id, &fileSize) >= 0,
+              (1...8).contains(addressSize), (1...8).contains(lengthSize) else {
+            throw error(.readFailed, "cannot read the file's address sizes")
+        }
+        let elementSize = 4 + addressSize + 4
+        let (total, overflow) = n.multipliedReportingOverflow(by: elementSize)
+        guard !overflow, H5Dget_storage_size(id) == hsize_t(total), address <= fileSize, hsize_t(total) <= fileSize - address else {
+            throw error(.readFailed, "variable-length data of \(n) elements does not fit its storage (corrupt file)")
+        }
+        let reader = try RawFile(path: file, size: fileSize, fail: { self.error(.readFailed, $0) })
+        let descriptors = try reader.read(at: address, count: total)
+        func little(_ bytes: ArraySlice<UInt8>) -> UInt64 {
+            bytes.reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        }
+        var collections: [UInt64: [UInt64: ArraySlice<UInt8>]] = [:]
+        return try (0..<n).map { i in
+            let d = descriptors[(i * elementSize)..<((i + 1) * elementSize)]
+            let length = little(d.prefix(4))
+            guard length > 0 else { return [] }
+            let heap = little(d.dropFirst(4).prefix(addressSize)), index = little(d.suffix(4))
+            if collections[heap] == nil {
+                collections[heap] = try heapObjects(reader, at: heap, base: userBlock, lengthSize: lengthSize, element: i)
+            }
+            guard let object = collections[heap]?[index] else {
+                throw error(.readFailed, "element \(i): its global heap id (collection \(heap), object \(index)) names no object (corrupt file)")
+            }
+            guard UInt64(object.count) == length else {
+                throw error(.readFailed, "element \(i): the global heap object holds \(object.count) bytes, the element says \(length) (corrupt file)")
+            }
+            return Array(object)
+        }
+    }
+
+    /// The objects of the global heap collection at `address` by index, each checked to lie inside
+    /// the collection, the collection inside the file.
+    private func heapObjects(_ reader: RawFile, at address: UInt64, base: UInt64, lengthSize: Int, element: Int) throws -> [UInt64: ArraySlice<UInt8>] {
+        let bad = { (why: String) in self.error(.readFailed, "element \(element): global heap collection at \(address) \(why) (corrupt file)") }
+        let (start, overflow) = address.addingReportingOverflow(base)
+        guard !overflow, start <= reader.size, reader.size - start >= 16 else { throw bad("lies outside the file") }
+        let header = try reader.read(at: start, count: 16)
+        guard Array(header.prefix(4)) == Array("GCOL".utf8), header[4] == 1 else { throw bad("has no GCOL signature") }
+        let size = header[8..<16].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        guard size >= 16, size <= reader.size - start else { throw bad("claims \(size) bytes, more than the file holds") }
+        let bytes = try reader.read(at: start, count: Int(size))
+        let objectHeader = 8 + lengthSize
+        var objects: [UInt64: ArraySlice<UInt8>] = [:]
+        var p = 16
+        while bytes.count - p >= objectHeader {
+            let index = UInt64(bytes[p]) | UInt64(bytes[p + 1]) << 8
+            if index == 0 { break }  // the free space: the rest of the collection
+            let length = bytes[(p + 8)..<(p + objectHeader)].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+            let dataStart = p + objectHeader
+            guard length <= UInt64(bytes.count - dataStart) else { throw bad("has object \(index) of \(length) bytes past its end") }
+            guard objects[index] == nil else { throw bad("has object \(index) twice") }
+            objects[index] = bytes[dataStart..<(dataStart + Int(length))]
+            let padded = (Int(length) + 7) / 8 * 8
+            guard padded <= bytes.count - dataStart else { break }
+            p = dataStart + padded
+        }
+        return objects
     }
 
     private func readUInt8All() throws -> [UInt8] {
@@ -324,9 +431,10 @@ final class H5Dataset {
         guard typeClass == .integer, typeSize == 1 else {
             throw error(.wrongType, "expected uint8 pixels, found \(typeDescription)")
         }
-        guard !shape.isEmpty, start >= 0, start + rows <= shape[0] else {
+        guard !shape.isEmpty, start >= 0, rows >= 0, start <= shape[0] - rows else {
             throw error(.invalidValue, "row range \(start)..<\(start + rows) outside shape \(shape)")
         }
+        _ = try checkedCount()  // the whole array fits its storage, so no product below overflows
         return try withHDF5 {
             let fileSpace = H5Temp(H5Dget_space(id), H5Sclose)
             var offset = [hsize_t](repeating: 0, count: shape.count)
@@ -346,5 +454,34 @@ final class H5Dataset {
             }
             return out
         }
+    }
+}
+
+/// Plain positioned reads of a file whose size is known, for data checked before libhdf5 sees it.
+private final class RawFile {
+    let size: UInt64
+    private let descriptor: Int32
+    private let fail: (String) -> DatasetError
+
+    init(path: String, size: UInt64, fail: @escaping (String) -> DatasetError) throws {
+        descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        (self.size, self.fail) = (size, fail)
+        guard descriptor >= 0 else { throw fail("cannot open the file to read variable-length data: \(String(cString: strerror(errno)))") }
+    }
+
+    deinit { close(descriptor) }
+
+    /// `count` bytes at `offset`, which the caller has checked against `size`.
+    func read(at offset: UInt64, count: Int) throws -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: count)
+        var done = 0
+        while done < count {
+            let n = out.withUnsafeMutableBytes { buffer in
+                buffer.baseAddress.map { pread(descriptor, $0 + done, count - done, off_t(offset) + off_t(done)) } ?? 0
+            }
+            guard n > 0 else { throw fail("the file ends inside variable-length data at byte \(offset + UInt64(done))") }
+            done += n
+        }
+        return out
     }
 }

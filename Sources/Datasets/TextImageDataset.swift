@@ -374,10 +374,17 @@ public final class TextImageDataset {
                     let lines = texts[0].split(separator: "\n").map(String.init)
                     if lines.count == k { texts = lines }
                 }
+                if let empty = texts.firstIndex(where: { $0.isEmpty }) {
+                    throw captionSet.error(.invalidValue, "caption \(empty) of example '\(name)' is empty; expected its text")
+                }
             }
             var classValue: String?
             if let classSet = try firstDataset(example, paths.candidates(.classes, .perExample)) {
                 classValue = classSet.typeClass == .integer ? try classSet.readInts().first.map(String.init) : try classSet.readStrings().first
+                // A class dataset holding nothing (or an empty string) is damage, not a class "".
+                guard let value = classValue, !value.isEmpty else {
+                    throw classSet.error(.invalidValue, "empty class label of example '\(name)'; expected a class name or number")
+                }
             }
             ex.embeddings += values
             ex.captions.append(texts)
@@ -405,13 +412,15 @@ public final class TextImageDataset {
         // Either arrays at the root with a split array, or one group per split.
         var holder = root
         var selected: [Int]?
+        var splitArray: H5Dataset?
         if let splitGroup = try root.group(split), try firstDataset(splitGroup, paths.candidates(.embeddings, .flat)) != nil {
             holder = splitGroup
-        } else if let splitArray = try firstDataset(root, paths.candidates(.split, .flat)) {
-            let labels = try splitLabels(splitArray)
+        } else if let splitSet = try firstDataset(root, paths.candidates(.split, .flat)) {
+            splitArray = splitSet
+            let labels = try splitLabels(splitSet)
             selected = labels.indices.filter { labels[$0] == split }
             guard splits.contains(split) else {
-                throw DatasetError(.missingObject, file: file, path: splitArray.path, "split '\(split)' not found; the split array has \(splits)")
+                throw DatasetError(.missingObject, file: file, path: splitSet.path, "split '\(split)' not found; the split array has \(splits)")
             }
         } else if !(splits == ["all"] && (split == "all" || split == "train")) {
             throw DatasetError(.missingObject, file: file, path: "/" + split, "split '\(split)' not found; the file has splits \(splits)")
@@ -434,6 +443,9 @@ public final class TextImageDataset {
         guard imageSet.typeClass == .integer, imageSet.typeSize == 1 else {
             throw imageSet.error(.wrongType, "images stored as \(imageSet.typeDescription); expected uint8 pixels")
         }
+        if let splitArray, splitArray.shape != [n] {
+            throw splitArray.error(.wrongRank, "split labels of shape \(splitArray.shape); expected (\(n),), one per example of \(embeddingSet.path)")
+        }
         let rows = selected ?? Array(0..<n)
         guard !rows.isEmpty else {
             throw DatasetError(.emptySplit, file: file, path: holder.path, "split '\(split)' has no examples")
@@ -455,6 +467,9 @@ public final class TextImageDataset {
         for r in rows { ex.embeddings += all[(r * k * e)..<((r + 1) * k * e)] }
         ex.names = try perRow(.names) { try $0.readStrings() }?.map { $0.first ?? "" } ?? rows.map { "row \($0)" }
         ex.captions = try perRow(.captions) { try $0.readStrings() } ?? Array(repeating: [], count: rows.count)
+        if let row = ex.captions.firstIndex(where: { $0.contains(where: \.isEmpty) }) {
+            throw DatasetError(.invalidValue, file: file, path: holder.path, "a caption of example '\(ex.names[row])' is empty; expected its text")
+        }
         ex.classes = try perRow(.classes) { set -> [String] in
             set.typeClass == .integer ? try set.readInts().map(String.init) : try set.readStrings()
         }?.map { $0.first } ?? Array(repeating: nil, count: rows.count)

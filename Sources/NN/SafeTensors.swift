@@ -73,8 +73,9 @@ public enum SafeTensors {
         public let values: [Float]
     }
 
-    /// Reads every tensor and the metadata, validating the header against the file's size.
-    public static func read(_ url: URL) throws -> (tensors: [String: Entry], metadata: [String: String]) {
+    /// Reads every tensor (or only those named in `only`, so that a file may hold other dtypes
+    /// beside them) and the metadata, validating the header against the file's size.
+    public static func read(_ url: URL, only: Set<String>? = nil) throws -> (tensors: [String: Entry], metadata: [String: String]) {
         let fail = { (message: String) in CheckpointError(path: url.path, message: message) }
         guard let data = FileManager.default.contents(atPath: url.path) else { throw fail("file not found or unreadable") }
         guard data.count >= 8 else { throw fail("too short to be a safetensors file (\(data.count) bytes)") }
@@ -90,19 +91,34 @@ public enum SafeTensors {
         var tensors: [String: Entry] = [:]
         for (name, value) in header {
             if name == "__metadata__" { metadata = value as? [String: String] ?? [:]; continue }
+            if let only, !only.contains(name) { continue }
             guard let info = value as? [String: Any], let dtype = info["dtype"] as? String,
                   let shape = info["shape"] as? [Int], let offsets = info["data_offsets"] as? [Int], offsets.count == 2 else {
                 throw fail("tensor \(name): malformed header entry")
             }
             guard dtype == "F32" else { throw fail("tensor \(name): dtype \(dtype), expected F32") }
-            let count = shape.reduce(1, *)
-            guard shape.allSatisfy({ $0 >= 0 }), offsets[0] >= 0, offsets[1] - offsets[0] == count * 4,
-                  dataStart + offsets[1] <= data.count else {
+            // A hostile header can hold any numbers: every size and offset is checked against the
+            // file with overflow-checked arithmetic before anything is allocated or copied.
+            guard shape.allSatisfy({ $0 >= 0 }) else { throw fail("tensor \(name): shape \(shape) has a negative dimension") }
+            var count = 1
+            for d in shape {
+                let (p, overflow) = count.multipliedReportingOverflow(by: d)
+                guard !overflow else { throw fail("tensor \(name): shape \(shape) has more elements than the file can hold") }
+                count = p
+            }
+            let (bytes, bytesOverflow) = count.multipliedReportingOverflow(by: 4)
+            let (end, endOverflow) = dataStart.addingReportingOverflow(offsets[1])
+            guard !bytesOverflow, !endOverflow, offsets[0] >= 0, offsets[1] >= offsets[0], offsets[1] - offsets[0] == bytes,
+                  end <= data.count else {
                 throw fail("tensor \(name): data offsets \(offsets) do not fit shape \(shape) in a file of \(data.count) bytes (truncated?)")
             }
             var values = [Float](repeating: 0, count: count)
-            values.withUnsafeMutableBytes { out in
-                data.copyBytes(to: out, from: (dataStart + offsets[0])..<(dataStart + offsets[1]))
+            _ = values.withUnsafeMutableBytes { out in
+                data.copyBytes(to: out, from: (dataStart + offsets[0])..<end)
+            }
+            // NaN or infinite weights would only show later as blank images: refuse them here.
+            if let bad = values.firstIndex(where: { !$0.isFinite }) {
+                throw fail("tensor \(name): element \(bad) is \(values[bad]); weights must be finite (a diverged or damaged checkpoint)")
             }
             tensors[name] = Entry(shape: shape, values: values)
         }

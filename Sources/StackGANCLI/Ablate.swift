@@ -34,17 +34,22 @@ struct Ablate: ParsableCommand {
     func run() throws {
         let headList = try Ablation.parseHeads(heads)
         let techniqueSets = try techniques.map(Technique.parseSets)
-        guard seeds >= 1 else { throw StackGANError.usage("--seeds must be at least 1, got \(seeds)") }
+        guard (1...1000).contains(seeds) else { throw StackGANError.usage("--seeds must be in 1...1000, got \(seeds)") }
         if let steps, steps < 1 { throw StackGANError.usage("--steps must be positive, got \(steps)") }
-        guard samplesPerCaption >= 1 else { throw StackGANError.usage("--samples-per-caption must be at least 1, got \(samplesPerCaption)") }
+        guard (1...64).contains(samplesPerCaption) else { throw StackGANError.usage("--samples-per-caption must be in 1...64, got \(samplesPerCaption)") }
         if let limit, limit < 2 { throw StackGANError.usage("--limit must be at least 2, got \(limit)") }
         guard FileManager.default.fileExists(atPath: config) else { throw StackGANError.usage("config \(config) not found") }
         let experiment = try ExperimentConfig.load(file: config, overrides: overrides)
         guard FileManager.default.fileExists(atPath: experiment.data.path) else {
             throw StackGANError.usage("dataset \(experiment.data.path) not found (data.path; --set data.path=FILE)")
         }
-        let evaluator = try loadEvaluator(classifier: classifier, matcher: matcher, datasetPath: experiment.data.path, cache: classifierCache)
+        // Everything cheap is checked before the evaluator is loaded (or trained, tens of seconds).
+        var scheduled = experiment
+        if let steps { scheduled.train.maxSteps = steps }
+        _ = try Architecture(scheduled)
         let folder = URL(fileURLWithPath: out ?? "runs/ablate-\(experiment.name)")
+        try makeFolder(folder.path, what: "ablation folder")
+        let evaluator = try loadEvaluator(classifier: classifier, matcher: matcher, datasetPath: experiment.data.path, cache: classifierCache)
         let ablation = try Ablation(config: experiment, heads: headList, techniques: techniqueSets, seeds: (0..<seeds).map { experiment.train.seed &+ UInt64($0) },
                                     steps: steps, outputDirectory: folder, evaluator: evaluator,
                                     evaluationOptions: EvaluationOptions(samplesPerCaption: samplesPerCaption, limit: limit))

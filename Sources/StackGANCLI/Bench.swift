@@ -11,7 +11,7 @@ import StackGAN
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks: conv kernels against the measured sgemm peak, data loading throughput.",
-        subcommands: [TrainBench.self, GenerateBench.self, ConvBench.self, PeakBench.self, DataBench.self]
+        subcommands: [TrainBench.self, GenerateBench.self, ConvBench.self, PeakBench.self, DataBench.self, AllreduceBench.self, TextBench.self]
     )
 }
 

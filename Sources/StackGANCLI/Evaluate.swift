@@ -30,7 +30,7 @@ struct Evaluate: ParsableCommand {
     @Option(help: "Write the report as JSON here.") var out: String?
 
     func run() throws {
-        guard samplesPerCaption >= 1 else { throw StackGANError.usage("--samples-per-caption must be at least 1, got \(samplesPerCaption)") }
+        guard (1...64).contains(samplesPerCaption) else { throw StackGANError.usage("--samples-per-caption must be in 1...64, got \(samplesPerCaption)") }
         if let limit, limit < 2 { throw StackGANError.usage("--limit must be at least 2 (a covariance needs two rows), got \(limit)") }
         guard FileManager.default.fileExists(atPath: checkpoint) else { throw StackGANError.usage("checkpoint \(checkpoint) not found") }
         let config = try Checkpoint(path: checkpoint).config
@@ -38,14 +38,17 @@ struct Evaluate: ParsableCommand {
         guard FileManager.default.fileExists(atPath: datasetPath) else {
             throw StackGANError.usage("dataset \(datasetPath) not found\(dataset == nil ? " (the checkpoint's data.path; pass --dataset)" : "")")
         }
+        // Before the expensive part: an unwritable report costs nothing (the cache is checked
+        // before a classifier or matcher is trained into it).
+        if let out { try requireWritable(out, what: "report") }
         let evaluator = try loadEvaluator(classifier: classifier, matcher: matcher, datasetPath: datasetPath, cache: classifierCache)
         let options = EvaluationOptions(split: split, samplesPerCaption: samplesPerCaption, seed: seed, limit: limit)
         let report = try evaluator.evaluate(checkpoint: checkpoint, datasetPath: datasetPath, options: options, log: printLine)
         print(report.table)
         if let out {
-            let url = URL(fileURLWithPath: out)
-            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-            try report.json().write(to: url, options: .atomic)
+            do { try report.json().write(to: URL(fileURLWithPath: out), options: .atomic) } catch {
+                throw StackGANError.output("\(out): cannot write the report: \(error.localizedDescription)")
+            }
             print("report: \(out)")
         }
     }

@@ -9,20 +9,3 @@ func requireFile(_ path: String, flag: String) throws {
     }
     guard !isFolder.boolValue else { throw StackGANError.usage("\(flag) \(path): is a folder, expected a file") }
 }
-
-/// Creates the folder `path` (`what`: "output folder", "run folder") and its missing parents, naming
-/// the component in the way: a file, one that cannot be created, or a folder that cannot be written
-/// (Foundation's messages for these are a bare "NSCocoaErrorDomain error 512/513").
-func makeFolder(_ path: String, what: String) throws {
-    var prefix = path.hasPrefix("/") ? "/" : ""
-    for component in path.split(separator: "/") {
-        prefix += (prefix.isEmpty || prefix.hasSuffix("/") ? "" : "/") + component
-        var isFolder: ObjCBool = false
-        if FileManager.default.fileExists(atPath: prefix, isDirectory: &isFolder) {
-            guard isFolder.boolValue else { throw StackGANError.output("\(path): cannot create the \(what): \(prefix) is a file") }
-        } else if mkdir(prefix, 0o755) != 0 && errno != EEXIST {
-            throw StackGANError.output("\(path): cannot create the \(what) \(prefix): \(String(cString: strerror(errno)))")
-        }
-    }
-    guard access(path, W_OK) == 0 else { throw StackGANError.output("\(path): the \(what) is not writable") }
-}

@@ -20,11 +20,17 @@ struct Generate: ParsableCommand {
 
     enum Interpolation: String, ExpressibleByArgument, CaseIterable { case captions, noise }
 
+    /// Pixels generated per call (16384 images of 64 px, 1024 of 256 px: about 800 MB of floats).
+    static let maxPixels = 1 << 26
+
     @Option(help: "A checkpoint written by `stackgan train`.") var checkpoint: String
     @Option(name: .customLong("stage1"), help: "The Stage-I checkpoint, for a Stage-II checkpoint without STAGE1_G.* tensors.")
     var stageOneCheckpoint: String?
     @Option(help: "Caption embeddings: .npy float32/float64 of shape (N, E) or (E,).") var embeddings: String?
     @Option(help: "An HDF5 dataset to take caption embeddings and texts from.") var dataset: String?
+    @Option(help: "A caption to draw, embedded by the sentence encoder (repeatable).") var caption: [String] = []
+    @Option(help: "A text file of captions to draw, one per line.") var captions: String?
+    @OptionGroup var encoder: EncoderOptions
     @Option(help: "The dataset split.") var split = "test"
     @Option(help: "Comma-separated rows/examples to use, e.g. 0,5,7 (default: all .npy rows, the first 8 dataset examples).")
     var indices: String?
@@ -32,7 +38,7 @@ struct Generate: ParsableCommand {
     @Option(help: "Images per caption (default: the --noise rows, else 4).") var samplesPerCaption: Int?
     @Option(help: "Seed for the noise z and the CA noise.") var seed: UInt64 = 0
     @Option(help: "Write one interpolation row: captions or noise.") var interpolate: Interpolation?
-    @Option(help: "Images in an interpolation row (at least 2).") var steps = 8
+    @Option(help: "Images in an interpolation row, 2...64 (default 8; only with --interpolate).") var steps: Int?
     @Option(help: "The output folder.") var out: String
     @Option(help: "Convolution arithmetic: fp32, or bf16 on a CPU with AVX512-BF16 or AMX.") var precision: Precision = .fp32
 
@@ -52,19 +58,27 @@ struct Generate: ParsableCommand {
     }
 
     func run() throws {
-        guard (embeddings == nil) != (dataset == nil) else {
-            throw StackGANError.usage(embeddings == nil ? "generate needs --embeddings FILE.npy or --dataset FILE.h5"
-                                               : "--embeddings and --dataset both given; pass one caption source")
+        let sources = [embeddings.map { _ in "--embeddings" }, dataset.map { _ in "--dataset" },
+                       caption.isEmpty ? nil : "--caption", captions.map { _ in "--captions" }].compactMap { $0 }
+        guard sources.count == 1 else {
+            throw StackGANError.usage(sources.isEmpty ? "generate needs --caption TEXT, --captions FILE.txt, --embeddings FILE.npy or --dataset FILE.h5"
+                                                      : "\(sources.joined(separator: " and ")) both given; pass one caption source")
         }
-        if let k = samplesPerCaption, k < 1 { throw StackGANError.usage("--samples-per-caption must be at least 1, got \(k)") }
+        if let k = samplesPerCaption, !(1...64).contains(k) { throw StackGANError.usage("--samples-per-caption must be in 1...64, got \(k)") }
         if interpolate != nil {
-            guard steps >= 2 else { throw StackGANError.usage("--steps must be at least 2 for --interpolate, got \(steps)") }
+            guard (2...64).contains(steps ?? 8) else { throw StackGANError.usage("--steps must be in 2...64 for --interpolate, got \(steps ?? 8)") }
             guard samplesPerCaption == nil else { throw StackGANError.usage("--samples-per-caption does not apply to --interpolate (one row of --steps images)") }
+        } else if steps != nil {
+            throw StackGANError.usage("--steps applies only to --interpolate (the images in its row)")
         }
         try requireFile(checkpoint, flag: "--checkpoint")
         if let stageOneCheckpoint { try requireFile(stageOneCheckpoint, flag: "--stage1") }
         if let embeddings { try requireFile(embeddings, flag: "--embeddings") }
         if let dataset { try requireFile(dataset, flag: "--dataset") }
+        if let captions { try requireFile(captions, flag: "--captions") }
+        if let bad = caption.firstIndex(where: { $0.allSatisfy(\.isWhitespace) }) {
+            throw StackGANError.usage("--caption number \(bad + 1) is empty")
+        }
         if let noise { try requireFile(noise, flag: "--noise") }
         let selection = try indices.map(parseIndices)
         try precision.activate(setting: "--precision")
@@ -73,6 +87,11 @@ struct Generate: ParsableCommand {
         let captions = try loadCaptions(sampler: sampler, selection: selection)
         let noiseRows = try noise.map { try readRows($0, width: sampler.noiseWidth, what: "noise z") } ?? []
         let (jobs, columns, rowLabels) = try plan(sampler: sampler, captions: captions, noiseRows: noiseRows)
+        // All images are held in memory (as floats) until the grid is written: bounded up front.
+        let limit = Self.maxPixels / (sampler.imageSize * sampler.imageSize)
+        guard jobs.count <= limit else {
+            throw StackGANError.usage("\(jobs.count) images of \(sampler.imageSize) px requested; at most \(limit) per call (select fewer captions with --indices or fewer --samples-per-caption)")
+        }
 
         // Before the expensive part, so an unwritable --out costs nothing.
         let folder = URL(fileURLWithPath: out)
@@ -104,6 +123,19 @@ struct Generate: ParsableCommand {
 
     /// The selected captions, with their embeddings checked against the model's width.
     private func loadCaptions(sampler: Sampler, selection: [Int]?) throws -> [Caption] {
+        if !caption.isEmpty || captions != nil {
+            let texts = try captions.map { try readCaptionLines($0, flag: "--captions") } ?? caption
+            let model = try encoder.load()
+            guard sampler.embeddingWidth == model.width else {
+                throw StackGANError(.unusableInput, checkpoint,
+                                    "embedding_dim \(sampler.embeddingWidth), but the sentence encoder (\(model.folder)) gives \(model.width)-d embeddings: text captions need a checkpoint trained on that encoder's embeddings (give this one --embeddings)")
+            }
+            let vectors = try embedCaptions(texts, with: model, source: captions ?? "--caption")
+            let chosen = try check(selection ?? Array(texts.indices), count: texts.count,
+                                   source: captions.map { "\($0) has \(texts.count) captions" } ?? "\(texts.count) --caption given")
+            return chosen.map { Caption(index: $0, label: "caption \($0): \(texts[$0])",
+                                        embedding: Array(vectors[($0 * model.width)..<(($0 + 1) * model.width)])) }
+        }
         if let embeddings {
             let array = try Npy.readEmbeddings(path: embeddings, expectedWidth: sampler.embeddingWidth)
             let (n, e) = (array.shape[0], array.shape[1])
@@ -135,6 +167,7 @@ struct Generate: ParsableCommand {
             }
             let second = captions[1]
             let z = noiseRows.first ?? drawnNoise(1)[0], e = eps(1)[0]
+            let steps = self.steps ?? 8
             let points = Sampler.interpolate(from: first.embedding, to: second.embedding, steps: steps)
             let jobs = points.enumerated().map { k, point in
                 Job(fileName: String(format: "interp_captions_%03d_%03d_step%02d.png", first.index, second.index, k),
@@ -147,6 +180,7 @@ struct Generate: ParsableCommand {
             }
             // z and the CA noise both walk from column 0's to column 1's, so the ends are exactly
             // the caption's first two plain samples.
+            let steps = self.steps ?? 8
             let ends = noiseRows.count >= 2 ? Array(noiseRows.prefix(2)) : drawnNoise(2)
             let e = eps(2)
             let zs = Sampler.interpolate(from: ends[0], to: ends[1], steps: steps)

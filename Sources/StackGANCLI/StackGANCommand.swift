@@ -6,7 +6,7 @@ struct StackGANCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stackgan",
         abstract: "Text-to-image GANs (GAN-CLS, StackGAN) on a Swift + oneDNN engine.",
-        subcommands: [Train.self, Generate.self, Inspect.self, Evaluate.self, Ablate.self, Bench.self]
+        subcommands: [Train.self, Generate.self, Inspect.self, Evaluate.self, Ablate.self, Bench.self, Embed.self, MakeDataset.self]
     )
 }
 
@@ -24,6 +24,7 @@ public enum CommandLineTool {
     /// Parses and runs one command line (without the program name); returns the exit code.
     public static func run(_ arguments: [String]) -> Int32 {
         let (code, error) = execute(arguments)
+        // `execute` gives one line already; the write adds the newline.
         if let error { FileHandle.standardError.write(Data("stackgan: error: \(error)\n".utf8)) }
         return code
     }
@@ -31,6 +32,20 @@ public enum CommandLineTool {
     /// `run` without the stderr write: the exit code and the one-line error (nil on success), so
     /// tests can check what a user would read.
     public static func execute(_ arguments: [String]) -> (code: Int32, error: String?) {
+        let (code, error) = executeUnformatted(arguments)
+        return (code, error.map(oneLine))
+    }
+
+    /// An error message as one line of bounded length: newlines (a YAML parser's, a file name's)
+    /// become spaces, and a message longer than 1000 characters (one quoting a huge value) keeps
+    /// its start and its end, where the kind and the file are.
+    static func oneLine(_ message: String) -> String {
+        let line = message.map { $0.isNewline || $0.asciiValue.map { $0 < 0x20 || $0 == 0x7F } == true ? " " : String($0) }.joined()
+        guard line.count > 1000 else { return line }
+        return "\(line.prefix(700)) ... (\(line.count - 1000) characters left out) ... \(line.suffix(300))"
+    }
+
+    private static func executeUnformatted(_ arguments: [String]) -> (code: Int32, error: String?) {
         do {
             var command = try StackGANCommand.parseAsRoot(arguments)
             try command.run()

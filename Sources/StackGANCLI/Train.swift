@@ -45,15 +45,23 @@ struct Train: ParsableCommand {
         }
         let experiment = try ExperimentConfig.load(file: configFile, overrides: settings)
         let folder = URL(fileURLWithPath: out ?? "runs/\(experiment.name)")
-        try makeFolder(folder.path, what: "run folder")
-        let trainer = try Trainer(config: experiment, runDirectory: folder, resume: resume) { line in
-            print(line)
-            fflush(stdout)
+        // A start that fails (a locked folder, a bad dataset) leaves no run folder it created behind.
+        let created = !FileManager.default.fileExists(atPath: folder.path)
+        let trainer: Trainer
+        do {
+            trainer = try Trainer(config: experiment, runDirectory: folder, resume: resume) { line in
+                print(line)
+                fflush(stdout)
+            }
+        } catch {
+            if created { try? FileManager.default.removeItem(at: folder) }
+            throw error
         }
         signal(SIGINT) { _ in
             interruptRequested = 1
             signal(SIGINT, SIG_DFL)  // a second Ctrl-C ends the process at once
         }
         try trainer.run(shouldStop: { interruptRequested != 0 })
+        try DataParallel.finish()  // under mpirun/srun: every rank ends MPI; a rank that failed never gets here
     }
 }

@@ -106,4 +106,35 @@ final class BadInputTests: XCTestCase {
         let e = DatasetError(.wrongRank, file: "a.h5", path: "/x", "expected (N, E)")
         XCTAssertEqual(e.description, "a.h5: /x: expected (N, E) [wrongRank]")
     }
+
+    /// Damaged global heaps (scripts/make_hostile_fixtures.py): libhdf5 1.10 segfaulted on the
+    /// first and read the second as an empty caption; each is now an error naming the dataset.
+    func testDamagedGlobalHeapIsAnErrorNotACrashOrAnEmptyCaption() throws {
+        let cases = [("hostile_heap_object_size.h5", "global heap collection"),
+                     ("hostile_heap_object_index.h5", "names no object"),
+                     ("hostile_heap_signature.h5", "no GCOL signature"),
+                     ("hostile_heap_collection_size.h5", "more than the file holds")]
+        for (name, expected) in cases {
+            let path = try Fixture.path(name)
+            assertDatasetError(.readFailed, file: path, innerPath: "/train/ex0/txt", contains: expected) {
+                try TextImageDataset.open(path: path, split: "train")
+            }
+        }
+    }
+
+    /// A dataspace claiming billions of elements of a 32-byte dataset: refused before allocating.
+    func testDataspaceLargerThanItsStorageIsAnError() throws {
+        let path = try Fixture.path("hostile_dataspace_dims.h5")
+        assertDatasetError(.invalidValue, file: path, innerPath: "/train/ex0/embeddings", contains: "the file stores 32") {
+            try TextImageDataset.open(path: path, split: "train")
+        }
+    }
+
+    /// A flat file's split array longer than its arrays: an index out of range trapped before.
+    func testFlatSplitArrayOfAnotherLengthIsAnError() throws {
+        let path = try Fixture.path("hostile_flat_split_length.h5")
+        assertDatasetError(.wrongRank, file: path, innerPath: "/split", contains: "expected (2,)") {
+            try TextImageDataset.open(path: path, split: "train")
+        }
+    }
 }

@@ -171,4 +171,40 @@ final class NNTests: XCTestCase {
         try SafeTensors.write(Linear(inputs: 2, outputs: 2, using: &rng).namedTensors, to: url)
         XCTAssertEqual(Set(try FileManager.default.contentsOfDirectory(atPath: folder.path)), ["m.safetensors", live, other])
     }
+
+    /// Hostile headers (issue 13): sizes and offsets that overflow Int arithmetic, point past the
+    /// file or backwards, and NaN or infinite weights all end in a CheckpointError naming the
+    /// tensor; none traps.
+    func testHostileHeadersAndNonFiniteWeightsAreErrors() throws {
+        let url = try temporaryFolder().appendingPathComponent("h.safetensors")
+        func file(_ header: String, data: [Float] = [1, 2]) -> Data {
+            var json = Data(header.utf8)
+            while json.count % 8 != 0 { json.append(0x20) }
+            var bytes = Data()
+            withUnsafeBytes(of: UInt64(json.count).littleEndian) { bytes.append(contentsOf: $0) }
+            bytes.append(json)
+            data.withUnsafeBytes { bytes.append(contentsOf: $0) }
+            return bytes
+        }
+        let cases: [(header: String, data: [Float], expected: String)] = [
+            (#"{"t": {"dtype": "F32", "shape": [4294967296, 4294967296, 16], "data_offsets": [0, 8]}}"#, [1, 2], "more elements"),
+            (#"{"t": {"dtype": "F32", "shape": [4611686018427387904], "data_offsets": [0, 8]}}"#, [1, 2], "do not fit"),
+            (#"{"t": {"dtype": "F32", "shape": [2], "data_offsets": [9223372036854775800, 9223372036854775807]}}"#, [1, 2], "do not fit"),
+            (#"{"t": {"dtype": "F32", "shape": [0], "data_offsets": [8, 0]}}"#, [1, 2], "do not fit"),
+            (#"{"t": {"dtype": "F32", "shape": [-2, -1], "data_offsets": [0, 8]}}"#, [1, 2], "negative"),
+            (#"{"t": {"dtype": "F32", "shape": [2], "data_offsets": [-8, 0]}}"#, [1, 2], "do not fit"),
+            (#"{"t": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}"#, [1, .nan], "element 1 is nan"),
+            (#"{"t": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}"#, [-.infinity, 1], "element 0 is -inf"),
+            (#"{"t": {"dtype": "F32", "shape": "2", "data_offsets": [0, 8]}}"#, [1, 2], "malformed"),
+            (String(repeating: "[", count: 100_000), [1, 2], "not a JSON object"),
+        ]
+        for (header, data, expected) in cases {
+            try file(header, data: data).write(to: url)
+            XCTAssertThrowsError(try SafeTensors.read(url), header) { error in
+                XCTAssertTrue(error is CheckpointError && "\(error)".contains(expected), "\(header.prefix(80)): \(error)")
+            }
+        }
+        try file(#"{"t": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}"#).write(to: url)
+        XCTAssertEqual(try SafeTensors.read(url).tensors["t"]?.values, [1, 2], "the well-formed twin reads")
+    }
 }

@@ -138,7 +138,10 @@ final class EvaluateAblateTests: XCTestCase {
         XCTAssertTrue(bad.error.contains("'dropout'"), bad.error)
 
         let out = try CommandHarness.temporaryFolder(for: self).appendingPathComponent("ablation")
+        // The base config has the contrastive term on, which the split head cannot carry: its
+        // "none" variant runs, its contrastive one is skipped.
         let result = CommandHarness.run(["ablate", "--config", CommandHarness.tinyConfig, "--set", "data.path=\(CommandHarness.dataset)",
+                                         "--set", "model.stage1_head=projection", "--set", "loss.contrastive_weight=1",
                                          "--heads", "split,projection", "--techniques", "none,spectral_norm+contrastive",
                                          "--seeds", "1", "--steps", "1", "--limit", "8",
                                          "--classifier", try classifier().path, "--matcher", try matcher().path, "--out", out.path])

@@ -19,7 +19,7 @@ final class GenerateCommandTests: XCTestCase {
     /// initial weights shrink the signal layer by layer until the last ReLUs are dead and every
     /// image is the same flat gray: equal PNGs would prove nothing. Scaled, images differ with z
     /// and text.
-    private func checkpoint() throws -> String {
+    func checkpoint() throws -> String {
         if let scaled = Self.scaled { return scaled.path }
         let run = try H.trainedRun()
         let (stored, metadata) = try SafeTensors.read(run.appendingPathComponent(Checkpoint.fileName))

@@ -199,4 +199,66 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(stageTwo.head, .split, "stage2_head")
         XCTAssertEqual(stageTwo.imageSize, 256)
     }
+
+    /// Values that were accepted and ignored, or that asked for gigabytes (issue 13), are errors
+    /// naming the key and its allowed range.
+    func testOutOfRangeValuesNameTheKeyAndTheRange() throws {
+        let cases: [(String, String)] = [
+            ("model.z_dim=0", "`model.z_dim` must be in 1...4096, got 0"),
+            ("model.gf_dim=1000000", "`model.gf_dim` must be a multiple of 4 in 4...512"),
+            ("data.load_size=100000", "`data.load_size` must be 0 (automatic) or in 64...256"),
+            ("train.beta1=1.5", "`train.beta1` must be in [0.0, 1.0)"),
+            ("train.beta1=-0.1", "`train.beta1`"),
+            ("train.beta2=1", "`train.beta2`"),
+            ("train.samples_per_caption=-1", "`train.samples_per_caption` must be in 1...64, got -1"),
+            ("train.samples_per_caption=0", "`train.samples_per_caption`"),
+            ("train.sample_count=100000", "`train.sample_count` must be in 1...64"),
+            ("train.max_epochs=9223372036854775807", "`train.max_epochs` must be in 0...1000000"),
+            ("train.sample_every=-5", "`train.sample_every`"),
+            ("data.workers=-1", "`data.workers` must be in 0...64"),
+            ("data.prefetch=-1", "`data.prefetch`"),
+            ("loss.kl_coefficient=-1", "`loss.kl_coefficient`"),
+            ("loss.interpolation_beta=2", "`loss.interpolation_beta` must be in [0.0, 1.0]"),
+            ("train.generator_lr=.inf", "`train.generator_lr`"),
+            ("name=../../elsewhere", "`name`"),
+        ]
+        for (setting, expected) in cases {
+            XCTAssertThrowsError(try ExperimentConfig.load(file: nil, overrides: [setting]), setting) { error in
+                XCTAssertEqual((error as? StackGANError)?.kind, .usage, setting)
+                XCTAssertTrue("\(error)".contains(expected), "\(setting): \(error)")
+            }
+        }
+    }
+
+    /// YAML nested thousands of levels deep overflowed the stack inside the parser; aliases of
+    /// aliases expand without end; a huge value is not printed whole.
+    func testHostileYAMLIsRefusedBeforeParsing() throws {
+        let deep = "model: " + String(repeating: "[", count: 5000) + String(repeating: "]", count: 5000)
+        let block = (0..<200).map { String(repeating: " ", count: $0) + "k\($0):" }.joined(separator: "\n")
+        let dashes = "name: x\ntrain:\n  augment:\n" + String(repeating: "- ", count: 5000) + "x\n"
+        let quoted = "name: \"a\\\" [\"\nmodel: " + String(repeating: "{a: ", count: 3000)
+        for text in [deep, block, dashes, quoted] {
+            XCTAssertThrowsError(try ConfigLoader.load(ExperimentConfig.self, defaults: ExperimentConfig(), text: text, source: "deep.yml")) { error in
+                XCTAssertTrue("\(error)".contains("deep.yml: is nested more than 64 levels"), "\(error)")
+            }
+        }
+        XCTAssertThrowsError(try ExperimentConfig.load(file: nil, overrides: ["name=" + String(repeating: "[", count: 5000)])) { error in
+            XCTAssertTrue("\(error)".contains("--set: is nested"), "\(error)")
+        }
+        var laughs = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n"
+        for i in 1..<9 { laughs += "a\(i): &a\(i) [" + Array(repeating: "*a\(i - 1)", count: 10).joined(separator: ", ") + "]\n" }
+        XCTAssertThrowsError(try ConfigLoader.load(ExperimentConfig.self, defaults: ExperimentConfig(), text: laughs, source: "laughs.yml")) { error in
+            XCTAssertTrue("\(error)".contains("more than 100000 YAML nodes"), "\(error)")
+        }
+        let huge = String(repeating: "x", count: 1_000_000)
+        XCTAssertThrowsError(try ExperimentConfig.load(file: nil, overrides: ["model.z_dim=" + huge])) { error in
+            XCTAssertLessThan("\(error)".count, 400, "the value is abbreviated")
+            XCTAssertTrue("\(error)".contains("model.z_dim"), "\(String("\(error)".prefix(300)))")
+        }
+        // Ordinary configs, with quotes and comments, still read.
+        let fine = "name: \"it's [fine]\" # a comment with [[[\ntrain:\n  augment: [translation, cutout]\n"
+        let config = try ConfigLoader.load(ExperimentConfig.self, defaults: ExperimentConfig(), text: fine, source: "fine.yml")
+        XCTAssertEqual(config.name, "it's [fine]")
+        XCTAssertEqual(config.train.augment.count, 2)
+    }
 }

@@ -30,6 +30,10 @@ extension Tensor {
                 try evalBackward(grad, g, scale: scale, mean: runningMean, variance: runningVariance)
             }
         }
+        if let sum = BatchNormSynchronization.sumAcrossReplicas {
+            return try synchronizedBatchNorm(g, scale: scale, shift: shift, runningMean: runningMean, runningVariance: runningVariance,
+                                             momentum: momentum, sum: sum)
+        }
         let mean = Tensor.uninitialized([c]), variance = Tensor.uninitialized([c])
         if try BatchNormKernel.forwardTraining(g, input: x.pointer, scale: scale.pointer, shift: shift.pointer,
                                                output: out.pointer, mean: mean.pointer, variance: variance.pointer,
@@ -54,6 +58,74 @@ extension Tensor {
         }
     }
 
+    /// Training batch norm over the global batch of several data-parallel replicas: per-channel
+    /// sums [sum x, sum x^2, count] are summed across replicas in the forward pass, and
+    /// [sum dy, sum dy (x - mean)] in the backward pass, so dx is the gradient of the sum of every
+    /// replica's loss. dscale and dshift stay this replica's share (the trainer averages them
+    /// with the other gradients). Plain loops in Double: only `train.sync_batchnorm` runs them.
+    private func synchronizedBatchNorm(_ g: BatchNormKernel.Geometry, scale: Tensor, shift: Tensor, runningMean: Tensor,
+                                       runningVariance: Tensor, momentum: Float,
+                                       sum: @escaping (inout [Double]) throws -> Void) throws -> Tensor {
+        let (n, c, plane) = (g.batch, g.channels, g.height * g.width)
+        let x = pointer
+        var sums = [Double](repeating: 0, count: 2 * c + 1)
+        for i in 0..<n { for ch in 0..<c {
+            let row = x + (i * c + ch) * plane
+            var s = 0.0, q = 0.0
+            for j in 0..<plane { let v = Double(row[j]); s += v; q += v * v }
+            sums[ch] += s; sums[c + ch] += q
+        } }
+        sums[2 * c] = Double(n * plane)
+        try sum(&sums)
+        let count = sums[2 * c]
+        guard count > 1 else { throw ShapeError("batchNorm", "training needs more than one value per channel across replicas") }
+        let mean = Tensor.uninitialized([c]), variance = Tensor.uninitialized([c])
+        for ch in 0..<c {
+            let m = sums[ch] / count
+            mean.pointer[ch] = Float(m)
+            variance.pointer[ch] = Float(Swift.max(sums[c + ch] / count - m * m, 0))
+        }
+        let out = Tensor.uninitialized(shape)
+        if try BatchNormKernel.forwardInference(g, input: x, scale: scale.pointer, shift: shift.pointer, mean: mean.pointer,
+                                                variance: variance.pointer, output: out.pointer) {
+            out.storage.markBlocked(shape)
+        }
+        let unbias = Float(count / (count - 1))
+        for i in 0..<c {
+            runningMean.pointer[i] = (1 - momentum) * runningMean.pointer[i] + momentum * mean.pointer[i]
+            runningVariance.pointer[i] = (1 - momentum) * runningVariance.pointer[i] + momentum * variance.pointer[i] * unbias
+        }
+        return out.recorded([self, scale, shift]) { [self] grad in
+            let (x, dy) = (pointer, grad.pointer)
+            var sums = [Double](repeating: 0, count: 2 * c)
+            for i in 0..<n { for ch in 0..<c {
+                let offset = (i * c + ch) * plane, m = Double(mean.pointer[ch])
+                var s = 0.0, p = 0.0
+                for j in 0..<plane { let d = Double(dy[offset + j]); s += d; p += d * (Double(x[offset + j]) - m) }
+                sums[ch] += s; sums[c + ch] += p
+            } }
+            let dscale = Tensor.uninitialized([c]), dshift = Tensor.uninitialized([c])
+            for ch in 0..<c {
+                let inverse = 1 / (Double(variance.pointer[ch]) + Double(g.epsilon)).squareRoot()
+                dshift.pointer[ch] = Float(sums[ch])
+                dscale.pointer[ch] = Float(sums[c + ch] * inverse)
+            }
+            try sum(&sums)
+            let dx = Tensor.uninitialized(shape)
+            for i in 0..<n { for ch in 0..<c {
+                let offset = (i * c + ch) * plane, m = Double(mean.pointer[ch])
+                let inverse = 1 / (Double(variance.pointer[ch]) + Double(g.epsilon)).squareRoot()
+                let meanGrad = sums[ch] / count, projection = sums[c + ch] * inverse * inverse / count
+                let factor = Double(scale.pointer[ch]) * inverse
+                for j in 0..<plane {
+                    let centred = Double(x[offset + j]) - m
+                    dx.pointer[offset + j] = Float(factor * (Double(dy[offset + j]) - meanGrad - centred * projection))
+                }
+            } }
+            return [dx, dscale, dshift]
+        }
+    }
+
     /// With fixed statistics the op is affine per channel: dx = g * scale / sigma.
     private func evalBackward(_ grad: Tensor, _ g: BatchNormKernel.Geometry, scale: Tensor, mean: Tensor,
                               variance: Tensor) throws -> [Tensor?] {
@@ -73,4 +145,12 @@ extension Tensor {
         } }
         return [dx, dscale, dshift]
     }
+}
+
+/// `train.sync_batchnorm` on several data-parallel ranks: while set, training batch norm sums its
+/// per-channel statistics across the ranks with this function (an in-place allreduce of a Double
+/// buffer), so every rank normalises with the global batch's statistics. The trainer sets it for
+/// the duration of its steps only; nil (always, on one rank) is ordinary batch norm.
+public enum BatchNormSynchronization {
+    nonisolated(unsafe) public static var sumAcrossReplicas: ((inout [Double]) throws -> Void)?
 }

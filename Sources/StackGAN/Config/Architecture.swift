@@ -23,20 +23,42 @@ public struct Architecture: Equatable, Sendable {
             throw bad(headKey, "is \(head.rawValue), which a \(config.family.rawValue) discriminator cannot carry")
         }
         (family, self.stage, self.head, model) = (config.family, stage, head, config.model)
+        guard !config.name.isEmpty, config.name.count <= 200, !config.name.contains("/"), config.name != ".", config.name != ".." else {
+            throw bad("name", "must be 1 to 200 characters without `/` (it names the run folder runs/<name>)")
+        }
         try Self.check(config.model, bad)
         try Self.check(config.loss, head: head, headKey: headKey, bad)
         if config.loss.stageOneConsistencyWeight > 0 && stage != .two {
             throw bad("loss.stage1_consistency_weight", "ties Stage-II to its Stage-I input; stage is \(stage.rawValue)")
         }
         try Self.check(config.train, stage: stage, bad)
-        let d = config.data
-        guard d.loadSize == 0 || d.loadSize >= imageSize else {
-            throw bad("data.load_size", "must be 0 (automatic) or at least the image size \(imageSize), got \(d.loadSize)")
+        let d = config.data, size = stage == .two ? 256 : 64
+        // Every image is resized to load_size (floats) before the crop: bounded, so that a typo
+        // cannot ask for gigabytes per image.
+        guard d.loadSize == 0 || (size...(4 * size)).contains(d.loadSize) else {
+            throw bad("data.load_size", "must be 0 (automatic) or in \(size)...\(4 * size) (the image size to 4x it), got \(d.loadSize)")
         }
-        guard d.captionsPerStep >= 1 else { throw bad("data.captions_per_step", "must be at least 1, got \(d.captionsPerStep)") }
-        guard d.workers >= 0 else { throw bad("data.workers", "must be >= 0 (0 = decode on the training thread), got \(d.workers)") }
-        guard d.prefetch >= 1 else { throw bad("data.prefetch", "must be at least 1, got \(d.prefetch)") }
-        guard (0...(1 << 20)).contains(d.cacheMB) else { throw bad("data.cache_mb", "must be 0 (decode every step) to 1048576, got \(d.cacheMB)") }
+        try Self.within("data.captions_per_step", d.captionsPerStep, 1...64, bad)
+        try Self.within("data.workers", d.workers, 0...64, bad, note: "0 = decode on the training thread")
+        try Self.within("data.prefetch", d.prefetch, 1...64, bad)
+        try Self.within("data.cache_mb", d.cacheMB, 0...(1 << 20), bad, note: "0 = decode every step")
+    }
+
+    /// Throws `bad(key)` unless `value` is in `range`; the message gives the range.
+    private static func within(_ key: String, _ value: Int, _ range: ClosedRange<Int>, _ bad: (String, String) -> StackGANError,
+                               note: String? = nil) throws {
+        guard range.contains(value) else {
+            throw bad(key, "must be in \(range.lowerBound)...\(range.upperBound)\(note.map { " (\($0))" } ?? ""), got \(value)")
+        }
+    }
+
+    /// Throws unless `value` is finite and in `range` (`halfOpen`: the upper bound excluded).
+    private static func within(_ key: String, _ value: Float, _ range: ClosedRange<Float>, halfOpen: Bool = false,
+                               _ bad: (String, String) -> StackGANError, note: String? = nil) throws {
+        guard value.isFinite, range.contains(value), !(halfOpen && value == range.upperBound) else {
+            let upper = halfOpen ? "\(range.upperBound))" : "\(range.upperBound)]"
+            throw bad(key, "must be in [\(range.lowerBound), \(upper)\(note.map { " (\($0))" } ?? ""), got \(value)")
+        }
     }
 
     /// Output side of the generator: 64 for Stage-I and GAN-CLS, 256 for Stage-II.
@@ -90,28 +112,32 @@ public struct Architecture: Equatable, Sendable {
     /// The widths a Stage-I generator must share with a Stage-II built on it.
     var stageOneWidths: [Int] { [model.embeddingDimension, model.noiseDimension, model.conditionDimension, model.generatorWidth] }
 
+    /// Widths are bounded so that a typo cannot ask for gigabytes of weights (published: E 1024,
+    /// z 100, c 128, ngf 128, ndf 64, R 4).
     private static func check(_ m: ModelConfig, _ bad: (String, String) -> StackGANError) throws {
-        for (key, value) in [("embedding_dim", m.embeddingDimension), ("z_dim", m.noiseDimension),
-                             ("condition_dim", m.conditionDimension), ("df_dim", m.discriminatorWidth)] where value < 1 {
-            throw bad("model.\(key)", "must be positive, got \(value)")
-        }
+        try within("model.embedding_dim", m.embeddingDimension, 1...65536, bad)
+        try within("model.z_dim", m.noiseDimension, 1...4096, bad)
+        try within("model.condition_dim", m.conditionDimension, 1...4096, bad)
+        try within("model.df_dim", m.discriminatorWidth, 1...512, bad)
         // Stage-II's last up-block has ngf/4 channels.
-        guard m.generatorWidth >= 4, m.generatorWidth % 4 == 0 else {
-            throw bad("model.gf_dim", "must be a positive multiple of 4, got \(m.generatorWidth)")
+        guard (4...512).contains(m.generatorWidth), m.generatorWidth % 4 == 0 else {
+            throw bad("model.gf_dim", "must be a multiple of 4 in 4...512, got \(m.generatorWidth)")
         }
         guard m.embeddingScale.isFinite, m.embeddingScale > 0 else {
             throw bad("model.embedding_scale", "must be positive and finite, got \(m.embeddingScale)")
         }
-        guard m.residualBlocks >= 0 else { throw bad("model.residual_blocks", "must be >= 0, got \(m.residualBlocks)") }
+        try within("model.residual_blocks", m.residualBlocks, 0...64, bad)
     }
 
     private static func check(_ l: LossConfig, head: DiscriminatorHead, headKey: String,
                               _ bad: (String, String) -> StackGANError) throws {
         for (key, value) in [("contrastive_weight", l.contrastiveWeight), ("mode_seeking_weight", l.modeSeekingWeight),
-                             ("interpolation_weight", l.interpolationWeight),
+                             ("interpolation_weight", l.interpolationWeight), ("kl_coefficient", l.klCoefficient),
+                             ("wrong_weight", l.wrongWeight), ("fake_weight", l.fakeWeight),
                              ("stage1_consistency_weight", l.stageOneConsistencyWeight)] where !(value >= 0 && value.isFinite) {
-            throw bad("loss.\(key)", "must be >= 0 (0 = off), got \(value)")
+            throw bad("loss.\(key)", "must be finite and >= 0 (0 = off), got \(value)")
         }
+        try within("loss.interpolation_beta", l.interpolationBeta, 0...1, bad)
         if l.contrastiveWeight > 0 && !head.hasMatchingFeatures {
             throw bad("loss.contrastive_weight", "needs a head with matching features (projection), but \(headKey) is \(head.rawValue)")
         }
@@ -119,6 +145,11 @@ public struct Architecture: Equatable, Sendable {
             throw bad("loss.contrastive_temperature", "must be positive, got \(l.contrastiveTemperature)")
         }
         guard let w = l.weights else { return }
+        for (key, value) in [("real_match", w.realMatch), ("wrong_match", w.wrongMatch), ("fake_match", w.fakeMatch),
+                             ("real_realness", w.realRealness), ("wrong_realness", w.wrongRealness),
+                             ("fake_realness", w.fakeRealness)] where !(value >= 0 && value.isFinite) {
+            throw bad("loss.weights.\(key)", "must be finite and >= 0, got \(value)")
+        }
         if !head.scoresRealness && [w.realRealness, w.wrongRealness, w.fakeRealness].contains(where: { $0 != 0 }) {
             throw bad("loss.weights", "weights realness terms, but the \(head.rawValue) head (\(headKey)) has no realness logit")
         }
@@ -131,16 +162,24 @@ public struct Architecture: Equatable, Sendable {
         if stage == .two && t.stage1Checkpoint.isEmpty {
             throw bad("train.stage1_checkpoint", "must name a Stage-I checkpoint for stage 2")
         }
-        guard t.batchSize >= 2 else { throw bad("train.batch_size", "must be at least 2 (batch norm), got \(t.batchSize)") }
-        guard t.maxSteps >= 0, t.maxEpochs >= 0, t.maxSteps > 0 || t.maxEpochs > 0 else {
-            throw bad("train.max_steps", "or train.max_epochs must be positive (the other >= 0)")
+        try within("train.batch_size", t.batchSize, 2...4096, bad, note: "batch norm needs 2")
+        // Bounded so that max_epochs x batches per epoch cannot overflow.
+        try within("train.max_steps", t.maxSteps, 0...1_000_000_000, bad, note: "0 = run max_epochs")
+        try within("train.max_epochs", t.maxEpochs, 0...1_000_000, bad)
+        guard t.maxSteps > 0 || t.maxEpochs > 0 else { throw bad("train.max_steps", "or train.max_epochs must be positive") }
+        for (key, value) in [("generator_lr", t.generatorLearningRate), ("discriminator_lr", t.discriminatorLearningRate)]
+            where !(value > 0 && value.isFinite) {
+            throw bad("train.\(key)", "must be positive and finite, got \(value)")
         }
-        guard t.generatorLearningRate > 0, t.discriminatorLearningRate > 0 else {
-            throw bad("train.generator_lr", "and train.discriminator_lr must be positive")
+        try within("train.beta1", t.beta1, 0...1, halfOpen: true, bad)
+        try within("train.beta2", t.beta2, 0...1, halfOpen: true, bad)
+        try within("train.ema_decay", t.emaDecay, 0...1, halfOpen: true, bad, note: "0 = off")
+        // The progress grid holds sample_count x samples_per_caption images in memory.
+        try within("train.sample_count", t.sampleCount, 1...64, bad)
+        try within("train.samples_per_caption", t.samplesPerCaption, 1...64, bad)
+        guard t.sampleCount * t.samplesPerCaption <= 256 else {
+            throw bad("train.sample_count", "x train.samples_per_caption must be at most 256 images, got \(t.sampleCount) x \(t.samplesPerCaption)")
         }
-        guard (0..<1).contains(t.emaDecay) else { throw bad("train.ema_decay", "must be in [0, 1), got \(t.emaDecay)") }
-        guard t.sampleCount >= 1 else { throw bad("train.sample_count", "must be at least 1") }
-        guard t.samplesPerCaption >= 1 else { throw bad("train.samples_per_caption", "must be at least 1") }
         guard t.logEvery >= 1 else { throw bad("train.log_every", "must be at least 1, got \(t.logEvery)") }
         for (key, value) in [("sample_every", t.sampleEvery), ("checkpoint_every", t.checkpointEvery),
                              ("lr_decay_epochs", t.learningRateDecayEpochs)] where value < 0 {

@@ -100,6 +100,12 @@ public struct TrainConfig: Codable, Equatable {
     /// `precision`: fp32, or bf16 convolutions with fp32 weights, optimizer state, batch-norm
     /// statistics and losses (`Precision`); bf16 is refused on a CPU without bf16 instructions.
     public var precision: Precision = .fp32
+    /// `sync_batchnorm`: on several MPI ranks, batch norm normalises with the global batch's
+    /// statistics instead of each rank's slice (as DDP's SyncBatchNorm). No effect on one rank.
+    public var syncBatchNorm = false
+    /// `replica_check_every`: on several MPI ranks, compare a checksum of the weights across
+    /// ranks every this many steps and stop if they differ (0 = never).
+    public var replicaCheckEvery = 100
 
     enum CodingKeys: String, CodingKey {
         case batchSize = "batch_size", maxSteps = "max_steps", maxEpochs = "max_epochs"
@@ -107,6 +113,7 @@ public struct TrainConfig: Codable, Equatable {
         case learningRateDecayEpochs = "lr_decay_epochs", seed, logEvery = "log_every", sampleEvery = "sample_every"
         case checkpointEvery = "checkpoint_every", sampleCount = "sample_count", samplesPerCaption = "samples_per_caption"
         case emaDecay = "ema_decay", stage1Checkpoint = "stage1_checkpoint", augment, precision
+        case syncBatchNorm = "sync_batchnorm", replicaCheckEvery = "replica_check_every"
     }
 
     public init() {}

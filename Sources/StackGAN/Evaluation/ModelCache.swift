@@ -48,6 +48,8 @@ public enum ModelCache {
         save: (Model, URL, [String: String]) throws -> Void
     ) throws -> (model: Model, training: Summary?) {
         if FileManager.default.fileExists(atPath: url.path) { return (try load(url), nil) }
+        // Before training (tens of seconds): a cache that cannot be written fails now.
+        try makeFolder(url.deletingLastPathComponent().path, what: "model cache")
         let (model, summary) = try train()
         try save(model, url, ["training": String(decoding: try JSONEncoder.sorted.encode(summary), as: UTF8.self)])
         return (model, summary)

@@ -8,7 +8,8 @@ public final class TensorBoardWriter {
     public let path: String
 
     public init(directory: String) throws {
-        let name = "events.out.tfevents.\(Int(Date().timeIntervalSince1970)).\(ProcessInfo.processInfo.hostName).stackgan"
+        // The pid keeps a resumed run started within the same second from replacing the earlier file.
+        let name = "events.out.tfevents.\(Int(Date().timeIntervalSince1970)).\(ProcessInfo.processInfo.hostName).\(ProcessInfo.processInfo.processIdentifier).stackgan"
         path = (directory as NSString).appendingPathComponent(name)
         guard FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path) else {
             throw StackGANError(.output, path, "cannot create the TensorBoard event file")
@@ -52,6 +53,28 @@ public final class TensorBoardWriter {
         write(event.bytes)
     }
 
+    /// Rewrites the event file at `url` without the events logged after `step` and without a
+    /// damaged or half-written tail (a killed run): a resumed run logs those steps again, and
+    /// TensorBoard would otherwise draw the old and the new values as two overlapping lines.
+    static func truncate(_ url: URL, afterStep step: Int) throws {
+        guard let data = FileManager.default.contents(atPath: url.path) else { return }
+        let bytes = [UInt8](data)
+        var kept: [UInt8] = [], offset = 0
+        while bytes.count - offset >= 16 {
+            let length = bytes[offset..<(offset + 8)].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+            guard length <= UInt64(bytes.count - offset - 16) else { break }
+            let end = offset + 16 + Int(length)
+            let record = Array(bytes[(offset + 12)..<(end - 4)])
+            guard Array(bytes[(end - 4)..<end]) == littleEndian(CRC32C.masked(record)) else { break }
+            if (Protobuf.varintField(2, in: record) ?? 0) <= UInt64(step) { kept += bytes[offset..<end] }
+            offset = end
+        }
+        guard kept.count != bytes.count else { return }
+        do { try Data(kept).write(to: url, options: .atomic) } catch {
+            throw StackGANError(.output, url.path, "cannot rewrite the TensorBoard events past step \(step): \(error.localizedDescription)")
+        }
+    }
+
     /// TFRecord: length, masked CRC32C of the length, data, masked CRC32C of the data.
     private func write(_ data: [UInt8]) {
         var record: [UInt8] = []
@@ -78,6 +101,36 @@ struct Protobuf {
     mutating func bytes(_ field: Int, _ value: [UInt8]) { key(field, 2); writeVarint(UInt64(value.count)); bytes += value }
     mutating func string(_ field: Int, _ value: String) { bytes(field, Array(value.utf8)) }
     mutating func message(_ field: Int, _ value: Protobuf) { bytes(field, value.bytes) }
+
+    /// The value of varint `field` in an encoded message (nil when absent or the bytes are malformed).
+    static func varintField(_ field: UInt64, in message: [UInt8]) -> UInt64? {
+        var i = 0
+        func varint() -> UInt64? {
+            var value: UInt64 = 0, shift: UInt64 = 0
+            while i < message.count, shift < 64 {
+                let b = message[i]; i += 1
+                value |= UInt64(b & 0x7F) << shift
+                if b < 0x80 { return value }
+                shift += 7
+            }
+            return nil
+        }
+        while i < message.count {
+            guard let key = varint() else { return nil }
+            switch key & 7 {
+            case 0:
+                guard let value = varint() else { return nil }
+                if key >> 3 == field { return value }
+            case 1: i += 8
+            case 5: i += 4
+            case 2:
+                guard let length = varint(), length <= UInt64(message.count - i) else { return nil }
+                i += Int(length)
+            default: return nil
+            }
+        }
+        return nil
+    }
 
     private mutating func key(_ field: Int, _ wireType: UInt64) { writeVarint(UInt64(field) << 3 | wireType) }
     private mutating func writeVarint(_ value: UInt64) {

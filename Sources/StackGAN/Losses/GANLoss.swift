@@ -80,9 +80,10 @@ public struct GANLoss {
     }
 
     /// GAN-INT captions: beta * t + (1 - beta) * t rolled by one in the batch, [N, E] -> [N, E]
-    /// (example i is mixed with example i + 1).
-    public static func interpolatedEmbeddings(_ embeddings: Tensor, beta: Float) throws -> Tensor {
-        try embeddings.scaled(by: beta).adding(embeddings.rolledBatch(by: 1).scaled(by: 1 - beta))
+    /// (example i is mixed with example i + 1). `partners` [N, E] replaces the roll where example
+    /// i + 1 lives on another data-parallel rank (the global batch's rolled rows).
+    public static func interpolatedEmbeddings(_ embeddings: Tensor, partners: Tensor? = nil, beta: Float) throws -> Tensor {
+        try embeddings.scaled(by: beta).adding((partners ?? embeddings.rolledBatch(by: 1)).scaled(by: 1 - beta))
     }
 
     /// sum of weight * term over the parts with a non-zero weight.

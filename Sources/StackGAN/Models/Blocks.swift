@@ -54,7 +54,7 @@ public final class ConditioningAugmentation: Layer {
 
     /// c_hat with eps drawn from `generator`, so a run reproduces from its seed.
     public func callAsFunction(_ embedding: Tensor, using generator: inout RandomGenerator) throws -> (sample: Tensor, mu: Tensor, logVariance: Tensor) {
-        try self(embedding, noise: Tensor.randomNormal([embedding.shape.first ?? 0, conditionDimension], using: &generator))
+        try self(embedding, noise: Tensor.randomNormal(examples: embedding.shape.first ?? 0, width: conditionDimension, using: &generator))
     }
 
     public var namedTensors: [NamedTensor] { fc.namedTensors(prefix: "fc") }

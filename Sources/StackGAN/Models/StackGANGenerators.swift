@@ -51,7 +51,7 @@ public final class Stage1Generator: TextToImageGenerator {
 
     public func callAsFunction(embedding: Tensor, noise: Tensor, training: Bool,
                                using generator: inout RandomGenerator) throws -> GeneratorOutput {
-        let eps = Tensor.randomNormal([embedding.shape.first ?? 0, config.conditionDimension], using: &generator)
+        let eps = Tensor.randomNormal(examples: embedding.shape.first ?? 0, width: config.conditionDimension, using: &generator)
         return try self(embedding: embedding, noise: noise, conditioningNoise: eps, training: training)
     }
 
@@ -141,9 +141,9 @@ public final class Stage2Generator: TextToImageGenerator {
     /// Draws Stage-I's eps, then Stage-II's (StackGAN-Pytorch's order).
     public func callAsFunction(embedding: Tensor, noise: Tensor, training: Bool,
                                using generator: inout RandomGenerator) throws -> GeneratorOutput {
-        let shape = [embedding.shape.first ?? 0, config.conditionDimension]
-        let stageOneEps = Tensor.randomNormal(shape, using: &generator)
-        let eps = Tensor.randomNormal(shape, using: &generator)
+        let rows = embedding.shape.first ?? 0
+        let stageOneEps = Tensor.randomNormal(examples: rows, width: config.conditionDimension, using: &generator)
+        let eps = Tensor.randomNormal(examples: rows, width: config.conditionDimension, using: &generator)
         return try self(embedding: embedding, noise: noise, conditioningNoise: eps, stageOneConditioningNoise: stageOneEps,
                         training: training)
     }

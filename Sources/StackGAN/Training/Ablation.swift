@@ -98,7 +98,9 @@ public struct Ablation {
         self.evaluationOptions = evaluationOptions
         var variants: [(head: DiscriminatorHead, techniques: [Technique])] = [], skipped: [String] = []
         for head in heads {
-            _ = try Architecture(Self.variant(base, head: head, techniques: nil, seed: seeds[0], stage: architecture.stage))  // e.g. split on gan_cls
+            guard head.fits(base.family) else {  // e.g. split on gan_cls: an error, not a skipped variant
+                throw StackGANError(.usage, "--heads", "\(head.rawValue) does not fit a \(base.family.rawValue) discriminator")
+            }
             for set in techniques ?? [[]] {
                 let candidate = Self.variant(base, head: head, techniques: techniques == nil ? nil : set, seed: seeds[0],
                                              stage: architecture.stage)
@@ -155,7 +157,10 @@ public struct Ablation {
     public func run(log: @escaping (String) -> Void = { print($0) }) throws -> [AblationRun] {
         let fm = FileManager.default
         let samples = outputDirectory.appendingPathComponent("samples")
-        try fm.createDirectory(at: samples, withIntermediateDirectories: true)
+        try makeFolder(samples.path, what: "ablation folder")
+        // One ablation per folder; each run folder inside is locked again by its Trainer.
+        let lock = try RunFolderLock(folder: outputDirectory)
+        defer { withExtendedLifetime(lock) {} }
         var runs: [AblationRun] = []
         for (head, techniques) in variants {
             let variantName = Self.variantName(head, techniquesGiven ? techniques : nil)

@@ -39,6 +39,13 @@ public struct Checkpoint {
         } catch let error as StackGANError {
             throw CheckpointError(path: path, message: "config metadata: \(error.message)")
         }
+        // The `family` and `stage` entries repeat the config's; a file where they disagree was
+        // edited or damaged, and which one is meant cannot be known.
+        for (key, value) in [("family", config.family.rawValue), ("stage", String(config.stage))] {
+            if let stored = metadata[key], stored != value {
+                throw CheckpointError(path: path, message: "metadata `\(key)` is \(stored) but its config says \(value)")
+            }
+        }
         self.path = path
         self.tensors = tensors
         self.metadata = metadata

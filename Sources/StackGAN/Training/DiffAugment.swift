@@ -22,14 +22,14 @@ public struct DiffAugment {
     public func callAsFunction(_ images: Tensor, using random: inout RandomGenerator) throws -> Tensor {
         var x = images
         let n = images.shape[0]
-        func uniform(_ low: Float, _ high: Float) -> [Float] { (0..<n).map { _ in low + (high - low) * random.nextUniform() } }
+        func uniform(_ low: Float, _ high: Float) -> [Float] { random.perExample(n) { low + (high - low) * $0.nextUniform() } }
         for transform in transforms {
             switch transform {
             case .color:
                 x = try x.colorJittered(brightness: uniform(-0.5, 0.5), saturation: uniform(0, 2), contrast: uniform(0.5, 1.5))
             case .translation:
                 let limit = images.shape[3] / 8
-                func offsets() -> [Int] { (0..<n).map { _ in Int(random.nextUniform() * Float(2 * limit + 1)) - limit } }
+                func offsets() -> [Int] { random.perExample(n) { Int($0.nextUniform() * Float(2 * limit + 1)) - limit } }
                 let dx = offsets(), dy = offsets()
                 x = try x.translated(dx: dx, dy: dy)
             case .cutout:
@@ -44,8 +44,8 @@ public struct DiffAugment {
     private func cutoutMask(shape: [Int], using random: inout RandomGenerator) -> Tensor {
         let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
         let mask = Tensor(repeating: 1, shape: shape)
-        for i in 0..<n {
-            let cy = Int(random.nextUniform() * Float(h)), cx = Int(random.nextUniform() * Float(w))
+        let centres = random.perExample(n) { (y: Int($0.nextUniform() * Float(h)), x: Int($0.nextUniform() * Float(w))) }
+        for (i, (cy, cx)) in centres.enumerated() {
             let ys = Swift.max(0, cy - h / 4)..<Swift.min(h, cy + h / 4), xs = Swift.max(0, cx - w / 4)..<Swift.min(w, cx + w / 4)
             for ch in 0..<c { for y in ys { (mask.pointer + ((i * c + ch) * h + y) * w + xs.lowerBound).update(repeating: 0, count: xs.count) } }
         }

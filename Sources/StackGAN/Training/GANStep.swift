@@ -14,6 +14,9 @@ public final class GANStep {
     public let noiseDimension: Int
     /// `train.augment`: applied to every image the discriminator sees, in both steps.
     public let augment: DiffAugment
+    /// Called with each optimizer's parameters between backward and update: data-parallel
+    /// training averages the gradients across ranks here (nil on one rank).
+    public var synchronizeGradients: (([NamedTensor]) throws -> Void)?
 
     public init(generator: any TextToImageGenerator, discriminator: any TextImageDiscriminator,
                 architecture: Architecture, config: ExperimentConfig) {
@@ -31,10 +34,12 @@ public final class GANStep {
     /// `real` [N,3,S,S] in [-1,1], `embeddings` [N,E]; `wrong` [N,3,S,S] are real images of other
     /// captions (`wrong_pairs: differentClass`), or nil for `shift` (see `scorePairs`). Returns the
     /// loss terms for logging.
-    public func callAsFunction(real: Tensor, wrong: Tensor?, embeddings: Tensor,
+    /// `interpolationPartners` [N, E]: the GAN-INT partner of each caption when the batch is a
+    /// data-parallel slice (nil: the batch rolled by one).
+    public func callAsFunction(real: Tensor, wrong: Tensor?, embeddings: Tensor, interpolationPartners: Tensor? = nil,
                                using random: inout RandomGenerator) throws -> [String: Float] {
         let n = real.shape[0]
-        let noise = Tensor.randomNormal([n, noiseDimension], using: &random)
+        let noise = Tensor.randomNormal(examples: n, width: noiseDimension, using: &random)
         let fake = try generator(embedding: embeddings, noise: noise, training: true, using: &random)
 
         func seen(_ images: Tensor) throws -> Tensor { augment.transforms.isEmpty ? images : try augment(images, using: &random) }
@@ -48,6 +53,7 @@ public final class GANStep {
         try checkFinite(dLoss, "discriminator")
         discriminator.zeroGrad()
         try dLoss.total.backward()
+        try synchronizeGradients?(discriminatorOptimizer.parameters)
         try discriminatorOptimizer.update()
 
         // The discriminator is frozen for the generator step, so its weight gradients are skipped.
@@ -61,7 +67,7 @@ public final class GANStep {
                                      weight: loss.config.contrastiveWeight)
         }
         if loss.config.modeSeekingWeight > 0 {
-            let otherNoise = Tensor.randomNormal([n, noiseDimension], using: &random)
+            let otherNoise = Tensor.randomNormal(examples: n, width: noiseDimension, using: &random)
             let other = try generator(embedding: embeddings, noise: otherNoise, training: true, using: &random)
             gLoss = try gLoss.adding("mode_seeking", modeSeeking(fake.image, other.image, noise: noise, otherNoise),
                                      weight: loss.config.modeSeekingWeight)
@@ -71,7 +77,8 @@ public final class GANStep {
                                      weight: loss.config.stageOneConsistencyWeight)
         }
         if loss.config.interpolationWeight > 0 {
-            let mixed = try GANLoss.interpolatedEmbeddings(embeddings, beta: loss.config.interpolationBeta)
+            let mixed = try GANLoss.interpolatedEmbeddings(embeddings, partners: interpolationPartners,
+                                                           beta: loss.config.interpolationBeta)
             let mixedFake = try generator(embedding: mixed, noise: noise, training: true, using: &random)
             let term = try loss.interpolatedGenerator(
                 fake: discriminator(image: seen(mixedFake.image), condition: mixedFake.condition, training: true))
@@ -80,6 +87,7 @@ public final class GANStep {
         try checkFinite(gLoss, "generator")
         generator.zeroGrad()
         try gLoss.total.backward()
+        try synchronizeGradients?(generatorOptimizer.parameters)
         try generatorOptimizer.update()
 
         var values: [String: Float] = ["d_loss": dLoss.total.item, "g_loss": gLoss.total.item]

@@ -1,5 +1,6 @@
 import Autograd
 import Datasets
+import Distributed
 import Foundation
 import NN
 
@@ -25,6 +26,10 @@ public final class Trainer {
     private let log: (String) -> Void
     private var tensorBoard: TensorBoardWriter?
     private var metrics: FileHandle?
+    /// The MPI ranks this run trains on (one without a launcher).
+    public let parallel: DataParallel
+    /// Held by rank 0 from the start to the end of the trainer's life: one process per run folder.
+    private let lock: RunFolderLock?
 
     /// Builds the models and the data pipeline; with `resume`, continues from the run folder's checkpoint.
     public init(config: ExperimentConfig, runDirectory: URL, resume: Bool = false, writeLogs: Bool = true,
@@ -33,8 +38,11 @@ public final class Trainer {
         try config.train.precision.activate(setting: "train.precision")
         self.config = config
         self.runDirectory = runDirectory
-        self.log = log
+        parallel = try DataParallel(group: ProcessGroup.current(), config: config.train)
+        self.log = parallel.isWriter ? log : { _ in }
         let fm = FileManager.default
+        try makeFolder(runDirectory.path, what: "run folder")
+        lock = parallel.isWriter ? try RunFolderLock(folder: runDirectory) : nil
         do {
             try fm.createDirectory(at: runDirectory.appendingPathComponent("samples"), withIntermediateDirectories: true)
         } catch {
@@ -58,6 +66,7 @@ public final class Trainer {
         }
         let t = config.train
         iteration = GANStep(generator: generator, discriminator: discriminator, architecture: architecture, config: config)
+        if parallel.size > 1 { iteration.synchronizeGradients = { [parallel] in try parallel.averageGradients($0) } }
 
         let options = config.data.datasetOptions(embeddingWidth: config.model.embeddingDimension)
         let dataset = try TextImageDataset.open(path: config.data.path, split: config.data.split, options: options)
@@ -84,9 +93,21 @@ public final class Trainer {
         fixedNoise = Tensor.randomNormal([captionCount * t.samplesPerCaption, config.model.noiseDimension], using: &noiseRNG)
 
         state = TrainingState(random: rng)
-        if resume { try restore() } else if fm.fileExists(atPath: checkpointURL.path) {
-            throw StackGANError(.training, checkpointURL.path, "exists: pass --resume to continue that run, or choose another --out")
+        if parallel.isWriter {  // rank 0 reads the checkpoint; `start` hands its numbers to the other ranks
+            if resume { try restore() } else if fm.fileExists(atPath: checkpointURL.path) {
+                throw StackGANError(.training, checkpointURL.path, "exists: pass --resume to continue that run, or choose another --out")
+            }
         }
+        if parallel.size > 1 {
+            try parallel.start(tensors: checkpointTensors, state: &state)
+            iteration.generatorOptimizer.step = state.generatorOptimizerStep
+            iteration.discriminatorOptimizer.step = state.discriminatorOptimizerStep
+            loader.restore(LoaderState(epoch: state.epoch, batch: state.batch))
+        }
+        guard parallel.isWriter else { return }
+        // What a killed run logged past its checkpoint (past step 0 for a run killed before its
+        // first checkpoint) is logged again by this one: each step once.
+        try Self.repairRunFolder(runDirectory, afterStep: state.step)
         try ConfigLoader.yaml(config).write(to: runDirectory.appendingPathComponent("config.yml"), atomically: true, encoding: .utf8)
         try? captions.enumerated().map { "row \($0.offset): \($0.element)" }.joined(separator: "\n")
             .write(to: runDirectory.appendingPathComponent("samples/captions.txt"), atomically: true, encoding: .utf8)
@@ -109,7 +130,8 @@ public final class Trainer {
     /// One discriminator step and one generator step on the next batch. Returns the loss terms.
     @discardableResult
     public func step() throws -> [String: Float] {
-        let batch = try loader.next()
+        let global = try loader.next()
+        let batch = parallel.slice(global)
         let (n, s, e) = (batch.size, batch.imageSize, batch.embeddingWidth)
         let decay = config.train.learningRateDecayEpochs
         let factor = decay > 0 ? Float(pow(0.5, Double(batch.epoch / decay))) : 1
@@ -121,7 +143,11 @@ public final class Trainer {
         let embeddings = try Tensor(shape: [n, e], scalars: batch.embeddings)
         let values: [String: Float]
         do {
-            values = try iteration(real: real, wrong: wrong, embeddings: embeddings, using: &state.random)
+            let partners = try parallel.interpolationPartners(global).map { try Tensor(shape: [n, e], scalars: $0) }
+            let buffers = (generator.namedTensors + discriminator.namedTensors).filter { !$0.isParameter }
+            values = try parallel.step(random: &state.random, buffers: buffers) {
+                try iteration(real: real, wrong: wrong, embeddings: embeddings, interpolationPartners: partners, using: &$0)
+            }
         } catch let error as StackGANError where error.kind == .training {
             throw StackGANError(.training, "step \(state.step + 1)",
                                 "\(error.message); stopped without saving, the last good checkpoint is \(checkpointURL.path)")
@@ -142,20 +168,26 @@ public final class Trainer {
         let firstStep = state.step
         var lastCheckpoint = -1, lastSamples = -1
         log("training \(config.name): \(config.family.rawValue) stage \(config.stage), \(loader.dataset.count) examples, batch \(t.batchSize), steps \(state.step)..<\(totalSteps), run folder \(runDirectory.path)")
-        while state.step < totalSteps && !shouldStop() {
+        while try state.step < totalSteps && !parallel.anyRank(shouldStop()) {
             let values = try step()
+            try parallel.checkReplicas(step: state.step, tensors: checkpointTensors)
             let elapsed = Date().timeIntervalSince(start)
             let done = state.step - firstStep
             let imagesPerSecond = Double(done * t.batchSize) / max(elapsed, 1e-9)
             if state.step % t.logEvery == 0 || state.step == totalSteps {
                 let eta = elapsed / Double(done) * Double(totalSteps - state.step)
-                log(String(format: "step %d/%d  epoch %d  %.1f img/s  ETA %@  D %.3f  G %.3f", state.step, totalSteps, state.epoch,
-                           imagesPerSecond, formatDuration(eta), values["d_loss"] ?? .nan, values["g_loss"] ?? .nan))
+                let values = try parallel.average(values)
+                let ranks = parallel.size > 1
+                    ? String(format: " on %d ranks (allreduce %.0f%%)", parallel.size, 100 * parallel.gradientSeconds / max(elapsed, 1e-9)) : ""
+                log(String(format: "step %d/%d  epoch %d  %.1f img/s%@  ETA %@  D %.3f  G %.3f", state.step, totalSteps, state.epoch,
+                           imagesPerSecond, ranks, formatDuration(eta), values["d_loss"] ?? .nan, values["g_loss"] ?? .nan))
                 record(values, imagesPerSecond: imagesPerSecond)
             }
+            guard parallel.isWriter else { continue }
             if t.sampleEvery > 0 && state.step % t.sampleEvery == 0 { try writeSamples(); lastSamples = state.step }
             if t.checkpointEvery > 0 && state.step % t.checkpointEvery == 0 { try saveCheckpoint(); lastCheckpoint = state.step }
         }
+        guard parallel.isWriter else { return }
         if lastSamples != state.step { try writeSamples() }
         if lastCheckpoint != state.step { try saveCheckpoint() }
         log("stopped at step \(state.step); checkpoint \(checkpointURL.path), samples \(runDirectory.appendingPathComponent("samples/latest.png").path)")
@@ -181,16 +213,23 @@ public final class Trainer {
 
     /// Everything needed to resume, in one file written atomically.
     public func saveCheckpoint() throws {
+        let tensors = checkpointTensors
+        state.generatorOptimizerStep = iteration.generatorOptimizer.step
+        state.discriminatorOptimizerStep = iteration.discriminatorOptimizer.step
+        // Sorted keys: the same state gives the same bytes, so identical runs give identical files.
+        let stateJSON = String(decoding: try JSONEncoder.sorted.encode(state), as: UTF8.self)
+        try SafeTensors.write(tensors, metadata: ["config": try ConfigLoader.yaml(config), "state": stateJSON,
+                                                  "family": config.family.rawValue, "stage": String(config.stage)],
+                              to: checkpointURL)
+    }
+
+    /// Every tensor a checkpoint holds: models, EMA, optimizer moments.
+    private var checkpointTensors: [NamedTensor] {
         var tensors = generator.namedTensors(prefix: "generator") + discriminator.namedTensors(prefix: "discriminator")
         if let averagedGenerator { tensors += averagedGenerator.namedTensors(prefix: "generator_ema") }
         tensors += iteration.generatorOptimizer.stateTensors.map { NamedTensor("optimizer_g.\($0.name)", $0.tensor, isParameter: false) }
         tensors += iteration.discriminatorOptimizer.stateTensors.map { NamedTensor("optimizer_d.\($0.name)", $0.tensor, isParameter: false) }
-        state.generatorOptimizerStep = iteration.generatorOptimizer.step
-        state.discriminatorOptimizerStep = iteration.discriminatorOptimizer.step
-        let stateJSON = String(decoding: try JSONEncoder().encode(state), as: UTF8.self)
-        try SafeTensors.write(tensors, metadata: ["config": try ConfigLoader.yaml(config), "state": stateJSON,
-                                                  "family": config.family.rawValue, "stage": String(config.stage)],
-                              to: checkpointURL)
+        return tensors
     }
 
     private func restore() throws {
@@ -201,6 +240,12 @@ public final class Trainer {
         let file = try Checkpoint(path: path)
         guard let saved = file.state else {
             throw CheckpointError(path: path, message: "no readable `state` metadata: not a training checkpoint")
+        }
+        let counters = [("step", saved.step), ("epoch", saved.epoch), ("batch", saved.batch),
+                        ("generatorOptimizerStep", saved.generatorOptimizerStep),
+                        ("discriminatorOptimizerStep", saved.discriminatorOptimizerStep)]
+        if let (key, value) = counters.first(where: { $0.1 < 0 }) {
+            throw CheckpointError(path: path, message: "`state` metadata: \(key) is \(value), expected >= 0")
         }
         try file.assign("generator", into: generator.namedTensors)
         try file.assign("discriminator", into: discriminator.namedTensors)

@@ -1,0 +1,184 @@
+import Autograd
+import Datasets
+import Distributed
+import Foundation
+import NN
+
+/// Data-parallel training on the ranks of an MPI job (`mpirun -np N stackgan train`); on one
+/// rank every method returns at once and training is exactly the single-process one.
+///
+/// `train.batch_size` is the global batch B: every rank builds the same global batch (a pure
+/// function of seed, epoch and batch number) and trains on its rows [r B/N, (r+1) B/N); per-example
+/// noise is drawn for the global batch and sliced (`RandomGenerator.exampleShard`), so the random
+/// state stays identical on every rank. Rank 0's parameters, buffers, optimizer moments and
+/// training state are broadcast at the start (fresh or resumed); gradients [same shapes as the
+/// parameters] are averaged with allreduce in buckets before each optimizer step.
+public final class DataParallel {
+    public let group: ProcessGroup
+    let syncBatchNorm: Bool
+    let replicaCheckEvery: Int
+    /// Floats per allreduce: big enough to amortise the latency, small enough to copy cheaply.
+    static let bucketCount = 1 << 22
+    /// Wall time spent averaging gradients (the progress line shows its share of the run).
+    public private(set) var gradientSeconds = 0.0
+
+    public init(group: ProcessGroup, config: TrainConfig) throws {
+        guard config.batchSize % group.size == 0 else {
+            throw StackGANError(.usage, "train.batch_size", "the global batch \(config.batchSize) does not split evenly over \(group.size) ranks")
+        }
+        guard config.replicaCheckEvery >= 0 else {
+            throw StackGANError(.usage, "train.replica_check_every", "\(config.replicaCheckEvery); expected >= 0")
+        }
+        self.group = group
+        syncBatchNorm = config.syncBatchNorm
+        replicaCheckEvery = config.replicaCheckEvery
+    }
+
+    public var size: Int { group.size }
+    /// Rank 0 alone writes checkpoints, samples, metrics and the log.
+    public var isWriter: Bool { group.isRoot }
+
+    /// Ends MPI before a successful exit (nothing without a launcher).
+    public static func finish() throws { try ProcessGroup.current().finalize() }
+
+    /// Makes every rank's tensors and state rank 0's.
+    func start(tensors: [NamedTensor], state: inout TrainingState) throws {
+        guard size > 1 else { return }
+        try mpi {
+            for named in tensors {
+                let t = named.tensor
+                try group.broadcast(UnsafeMutableBufferPointer(start: t.pointer, count: t.count))
+            }
+            var bytes = isWriter ? Array(try JSONEncoder().encode(state)) : []
+            var length = [bytes.count]
+            try group.broadcast(&length)
+            guard length[0] >= 0 && length[0] < 1 << 20 else {
+                throw StackGANError(.training, "rank \(group.rank)", "received a training state of \(length[0]) bytes")
+            }
+            bytes = isWriter ? bytes : [UInt8](repeating: 0, count: length[0])
+            try group.broadcast(&bytes)
+            state = try JSONDecoder().decode(TrainingState.self, from: Data(bytes))
+        }
+    }
+
+    /// This rank's rows of the global batch.
+    func slice(_ batch: Batch) -> Batch { batch.shard(index: group.rank, count: size) }
+
+    /// The caption embeddings [B/N, E] of global rows i + 1 for this rank's rows i (GAN-INT's
+    /// partners), nil on one rank.
+    func interpolationPartners(_ batch: Batch) -> [Float]? {
+        guard size > 1 else { return nil }
+        let (n, e) = (batch.size / size, batch.embeddingWidth)
+        return (0..<n).flatMap { i in
+            let row = (group.rank * n + i + 1) % batch.size
+            return batch.embeddings[(row * e)..<((row + 1) * e)]
+        }
+    }
+
+    /// Runs one training step's body with per-example draws sliced for this rank and, with
+    /// `sync_batchnorm`, batch norm over the global batch.
+    /// Without `sync_batchnorm` each rank's batch-norm running statistics follow its own slice, so
+    /// rank 0's `buffers` are broadcast after the step (as DDP's broadcast_buffers).
+    func step<T>(random: inout RandomGenerator, buffers: [NamedTensor],
+                 _ body: (inout RandomGenerator) throws -> T) throws -> T {
+        guard size > 1 else { return try body(&random) }
+        random.exampleShard = ExampleShard(index: group.rank, count: size)
+        if syncBatchNorm {
+            let group = self.group
+            BatchNormSynchronization.sumAcrossReplicas = { try group.allreduce(&$0, .sum) }
+        }
+        defer {
+            random.exampleShard = nil
+            BatchNormSynchronization.sumAcrossReplicas = nil
+        }
+        return try mpi {
+            let result = try body(&random)
+            if !syncBatchNorm {
+                for named in buffers {
+                    try group.broadcast(UnsafeMutableBufferPointer(start: named.tensor.pointer, count: named.tensor.count))
+                }
+            }
+            return result
+        }
+    }
+
+    /// Replaces each gradient by its mean over the ranks, in buckets of `bucketCount` floats.
+    func averageGradients(_ parameters: [NamedTensor]) throws {
+        guard size > 1 else { return }
+        let started = Date()
+        defer { gradientSeconds += Date().timeIntervalSince(started) }
+        let grads = parameters.compactMap { $0.tensor.grad }
+        let scale = 1 / Float(size)
+        var bucket = [Float](repeating: 0, count: Swift.min(Self.bucketCount, grads.reduce(0) { $0 + $1.count }))
+        var pending: [Tensor] = [], filled = 0
+        func flush() throws {
+            try bucket.withUnsafeMutableBufferPointer { all in
+                try group.allreduce(UnsafeMutableBufferPointer(rebasing: all[0..<filled]), .sum)
+                var offset = 0
+                for g in pending {
+                    let p = g.pointer
+                    for i in 0..<g.count { p[i] = all[offset + i] * scale }
+                    offset += g.count
+                }
+            }
+            pending = []; filled = 0
+        }
+        try mpi {
+            for g in grads {
+                if g.count > bucket.count {  // larger than a bucket: reduced in place on its own
+                    try group.allreduce(UnsafeMutableBufferPointer(start: g.pointer, count: g.count), .sum)
+                    for i in 0..<g.count { g.pointer[i] *= scale }
+                    continue
+                }
+                if filled + g.count > bucket.count { try flush() }
+                bucket.withUnsafeMutableBufferPointer { ($0.baseAddress! + filled).update(from: g.pointer, count: g.count) }
+                pending.append(g); filled += g.count
+            }
+            if filled > 0 { try flush() }
+        }
+    }
+
+    /// Loss terms averaged over the ranks (for the log), in a key order every rank shares.
+    func average(_ values: [String: Float]) throws -> [String: Float] {
+        guard size > 1 else { return values }
+        let keys = values.keys.sorted()
+        var sums = keys.map { Double(values[$0] ?? 0) }
+        try mpi { try group.allreduce(&sums, .sum) }
+        return Dictionary(uniqueKeysWithValues: zip(keys, sums.map { Float($0 / Double(size)) }))
+    }
+
+    /// True on every rank when any rank asked to stop (Ctrl-C reaches ranks at different steps).
+    func anyRank(_ flag: Bool) throws -> Bool {
+        guard size > 1 else { return flag }
+        var value = [flag ? 1 : 0]
+        try mpi { try group.allreduce(&value, .max) }
+        return value[0] != 0
+    }
+
+    /// Every `replica_check_every` steps: a hash of every bit of `tensors` compared across ranks
+    /// (allreduce MIN and MAX); a difference stops training with an error naming the step.
+    func checkReplicas(step: Int, tensors: @autoclosure () -> [NamedTensor]) throws {
+        guard size > 1, replicaCheckEvery > 0, step % replicaCheckEvery == 0 else { return }
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        for named in tensors() {
+            let p = named.tensor.pointer
+            for i in 0..<named.tensor.count { hash = (hash ^ UInt64(p[i].bitPattern)) &* 0x100_0000_01B3 }
+        }
+        var low = [Int(bitPattern: UInt(hash))], high = low
+        try mpi {
+            try group.allreduce(&low, .min)
+            try group.allreduce(&high, .max)
+        }
+        guard low == high else {
+            throw StackGANError(.training, "step \(step)",
+                                "the ranks' weights differ (checksums \(low[0]) to \(high[0])): a replica diverged; the last checkpoint was written before this step")
+        }
+    }
+
+    /// MPI failures as training errors naming this rank.
+    private func mpi<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch let error as MPIError {
+            throw StackGANError(.training, "rank \(group.rank) of \(size)", error.description)
+        }
+    }
+}

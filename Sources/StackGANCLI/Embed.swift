@@ -1,0 +1,24 @@
+import ArgumentParser
+import Datasets
+import Foundation
+import StackGAN
+
+/// `stackgan embed`: a text file of captions -> float32 .npy (N, 384) with the native encoder,
+/// the same numbers scripts/embed_captions.py writes with sentence-transformers.
+struct Embed: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Embed captions (one per line) into a .npy of float32 (N, 384) for `generate --embeddings`.",
+        discussion: "Uses all-MiniLM-L6-v2 (the encoder data/shapes.h5 was made with) in this engine. Blank lines are errors; captions over 256 tokens are truncated and counted on stderr. The output is written to a temporary file and renamed.")
+
+    @Argument(help: "A UTF-8 text file, one caption per line.") var captions: String
+    @Option(help: "The output .npy.") var out: String
+    @OptionGroup var encoder: EncoderOptions
+
+    func run() throws {
+        let lines = try readCaptionLines(captions, flag: "embed")
+        let model = try encoder.load()
+        let vectors = try embedCaptions(lines, with: model, source: captions)
+        try Npy.write(vectors, shape: [lines.count, model.width], to: out)
+        print("wrote \(out): \(lines.count) x \(model.width) float32 (encoder \(model.folder))")
+    }
+}

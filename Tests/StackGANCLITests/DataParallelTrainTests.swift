@@ -1,0 +1,185 @@
+import Foundation
+import NN
+import StackGAN
+import XCTest
+
+/// `mpirun -np 2 stackgan train` against one process on the same global batch. The ranks are real
+/// processes of the built binary under Open MPI's launcher (installed by scripts/install_deps.sh;
+/// in CI these tests must run, elsewhere they skip when mpirun is missing).
+final class DataParallelTrainTests: XCTestCase {
+    /// The `stackgan` binary built beside this test bundle.
+    static let binary: URL = {
+        let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        return exe.deletingLastPathComponent().appendingPathComponent("stackgan")
+    }()
+
+    static var mpirun: String? {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        return path.split(separator: ":").map { "\($0)/mpirun" }.first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    override func setUpWithError() throws {
+        if Self.mpirun == nil && ProcessInfo.processInfo.environment["CI"] == nil {
+            throw XCTSkip("mpirun not found (scripts/install_deps.sh installs openmpi-bin); the data-parallel tests need it")
+        }
+        XCTAssertNotNil(Self.mpirun, "mpirun must be installed in CI (scripts/install_deps.sh)")
+        XCTAssertTrue(FileManager.default.isExecutableFile(atPath: Self.binary.path), "no stackgan binary at \(Self.binary.path)")
+    }
+
+    /// Runs `stackgan ARGS` on `ranks` processes (1: without mpirun); returns the exit code and output.
+    @discardableResult
+    func train(ranks: Int, _ arguments: [String]) throws -> (code: Int32, output: String) {
+        let process = Process()
+        if ranks == 1 {
+            process.executableURL = Self.binary
+            process.arguments = ["train"] + arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: try XCTUnwrap(Self.mpirun))
+            process.arguments = ["--allow-run-as-root", "--oversubscribe", "-np", String(ranks), Self.binary.path, "train"] + arguments
+        }
+        var environment = ProcessInfo.processInfo.environment
+        environment["OMP_NUM_THREADS"] = "1"
+        environment["OMP_WAIT_POLICY"] = "PASSIVE"
+        process.environment = environment
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    /// ||a - b|| / ||a|| over every tensor whose name starts with `prefix`, concatenated.
+    func relativeDifference(_ a: Checkpoint, _ b: Checkpoint, prefix: String) throws -> Double {
+        var difference = 0.0, norm = 0.0
+        for (name, entry) in a.tensors where name.hasPrefix(prefix) {
+            let other = try XCTUnwrap(b.tensors[name], name)
+            XCTAssertEqual(entry.shape, other.shape, name)
+            for (x, y) in zip(entry.values, other.values) {
+                difference += Double(x - y) * Double(x - y)
+                norm += Double(x) * Double(x)
+            }
+        }
+        XCTAssertGreaterThan(norm, 0, "no tensors under \(prefix)")
+        return (difference / norm).squareRoot()
+    }
+
+    /// One D+G step with synchronised batch norm and per-example wrong pairs: 2 ranks x 4 and
+    /// 1 rank x 8 end with the same weights (up to summation order) and the same D gradients.
+    func checkExactness(config: String, _ settings: [String]) throws {
+        let folder = try CommandHarness.temporaryFolder(for: self)
+        let common = ["--config", CommandHarness.root.appendingPathComponent(config).path, "--data", CommandHarness.dataset,
+                      "--set", "train.max_steps=1", "--set", "train.batch_size=8", "--set", "train.sync_batchnorm=true",
+                      "--set", "data.wrong_pairs=differentClass", "--set", "train.replica_check_every=1"]
+            + settings.flatMap { ["--set", $0] }
+        let one = folder.appendingPathComponent("one"), two = folder.appendingPathComponent("two")
+        let single = try train(ranks: 1, common + ["--out", one.path])
+        XCTAssertEqual(single.code, 0, single.output)
+        let parallel = try train(ranks: 2, common + ["--out", two.path])
+        XCTAssertEqual(parallel.code, 0, parallel.output)
+        XCTAssertTrue(parallel.output.contains("on 2 ranks"), parallel.output)
+        let a = try Checkpoint(path: one.appendingPathComponent(Checkpoint.fileName).path)
+        let b = try Checkpoint(path: two.appendingPathComponent(Checkpoint.fileName).path)
+        XCTAssertEqual(b.state?.step, 1)
+        for prefix in ["generator.", "discriminator.", "optimizer_d."] {
+            let error = try relativeDifference(a, b, prefix: prefix)
+            XCTAssertLessThan(error, 1e-5, "\(config) \(prefix): relative difference \(error) between 1 rank x 8 and 2 ranks x 4")
+        }
+    }
+
+    func testStageOneStepOnTwoRanksEqualsOneRankOnTheGlobalBatch() throws {
+        try checkExactness(config: "configs/shapes_tiny.yml", [])
+    }
+
+    func testGANCLSStepOnTwoRanksEqualsOneRankOnTheGlobalBatch() throws {
+        try checkExactness(config: "configs/shapes_gan_cls.yml", ["model.gf_dim=4", "model.df_dim=4", "train.log_every=1",
+                                                                  "train.sample_every=0", "train.checkpoint_every=0"])
+    }
+
+    /// Local batch norm and shifted wrong pairs (the tiny config as it is): the replica checksum,
+    /// compared every step, proves both ranks hold bit-identical weights and optimizer state; rank
+    /// 0's checkpoint then resumes on 1 rank and on 2 ranks from the global step it holds.
+    func testReplicasStayIdenticalAndTheCheckpointResumesOnOneAndTwoRanks() throws {
+        let out = try CommandHarness.temporaryFolder(for: self).appendingPathComponent("run")
+        let start = try train(ranks: 2, ["--config", CommandHarness.tinyConfig, "--data", CommandHarness.dataset, "--out", out.path,
+                                         "--set", "train.max_steps=3", "--set", "train.replica_check_every=1"])
+        XCTAssertEqual(start.code, 0, start.output)
+        XCTAssertEqual(start.output.components(separatedBy: "on 2 ranks").count - 1, 3, "one progress line per step from rank 0 only: \(start.output)")
+        let checkpoint = out.appendingPathComponent(Checkpoint.fileName).path
+        XCTAssertEqual(try Checkpoint(path: checkpoint).state?.step, 3)
+
+        let onOne = try train(ranks: 1, ["--out", out.path, "--resume", "--set", "train.max_steps=4"])
+        XCTAssertEqual(onOne.code, 0, onOne.output)
+        XCTAssertTrue(onOne.output.contains("steps 3..<4"), onOne.output)
+        XCTAssertEqual(try Checkpoint(path: checkpoint).state?.step, 4)
+
+        let onTwo = try train(ranks: 2, ["--out", out.path, "--resume", "--set", "train.max_steps=6", "--set", "train.replica_check_every=1"])
+        XCTAssertEqual(onTwo.code, 0, onTwo.output)
+        XCTAssertTrue(onTwo.output.contains("steps 4..<6"), onTwo.output)
+        let final = try Checkpoint(path: checkpoint)
+        XCTAssertEqual(final.state?.step, 6)
+        XCTAssertTrue(final.tensors.values.allSatisfy { $0.values.allSatisfy(\.isFinite) })
+    }
+
+    /// A rank killed mid-run ends the whole job with a non-zero exit and the launcher's message
+    /// naming the killed rank; the last checkpoint (written atomically by rank 0) still loads.
+    func testAKilledRankEndsTheJobAndTheCheckpointLoads() throws {
+        let out = try CommandHarness.temporaryFolder(for: self).appendingPathComponent("run")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try XCTUnwrap(Self.mpirun))
+        process.arguments = ["--allow-run-as-root", "--oversubscribe", "-np", "2", Self.binary.path, "train",
+                             "--config", CommandHarness.tinyConfig, "--data", CommandHarness.dataset, "--out", out.path,
+                             "--set", "train.max_steps=100000", "--set", "train.checkpoint_every=1"]
+        var environment = ProcessInfo.processInfo.environment
+        environment["OMP_NUM_THREADS"] = "1"
+        environment["OMP_WAIT_POLICY"] = "PASSIVE"
+        process.environment = environment
+        let log = out.deletingLastPathComponent().appendingPathComponent("mpirun.log")
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: log)
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        defer { if process.isRunning { process.terminate() } }
+
+        let checkpoint = out.appendingPathComponent(Checkpoint.fileName).path
+        let deadline = Date().addingTimeInterval(120)
+        while !FileManager.default.fileExists(atPath: checkpoint) && process.isRunning && Date() < deadline { usleep(200_000) }
+        XCTAssertTrue(FileManager.default.fileExists(atPath: checkpoint), "no checkpoint within 120 s")
+        let ranks = Self.children(of: process.processIdentifier)
+        XCTAssertEqual(ranks.count, 2, "expected two rank processes under mpirun, found \(ranks)")
+        let victim = try XCTUnwrap(ranks.last)
+        XCTAssertEqual(kill(victim, SIGKILL), 0)
+        let stop = Date().addingTimeInterval(60)
+        while process.isRunning && Date() < stop { usleep(200_000) }
+        XCTAssertFalse(process.isRunning, "the job did not end within 60 s of a rank's death")
+        process.waitUntilExit()
+        let output = String(decoding: FileManager.default.contents(atPath: log.path) ?? Data(), as: UTF8.self)
+        XCTAssertNotEqual(process.terminationStatus, 0, output)
+        XCTAssertTrue(output.contains("signal 9") || output.contains("Killed"), "the launcher names the killed rank: \(output)")
+        let loaded = try Checkpoint(path: checkpoint)
+        XCTAssertGreaterThanOrEqual(loaded.state?.step ?? 0, 1)
+        XCTAssertTrue(loaded.tensors.values.allSatisfy { $0.values.allSatisfy(\.isFinite) })
+    }
+
+    /// Process ids whose parent is `parent` (from /proc; Linux).
+    static func children(of parent: Int32) -> [Int32] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { Int32($0) }.sorted().filter { pid in
+            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { return false }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            return fields.count > 1 && Int32(fields[1]) == parent
+        }
+    }
+
+    /// A global batch that does not split over the ranks is refused with the key named, on every rank.
+    func testAGlobalBatchThatDoesNotSplitIsAUsageError() throws {
+        let out = try CommandHarness.temporaryFolder(for: self).appendingPathComponent("run")
+        let result = try train(ranks: 2, ["--config", CommandHarness.tinyConfig, "--data", CommandHarness.dataset, "--out", out.path,
+                                          "--set", "train.batch_size=7"])
+        XCTAssertNotEqual(result.code, 0)
+        XCTAssertTrue(result.output.contains("train.batch_size: the global batch 7 does not split evenly over 2 ranks"), result.output)
+    }
+}
