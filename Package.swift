@@ -28,7 +28,7 @@ let package = Package(
         .target(name: "Datasets", dependencies: ["CHDF5", "CPNG", "CTurboJPEG"]),
         // The only importer of CMPI: data-parallel training over MPI.
         .target(name: "Distributed", dependencies: ["CMPI"]),
-        .target(name: "StackGAN", dependencies: ["NN", "Datasets", "Distributed", "Yams"]),
+        .target(name: "StackGAN", dependencies: ["NN", "Kernels", "Datasets", "Distributed", "Yams"]),
         // Captions -> embeddings (all-MiniLM-L6-v2) on the engine's kernels, inference only.
         .target(name: "TextEncoder", dependencies: ["NN", "Autograd", "Kernels"]),
         // The commands live in a library so tests can run them in-process.

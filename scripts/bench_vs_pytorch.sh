@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Side-by-side speed and memory of `stackgan bench` and StackGAN-Pytorch on identical shapes
-# (published widths, fp32, same batch, same threads), alternating the two so machine noise hits
-# both. Installs PyTorch (CPU) into .venv-bench on first use.
+# (published widths, same batch, same threads), in fp32 and in bf16 (ours: `--precision bf16`;
+# PyTorch: CPU autocast to torch.bfloat16), alternating the four so machine noise hits all of them.
+# bf16 rows are left out on a CPU without bf16 instructions. Installs PyTorch (CPU) into
+# .venv-bench on first use.
 #   bash scripts/bench_vs_pytorch.sh [iterations]
+#   STACKGAN_BIN=.build/release/stackgan BENCH_PYTHON=/path/to/python bash scripts/bench_vs_pytorch.sh
 # GFLOP/s: the model's FLOPs per iteration as PyTorch's FlopCounterMode counts them (convs and
 # matrix products, forward + backward), divided by each side's time: both are credited with the
 # same work, so the Swift figure can exceed what its kernels execute (it computes the upsampling
@@ -12,29 +15,40 @@ cd "$(dirname "$0")/.."
 iterations=${1:-3}
 threads=${OMP_NUM_THREADS:-$(nproc)}
 export OMP_NUM_THREADS=$threads
-if [ ! -x .venv-bench/bin/python ] || ! .venv-bench/bin/python -c "import torch" 2>/dev/null; then
+python=${BENCH_PYTHON:-.venv-bench/bin/python}
+if [ -z "${BENCH_PYTHON:-}" ] && { [ ! -x .venv-bench/bin/python ] || ! .venv-bench/bin/python -c "import torch" 2>/dev/null; }; then
     python3 -m venv .venv-bench
     .venv-bench/bin/pip install -q --index-url https://download.pytorch.org/whl/cpu torch 2>/dev/null \
         || .venv-bench/bin/pip install -q torch
 fi
-swift build -c release --product stackgan >/dev/null
-bin=.build/release/stackgan
-peak=$($bin bench peak | sed -E 's/.*: ([0-9.]+) GFLOP.*/\1/')
+bin=${STACKGAN_BIN:-}
+if [ -z "$bin" ]; then
+    swift build -c release --product stackgan >/dev/null
+    bin=.build/release/stackgan
+fi
+peaks=$($bin bench peak)
+peak=$(echo "$peaks" | sed -nE 's/^sgemm.*: ([0-9.]+) GFLOP.*/\1/p')
 field() { echo "$1" | sed -E "s|.* ([0-9.]+) $2.*|\1|"; }
 calc() { python3 -c "print($1)"; }
-echo "sgemm 2048^3 peak: $peak GFLOP/s, $threads threads"
-printf "%-18s %9s %9s %7s %9s %16s %16s %9s %9s\n" "measurement" "torch" "swift" "ratio" "model" "torch" "swift" "torch" "swift"
-printf "%-18s %9s %9s %7s %9s %16s %16s %9s %9s\n" "" "img/s" "img/s" "" "GFLOP" "GFLOP/s (%peak)" "GFLOP/s (%peak)" "RSS MiB" "RSS MiB"
+echo "CPU: $(lscpu | sed -nE 's/^Model name: +//p') (family $(lscpu | sed -nE 's/^CPU family: +//p'), model $(lscpu | sed -nE 's/^Model: +//p')), $threads threads"
+echo "$peaks"
+$python scripts/reference/bench_torch.py peak
+precisions="fp32"
+echo "$peaks" | grep -q "bf16 2048^3 peak (1x1 conv)" && precisions="fp32 bf16"
+printf "%-18s %-5s %9s %9s %7s %9s %16s %16s %9s %9s\n" "measurement" "" "torch" "swift" "ratio" "model" "torch" "swift" "torch" "swift"
+printf "%-18s %-5s %9s %9s %7s %9s %16s %16s %9s %9s\n" "" "" "img/s" "img/s" "" "GFLOP" "GFLOP/s (%peak)" "GFLOP/s (%peak)" "RSS MiB" "RSS MiB"
 for what in train generate; do
     for stage in 1 2; do
-        t=$(.venv-bench/bin/python scripts/reference/bench_torch.py $what --stage $stage --iterations "$iterations")
-        s=$($bin bench $what --stage $stage --iterations "$iterations")
-        ti=$(field "$t" "images/s"); si=$(field "$s" "images/s")
-        ts=$(echo "$t" | sed -E 's/.*: ([0-9.]+) s\/.*/\1/'); ss=$(echo "$s" | sed -E 's/.*: ([0-9.]+) s\/.*/\1/')
-        gf=$(field "$t" "GFLOP  peak"); tr=$(field "$t" "MiB"); sr=$(echo "$s" | sed -E 's/.*peak RSS ([0-9]+) MiB.*/\1/')
-        rate() { calc "f'{$gf / $1:.0f} ({100 * $gf / $1 / $peak:.0f}%)'"; }
-        printf "%-18s %9s %9s %7s %9s %16s %16s %9s %9s\n" "$what stage $stage" "$ti" "$si" "$(calc "f'{$si / $ti:.2f}x'")" \
-            "$gf" "$(rate "$ts")" "$(rate "$ss")" "$tr" "$sr"
-        echo "    $t"; echo "    $s"
+        for precision in $precisions; do
+            t=$($python scripts/reference/bench_torch.py $what --stage $stage --iterations "$iterations" --precision $precision)
+            s=$($bin bench $what --stage $stage --iterations "$iterations" --precision $precision)
+            ti=$(field "$t" "images/s"); si=$(field "$s" "images/s")
+            ts=$(echo "$t" | sed -E 's/.*: ([0-9.]+) s\/.*/\1/'); ss=$(echo "$s" | sed -E 's/.*: ([0-9.]+) s\/.*/\1/')
+            gf=$(field "$t" "GFLOP  peak"); tr=$(field "$t" "MiB"); sr=$(echo "$s" | sed -E 's/.*peak RSS ([0-9]+) MiB.*/\1/')
+            rate() { calc "f'{$gf / $1:.0f} ({100 * $gf / $1 / $peak:.0f}%)'"; }
+            printf "%-18s %-5s %9s %9s %7s %9s %16s %16s %9s %9s\n" "$what stage $stage" "$precision" "$ti" "$si" \
+                "$(calc "f'{$si / $ti:.2f}x'")" "$gf" "$(rate "$ts")" "$(rate "$ss")" "$tr" "$sr"
+            echo "    $t"; echo "    $s"
+        done
     done
 done

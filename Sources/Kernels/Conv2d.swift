@@ -61,6 +61,8 @@ public enum KernelSettings {
     /// Let convolutions and batch norms hand activations to each other in nChw16c (see `Binding`)
     /// instead of reordering to NCHW and back at every edge. Off gives the same numbers, slower.
     public static var blockedActivations = true
+    /// Set through `use(_:)`, which refuses bf16 on a CPU without bf16 instructions.
+    public internal(set) static var precision: Precision = .fp32
 }
 
 /// Floating-point work done by the kernels (convolutions and matrix multiplies, 2 x multiply-adds),
@@ -79,6 +81,7 @@ public enum Conv2dKernel {
         let bias: Bool
         let algorithm: ConvAlgorithm
         let blocked: Bool
+        let precision: Precision
     }
     private static var plans: [Key: Plan] = [:]
     private static var forwardDescriptors: [Key: PrimitiveDescriptor] = [:]
@@ -132,11 +135,16 @@ public enum Conv2dKernel {
     }
 
     private static func plan(_ g: ConvGeometry, pass: Int, bias: Bool) throws -> Plan {
-        let algorithm: ConvAlgorithm = g.isWinogradCandidate ? KernelSettings.convAlgorithm : .direct
-        let key = Key(geometry: g, pass: pass, bias: bias, algorithm: algorithm, blocked: KernelSettings.blockedLayouts)
+        // Weight gradients stay fp32: oneDNN 2.6's bf16 backward-weights kernels ran 5-50x slower
+        // than its fp32 ones on the StackGAN shapes on Zen 4 (AVX512-BF16; 4x4 maps, one output channel).
+        let precision = pass == 2 ? .fp32 : KernelSettings.precision
+        // oneDNN has no bf16 Winograd kernels.
+        let algorithm: ConvAlgorithm = g.isWinogradCandidate && precision == .fp32 ? KernelSettings.convAlgorithm : .direct
+        let key = Key(geometry: g, pass: pass, bias: bias, algorithm: algorithm, blocked: KernelSettings.blockedLayouts,
+                      precision: precision)
         lock.lock(); defer { lock.unlock() }
         if let plan = plans[key] { return plan }
-        let direct = Key(geometry: g, pass: pass, bias: bias, algorithm: .direct, blocked: key.blocked)
+        let direct = Key(geometry: g, pass: pass, bias: bias, algorithm: .direct, blocked: key.blocked, precision: precision)
         var plan: Plan
         do {
             plan = try makePlan(key)
@@ -153,15 +161,21 @@ public enum Conv2dKernel {
 
     private static func makePlan(_ key: Key) throws -> Plan {
         let g = key.geometry
-        let what = "\(["forward", "backward data", "backward weights"][key.pass]) of \(g)"
+        let what = "\(["forward", "backward data", "backward weights"][key.pass]) of \(g) in \(key.precision.rawValue)"
         let src = try plainDescriptor(g.inputDims, dnnl_nchw)
         let weights = try plainDescriptor(g.weightDims, dnnl_oihw)
         let dst = try plainDescriptor(g.outputDims, dnnl_nchw)
         let biasMD = try plainDescriptor([g.outChannels], dnnl_a)
-        let any = { (dims: [Int]) in try plainDescriptor(dims, dnnl_format_tag_any) }
-        var s = key.blocked ? try any(g.inputDims) : src
-        var w = key.blocked ? try any(g.weightDims) : weights
-        var d = key.blocked ? try any(g.outputDims) : dst
+        // What the primitive computes on: the caller's plain fp32 layout, or any layout oneDNN
+        // prefers; in bf16 the two factors of each pass are bf16 and the result fp32 (`Precision`),
+        // and `Plan` reorders (and converts) the caller's fp32 buffers to that.
+        let low = key.precision == .bf16 ? dnnl_bf16 : dnnl_f32
+        func operand(_ dims: [Int], _ tag: dnnl_format_tag_t, isFactor: Bool) throws -> dnnl_memory_desc_t {
+            try plainDescriptor(dims, key.blocked ? dnnl_format_tag_any : tag, isFactor ? low : dnnl_f32)
+        }
+        var s = try operand(g.inputDims, dnnl_nchw, isFactor: key.pass != 1)
+        var w = try operand(g.weightDims, dnnl_oihw, isFactor: key.pass != 2)
+        var d = try operand(g.outputDims, dnnl_nchw, isFactor: key.pass != 0)
         var b = biasMD
         let strides = [Int64(g.strideHeight), Int64(g.strideWidth)]
         let pads = [Int64(g.padHeight), Int64(g.padWidth)]
@@ -170,15 +184,19 @@ public enum Conv2dKernel {
         let alg = key.algorithm == .winograd ? dnnl_convolution_winograd : dnnl_convolution_direct
 
         // Backward primitives need the forward descriptor of the same shape as a hint.
-        let forwardKey = Key(geometry: g, pass: 0, bias: key.bias, algorithm: key.algorithm, blocked: key.blocked)
+        let forwardKey = Key(geometry: g, pass: 0, bias: key.bias, algorithm: key.algorithm, blocked: key.blocked,
+                             precision: key.precision)
         let forward: PrimitiveDescriptor
         if let cached = forwardDescriptors[forwardKey] {
             forward = cached
         } else {
             var desc = dnnl_convolution_desc_t()
+            var fs = try operand(g.inputDims, dnnl_nchw, isFactor: true)
+            var fw = try operand(g.weightDims, dnnl_oihw, isFactor: true)
+            var fd = try operand(g.outputDims, dnnl_nchw, isFactor: false)
             let status = withUnsafePointer(to: &b) { bias in
-                dnnl_convolution_forward_desc_init(&desc, dnnl_forward_training, alg, &s, &w, key.bias ? bias : nil,
-                                                   &d, strides, pads, rightPads)
+                dnnl_convolution_forward_desc_init(&desc, dnnl_forward_training, alg, &fs, &fw, key.bias ? bias : nil,
+                                                   &fd, strides, pads, rightPads)
             }
             try check(status, what)
             forward = try PrimitiveDescriptor(&desc, what: what)

@@ -34,13 +34,16 @@ struct ConvBench: ParsableCommand {
             ("D down 64->128 32x32 4x4 s2", ConvGeometry(batch: batch, inChannels: 64, height: 32, width: 32, outChannels: 128, kernel: (4, 4), stride: (2, 2), padding: (1, 1))),
             ("D down 256->512 8x8 4x4 s2", ConvGeometry(batch: batch, inChannels: 256, height: 8, width: 8, outChannels: 512, kernel: (4, 4), stride: (2, 2), padding: (1, 1))),
         ]
-        let settings: [(String, Bool, ConvAlgorithm)] = [("plain direct", false, .direct), ("blocked direct", true, .direct),
-                                                         ("blocked winograd", true, .winograd)]
+        var settings: [(String, Bool, ConvAlgorithm, Precision)] = [
+            ("plain direct", false, .direct, .fp32), ("blocked direct", true, .direct, .fp32), ("blocked winograd", true, .winograd, .fp32)]
+        if CPUCapabilities.hasBF16 { settings.append(("blocked bf16", true, .direct, .bf16)) }
+        defer { try? KernelSettings.use(.fp32) }
         print("layer                          setting            fwd GF/s  bwd-data  bwd-wts   fwd+bwd ms  % peak  implementation")
         for (name, g) in shapes {
-            for (label, blocked, algorithm) in settings where algorithm == .direct || g.kernelHeight == 3 {
+            for (label, blocked, algorithm, precision) in settings where algorithm == .direct || g.kernelHeight == 3 {
                 KernelSettings.blockedLayouts = blocked
                 KernelSettings.convAlgorithm = algorithm
+                try KernelSettings.use(precision)
                 let (f, d, w) = try time(g)
                 let total = f + d + w
                 let gflops = { (seconds: Double) in g.flops / seconds / 1e9 }
@@ -49,7 +52,8 @@ struct ConvBench: ParsableCommand {
                              gflops(w), total * 1e3, 100 * overall / peak, try Conv2dKernel.implementation(g)))
             }
         }
-        print("GF/s for Winograd are effective (direct-conv FLOPs / time); % peak is fwd+bwd against the sgemm peak.")
+        print("GF/s for Winograd are effective (direct-conv FLOPs / time); % peak is fwd+bwd against the sgemm peak;")
+        print("bf16 times include converting the fp32 operands to bf16.")
     }
 
     /// Best-of-`repeats` seconds for forward, backward data and backward weights.
@@ -75,6 +79,28 @@ struct ConvBench: ParsableCommand {
     }
 }
 
+/// The best of four 2048^3 bf16 matrix products, GFLOP/s, as a 1x1 convolution (2048 channels in
+/// and out over 2048 pixels) with fp32 operands converted to bf16 on the way in and fp32 out: the
+/// bf16 peak our kernels can reach. Nil where the CPU has no bf16 instructions.
+func bf16Peak() throws -> Double? {
+    guard CPUCapabilities.hasBF16 else { return nil }
+    let saved = KernelSettings.precision
+    try KernelSettings.use(.bf16)
+    defer { try? KernelSettings.use(saved) }
+    let g = ConvGeometry(batch: 1, inChannels: 2048, height: 32, width: 64, outChannels: 2048, kernel: (1, 1))
+    let x = randomBuffer(g.inputDims.reduce(1, *)), w = randomBuffer(g.weightDims.reduce(1, *))
+    let y = randomBuffer(g.outputDims.reduce(1, *))
+    defer { x.deallocate(); w.deallocate(); y.deallocate() }
+    try Conv2dKernel.forward(g, input: x.baseAddress!, weight: w.baseAddress!, bias: nil, output: y.baseAddress!)
+    var bestTime = Double.infinity
+    for _ in 0..<4 {
+        let start = DispatchTime.now().uptimeNanoseconds
+        try Conv2dKernel.forward(g, input: x.baseAddress!, weight: w.baseAddress!, bias: nil, output: y.baseAddress!)
+        bestTime = min(bestTime, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+    }
+    return g.flops / bestTime / 1e9
+}
+
 /// The best of four 2048^3 sgemm runs, GFLOP/s: the machine's practical fp32 peak through oneDNN.
 func sgemmPeak() throws -> Double {
     let n = 2048
@@ -97,10 +123,16 @@ func randomBuffer(_ count: Int) -> UnsafeMutableBufferPointer<Float> {
 
 struct PeakBench: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "peak",
-        abstract: "Prints the sgemm 2048^3 GFLOP/s that the other benchmarks are compared with.")
+        abstract: "Prints the sgemm 2048^3 GFLOP/s that the other benchmarks are compared with, and the bf16 one.")
 
     func run() throws {
         print(String(format: "sgemm 2048^3 peak: %.0f GFLOP/s", try sgemmPeak()))
+        print("oneDNN ISA: \(CPUCapabilities.isa)")
+        if let bf16 = try bf16Peak() {
+            print(String(format: "bf16 2048^3 peak (1x1 conv): %.0f GFLOP/s", bf16))
+        } else {
+            print("bf16 2048^3 peak: none (no bf16 instructions)")
+        }
     }
 }
 
@@ -122,6 +154,7 @@ struct ModelBenchOptions: ParsableArguments {
     @Option(help: "Batch size (default 64 for stage 1, 16 for stage 2).") var batch: Int?
     @Option(help: "Timed iterations after one warm-up.") var iterations = 3
     @Option(name: .customLong("set"), help: "Config override, e.g. --set model.gf_dim=64.") var overrides: [String] = []
+    @Option(help: "Convolution arithmetic: fp32, or bf16 (AVX512-BF16 or AMX).") var precision: Precision = .fp32
 
     /// Fresh models (a Stage-II's Stage-I too) from seed 1, as the config with the overrides describes.
     func build() throws -> (config: ExperimentConfig, architecture: Architecture, generator: any TextToImageGenerator,
@@ -131,6 +164,7 @@ struct ModelBenchOptions: ParsableArguments {
         settings.append("train.batch_size=\(batch ?? (stage == 1 ? 64 : 16))")
         let config = try ExperimentConfig.load(file: nil, overrides: settings)
         let architecture = try Architecture(config)
+        try precision.activate(setting: "--precision")
         var rng = RandomGenerator(seed: 1)
         let generator = architecture.makeGenerator(using: &rng)
         let discriminator = architecture.makeDiscriminator(using: &rng)
@@ -171,8 +205,8 @@ struct TrainBench: ParsableCommand {
         let (seconds, gflops) = try timeIterations(options.iterations) {
             _ = try step(real: real, wrong: nil, embeddings: embeddings, using: &rng)
         }
-        print(String(format: "swift train stage %d batch %d: %.3f s/iter  %.1f images/s  %.0f GFLOP/s  peak RSS %.0f MiB  (tensors %.0f MiB, workspace %.0f MiB)",
-                     options.stage, n, seconds, Double(n) / seconds, gflops, peakResidentMiB(),
+        print(String(format: "swift train stage %d batch %d %@: %.3f s/iter  %.1f images/s  %.0f GFLOP/s  peak RSS %.0f MiB  (tensors %.0f MiB, workspace %.0f MiB)",
+                     options.stage, n, options.precision.rawValue, seconds, Double(n) / seconds, gflops, peakResidentMiB(),
                      Double(BufferPool.peakLiveBytes) / 1048576, Double(KernelStatistics.workspaceBytes) / 1048576))
     }
 }
@@ -191,7 +225,7 @@ struct GenerateBench: ParsableCommand {
         let (seconds, gflops) = try timeIterations(options.iterations) {
             _ = try withoutGradients { try generator(embedding: embeddings, noise: noise, training: false, using: &rng) }
         }
-        print(String(format: "swift generate stage %d batch %d: %.3f s/batch  %.1f images/s  %.0f GFLOP/s  peak RSS %.0f MiB",
-                     options.stage, n, seconds, Double(n) / seconds, gflops, peakResidentMiB()))
+        print(String(format: "swift generate stage %d batch %d %@: %.3f s/batch  %.1f images/s  %.0f GFLOP/s  peak RSS %.0f MiB",
+                     options.stage, n, options.precision.rawValue, seconds, Double(n) / seconds, gflops, peakResidentMiB()))
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Datasets
 import Foundation
+import Kernels
 import StackGAN
 
 /// `stackgan generate`: images from a checkpoint for captions given as a `.npy` of embeddings or
@@ -39,6 +40,7 @@ struct Generate: ParsableCommand {
     @Option(help: "Write one interpolation row: captions or noise.") var interpolate: Interpolation?
     @Option(help: "Images in an interpolation row, 2...64 (default 8; only with --interpolate).") var steps: Int?
     @Option(help: "The output folder.") var out: String
+    @Option(help: "Convolution arithmetic: fp32, or bf16 on a CPU with AVX512-BF16 or AMX.") var precision: Precision = .fp32
 
     /// One caption to draw: where it came from, for file names and captions.txt.
     struct Caption {
@@ -79,6 +81,7 @@ struct Generate: ParsableCommand {
         }
         if let noise { try requireFile(noise, flag: "--noise") }
         let selection = try indices.map(parseIndices)
+        try precision.activate(setting: "--precision")
 
         let sampler = try Sampler(checkpoint: checkpoint, stageOneCheckpoint: stageOneCheckpoint)
         let captions = try loadCaptions(sampler: sampler, selection: selection)
@@ -236,3 +239,5 @@ struct Generate: ParsableCommand {
         return (0..<array.shape[0]).map { Array(array.values[($0 * width)..<(($0 + 1) * width)]) }
     }
 }
+
+extension Precision: @retroactive ExpressibleByArgument {}

@@ -3,7 +3,10 @@
 (one D step on real/wrong/fake pairs + one G step with KL, Adam 2e-4 (0.5, 0.999)) and eval-mode
 generation at the published widths on synthetic data, with the same shapes as `stackgan bench`.
 
-    python scripts/reference/bench_torch.py train --stage 1 --batch 64 --iterations 3
+    python scripts/reference/bench_torch.py train --stage 1 --batch 64 --iterations 3 [--precision bf16]
+    python scripts/reference/bench_torch.py peak
+`--precision bf16` runs the forward passes and losses under CPU autocast (torch.bfloat16), as a
+PyTorch user turns on mixed precision; `peak` prints the 2048^3 matrix-product GFLOP/s in fp32 and bf16.
 Prints one line like the Swift benchmark's, with the model's GFLOP per iteration as PyTorch's own
 FlopCounterMode counts them (convolutions and matrix products, forward and backward): the work both
 implementations are credited with. Run each measurement in its own process so the peak RSS is that
@@ -25,11 +28,17 @@ from stackgan_torch import (STAGE1_D, STAGE1_G, STAGE2_D, STAGE2_G, Config,  # n
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("what", choices=["train", "generate"])
+    parser.add_argument("what", choices=["train", "generate", "peak"])
     parser.add_argument("--stage", type=int, default=1)
     parser.add_argument("--batch", type=int)
     parser.add_argument("--iterations", type=int, default=3)
+    parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
     args = parser.parse_args()
+    if args.what == "peak":
+        return matmul_peak()
+
+    def amp():
+        return torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.precision == "bf16")
     torch.manual_seed(1)
     cfg = Config()  # published widths, E = 1024
     n = args.batch or (64 if args.stage == 1 else 16)
@@ -47,18 +56,23 @@ def main():
 
         def iteration():
             noise = torch.randn(n, cfg.z_dim)
-            _, fake, mu, logvar = netG(embeddings, noise)
+            with amp():
+                _, fake, mu, logvar = netG(embeddings, noise)
             netD.zero_grad()
-            discriminator_loss(netD, real, fake, mu).backward()
+            with amp():
+                d_loss = discriminator_loss(netD, real, fake, mu)
+            d_loss.backward()
             optD.step()
             netG.zero_grad()
-            generator_loss(netD, fake, mu, mu, logvar).backward()
+            with amp():
+                g_loss = generator_loss(netD, fake, mu, mu, logvar)
+            g_loss.backward()
             optG.step()
     else:
         netG.eval()
 
         def iteration():
-            with torch.no_grad():
+            with torch.no_grad(), amp():
                 netG(embeddings, torch.randn(n, cfg.z_dim))
 
     iteration()  # warm-up
@@ -71,8 +85,24 @@ def main():
     seconds = (time.perf_counter() - start) / args.iterations
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     unit = "s/iter" if args.what == "train" else "s/batch"
-    print(f"torch {args.what} stage {args.stage} batch {n}: {seconds:.3f} {unit}  {n / seconds:.1f} images/s  "
+    print(f"torch {args.what} stage {args.stage} batch {n} {args.precision}: {seconds:.3f} {unit}  {n / seconds:.1f} images/s  "
           f"model {gflop:.1f} GFLOP  peak RSS {peak:.0f} MiB  (torch {torch.__version__}, {torch.get_num_threads()} threads)")
+
+
+def matmul_peak():
+    """Best of four 2048^3 matrix products per dtype, GFLOP/s."""
+    n = 2048
+    line = []
+    for dtype in (torch.float32, torch.bfloat16):
+        a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+        a @ b
+        best = float("inf")
+        for _ in range(4):
+            start = time.perf_counter()
+            a @ b
+            best = min(best, time.perf_counter() - start)
+        line.append(f"{str(dtype).split('.')[-1]} {2 * n ** 3 / best / 1e9:.0f} GFLOP/s")
+    print(f"torch 2048^3 matmul peak: {'  '.join(line)}  (ISA {torch.backends.cpu.get_cpu_capability()})")
 
 
 if __name__ == "__main__":

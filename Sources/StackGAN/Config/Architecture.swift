@@ -1,4 +1,5 @@
 import Autograd
+import Kernels
 import NN
 
 /// The model a config describes, resolved and validated once: family, stage, discriminator head
@@ -183,6 +184,17 @@ public struct Architecture: Equatable, Sendable {
         for (key, value) in [("sample_every", t.sampleEvery), ("checkpoint_every", t.checkpointEvery),
                              ("lr_decay_epochs", t.learningRateDecayEpochs)] where value < 0 {
             throw bad("train.\(key)", "must be >= 0 (0 = only at the end / never), got \(value)")
+        }
+    }
+}
+
+extension Precision {
+    /// Makes this the precision every convolution runs in from now on. The CPU is checked here, not
+    /// in `Architecture`, so a checkpoint trained in bf16 still loads on a CPU without bf16.
+    /// `setting` (`train.precision`, `--precision`) is named in the error.
+    public func activate(setting: String) throws {
+        do { try KernelSettings.use(self) } catch let error as UnsupportedPrecision {
+            throw StackGANError(.usage, setting, error.description)
         }
     }
 }

@@ -1,4 +1,5 @@
 import Datasets
+import Kernels
 import Foundation
 
 /// Which model family a config trains.
@@ -96,6 +97,9 @@ public struct TrainConfig: Codable, Equatable {
     /// `augment`: DiffAugment transforms on every image the discriminator sees, e.g.
     /// [translation, cutout] or [color, translation, cutout] ([] = off, as published).
     public var augment: [AugmentTransform] = []
+    /// `precision`: fp32, or bf16 convolutions with fp32 weights, optimizer state, batch-norm
+    /// statistics and losses (`Precision`); bf16 is refused on a CPU without bf16 instructions.
+    public var precision: Precision = .fp32
     /// `sync_batchnorm`: on several MPI ranks, batch norm normalises with the global batch's
     /// statistics instead of each rank's slice (as DDP's SyncBatchNorm). No effect on one rank.
     public var syncBatchNorm = false
@@ -108,7 +112,7 @@ public struct TrainConfig: Codable, Equatable {
         case generatorLearningRate = "generator_lr", discriminatorLearningRate = "discriminator_lr", beta1, beta2
         case learningRateDecayEpochs = "lr_decay_epochs", seed, logEvery = "log_every", sampleEvery = "sample_every"
         case checkpointEvery = "checkpoint_every", sampleCount = "sample_count", samplesPerCaption = "samples_per_caption"
-        case emaDecay = "ema_decay", stage1Checkpoint = "stage1_checkpoint", augment
+        case emaDecay = "ema_decay", stage1Checkpoint = "stage1_checkpoint", augment, precision
         case syncBatchNorm = "sync_batchnorm", replicaCheckEvery = "replica_check_every"
     }
 

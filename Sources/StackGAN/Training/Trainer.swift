@@ -35,6 +35,7 @@ public final class Trainer {
     public init(config: ExperimentConfig, runDirectory: URL, resume: Bool = false, writeLogs: Bool = true,
                 log: @escaping (String) -> Void = { print($0) }) throws {
         architecture = try Architecture(config)
+        try config.train.precision.activate(setting: "train.precision")
         self.config = config
         self.runDirectory = runDirectory
         parallel = try DataParallel(group: ProcessGroup.current(), config: config.train)
