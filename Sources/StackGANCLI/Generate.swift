@@ -240,4 +240,4 @@ struct Generate: ParsableCommand {
     }
 }
 
-extension Precision: @retroactive ExpressibleByArgument {}
+extension Precision: ExpressibleByArgument {}
