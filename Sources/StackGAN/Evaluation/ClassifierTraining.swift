@@ -32,12 +32,13 @@ public struct ClassifierTrainingOptions: Codable, Equatable {
     public init() {}
 }
 
-/// What one training of the classifier did.
-public struct ClassifierTrainingSummary: Codable, Equatable {
+/// What one training of an evaluation model (the classifier or the matcher) did.
+public struct TrainingSummary: Codable, Equatable {
     public var examples: Int
     public var steps: Int
     public var seconds: Double
-    /// Mean cross-entropy (summed over the heads) of the last epoch.
+    /// Mean loss of the last epoch: the classifier's cross-entropy summed over its heads, the
+    /// matcher's contrastive loss (log B at chance).
     public var finalLoss: Float
 }
 
@@ -46,7 +47,7 @@ extension ConditionClassifier {
     /// `dataset` (one split): Adam on the sum of the heads' softmax cross-entropies. Images are
     /// decoded once and kept at load size 76.
     public static func train(on dataset: TextImageDataset, options: ClassifierTrainingOptions = ClassifierTrainingOptions(),
-                             log: (String) -> Void = { _ in }) throws -> (ConditionClassifier, ClassifierTrainingSummary) {
+                             log: (String) -> Void = { _ in }) throws -> (ConditionClassifier, TrainingSummary) {
         let start = Date()
         guard !dataset.classNames.isEmpty else {
             throw EvaluationError("\(dataset.file): split '\(dataset.split)' has no class labels; condition accuracy and the classifier need them")
@@ -91,7 +92,7 @@ extension ConditionClassifier {
             lastLoss = Float(total / Double(max(batches, 1)))
             log(String(format: "classifier epoch %d/%d  loss %.4f  %.1fs", epoch + 1, options.epochs, lastLoss, Date().timeIntervalSince(start)))
         }
-        return (model, ClassifierTrainingSummary(examples: examples.count, steps: steps, seconds: Date().timeIntervalSince(start),
+        return (model, TrainingSummary(examples: examples.count, steps: steps, seconds: Date().timeIntervalSince(start),
                                                  finalLoss: lastLoss))
     }
 

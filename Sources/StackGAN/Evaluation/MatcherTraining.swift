@@ -28,20 +28,11 @@ public struct MatcherTrainingOptions: Codable, Equatable {
     public init() {}
 }
 
-/// What one training of the matcher did.
-public struct MatcherTrainingSummary: Codable, Equatable {
-    public var examples: Int
-    public var steps: Int
-    public var seconds: Double
-    /// Mean contrastive loss of the last epoch (log B at chance).
-    public var finalLoss: Float
-}
-
 extension ImageTextMatcher {
     /// Trains a fresh matcher on `dataset`'s real images, each step pairing every image of the
     /// batch with one of its captions drawn at random: Adam on the symmetric InfoNCE loss.
     public static func train(on dataset: TextImageDataset, options: MatcherTrainingOptions = MatcherTrainingOptions(),
-                             log: (String) -> Void = { _ in }) throws -> (ImageTextMatcher, MatcherTrainingSummary) {
+                             log: (String) -> Void = { _ in }) throws -> (ImageTextMatcher, TrainingSummary) {
         let start = Date()
         let count = min(dataset.count, options.limit ?? dataset.count)
         guard options.epochs >= 1, options.batchSize >= 2, count >= options.batchSize, options.temperature > 0 else {
@@ -77,14 +68,14 @@ extension ImageTextMatcher {
             lastLoss = Float(total / Double(max(batches, 1)))
             log(String(format: "matcher epoch %d/%d  loss %.4f  %.1fs", epoch + 1, options.epochs, lastLoss, Date().timeIntervalSince(start)))
         }
-        return (model, MatcherTrainingSummary(examples: count, steps: steps, seconds: Date().timeIntervalSince(start), finalLoss: lastLoss))
+        return (model, TrainingSummary(examples: count, steps: steps, seconds: Date().timeIntervalSince(start), finalLoss: lastLoss))
     }
 
     /// The matcher for a dataset, from the cache or trained on `options.split` and written there.
     public static func cached(datasetPath: String, options: MatcherTrainingOptions = MatcherTrainingOptions(),
                               directory: URL = URL(fileURLWithPath: "runs/.classifiers"),
                               datasetOptions: DatasetOptions = DatasetOptions(),
-                              log: (String) -> Void = { _ in }) throws -> (matcher: ImageTextMatcher, url: URL, training: MatcherTrainingSummary?) {
+                              log: (String) -> Void = { _ in }) throws -> (matcher: ImageTextMatcher, url: URL, training: TrainingSummary?) {
         let url = try ModelCache.url(formatTag: formatTag, datasetPath: datasetPath, options: options, directory: directory)
         let (model, training) = try ModelCache.cached(url: url, load: load(from:), train: {
             log("training the image-text matcher on \(datasetPath) [\(options.split)] (cached at \(url.path))")

@@ -62,7 +62,7 @@ extension ConditionClassifier {
     public static func cached(datasetPath: String, options: ClassifierTrainingOptions = ClassifierTrainingOptions(),
                               directory: URL = URL(fileURLWithPath: "runs/.classifiers"),
                               datasetOptions: DatasetOptions = DatasetOptions(),
-                              log: (String) -> Void = { _ in }) throws -> (classifier: ConditionClassifier, url: URL, training: ClassifierTrainingSummary?) {
+                              log: (String) -> Void = { _ in }) throws -> (classifier: ConditionClassifier, url: URL, training: TrainingSummary?) {
         let url = try ModelCache.url(formatTag: formatTag, datasetPath: datasetPath, options: options, directory: directory)
         let (model, training) = try ModelCache.cached(url: url, load: load(from:), train: {
             log("training the condition classifier on \(datasetPath) [\(options.split)] (cached at \(url.path))")
