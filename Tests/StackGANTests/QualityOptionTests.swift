@@ -180,4 +180,43 @@ final class QualityOptionTests: XCTestCase {
         c.loss.stageOneConsistencyWeight = 1
         XCTAssertThrowsError(try Architecture(c)) { XCTAssertTrue("\($0)".contains("loss.stage1_consistency_weight"), "\($0)") }
     }
+
+    func testConditionalAffineScalesAndShiftsEachExampleAndChannel() throws {
+        var rng = RandomGenerator(seed: 8)
+        let affine = ConditionalAffine(conditionWidth: 2, channels: 2, using: &rng)
+        try affine.gamma.weight.assign([1, 0, 0, 0].withUnsafeBufferPointer { $0 })  // gamma(c) = (c0, 0)
+        try affine.beta.weight.assign([0, 0, 0, 1].withUnsafeBufferPointer { $0 })   // beta(c) = (0, c1)
+        let code = try Tensor(shape: [2, 2], scalars: [1, 5, -0.5, 3])
+        let h = try Tensor(shape: [2, 2, 1, 2], scalars: [1, 2, 3, 4, 5, 6, 7, 8])
+        let out = try ConditionalAffine.apply(affine(code), to: h)
+        // Example 0: channel 0 times 2, channel 1 plus 5; example 1: channel 0 times 0.5, channel 1 plus 3.
+        XCTAssertEqual(out.scalars, [2, 4, 8, 9, 2.5, 3, 10, 11])
+    }
+
+    func testEveryBlockConditioningAddsModulatorsAndKeepsThePublishedInit() throws {
+        var c = experiment.model
+        var rng = RandomGenerator(seed: 9)
+        let plain = Stage1Generator(config: c, using: &rng)
+        c.generatorConditioning = .everyBlock
+        rng = RandomGenerator(seed: 9)
+        let conditioned = Stage1Generator(config: c, using: &rng)
+        let extra = conditioned.namedTensors.map(\.name).filter { !plain.namedTensors.map(\.name).contains($0) }
+        XCTAssertEqual(extra, (1...4).flatMap { k in ["gamma.weight", "gamma.bias", "beta.weight", "beta.bias"].map { "condition\(k).\($0)" } })
+        for (a, b) in zip(plain.namedTensors, conditioned.namedTensors) { XCTAssertEqual(a.tensor.scalars, b.tensor.scalars, a.name) }
+        // Zero modulators give the plain generator's image; the caption then changes the image through them.
+        for t in conditioned.conditioners.flatMap(\.namedTensors) {
+            try t.tensor.assign([Float](repeating: 0, count: t.tensor.count).withUnsafeBufferPointer { $0 })
+        }
+        let embedding = Tensor.randomNormal([2, 6], using: &rng), noise = Tensor.randomNormal([2, 4], using: &rng)
+        let eps = Tensor.randomNormal([2, 3], using: &rng)
+        let a = try plain(embedding: embedding, noise: noise, conditioningNoise: eps, training: false).image
+        let b = try conditioned(embedding: embedding, noise: noise, conditioningNoise: eps, training: false).image
+        XCTAssertEqual(a.scalars, b.scalars)
+        try conditioned.conditioners[0].beta.weight.assign([Float](repeating: 0.5, count: conditioned.conditioners[0].beta.weight.count).withUnsafeBufferPointer { $0 })
+        let moved = try conditioned(embedding: embedding, noise: noise, conditioningNoise: eps, training: false).image
+        XCTAssertNotEqual(moved.scalars, a.scalars)
+        var g = experiment
+        (g.family, g.model.generatorConditioning) = (.ganCLS, .everyBlock)
+        XCTAssertThrowsError(try Architecture(g)) { XCTAssertTrue("\($0)".contains("model.generator_conditioning"), "\($0)") }
+    }
 }

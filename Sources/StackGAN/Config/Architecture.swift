@@ -27,6 +27,9 @@ public struct Architecture: Equatable, Sendable {
             throw bad("name", "must be 1 to 200 characters without `/` (it names the run folder runs/<name>)")
         }
         try Self.check(config.model, bad)
+        if config.model.generatorConditioning != .input && config.family != .stackgan {
+            throw bad("model.generator_conditioning", "is \(config.model.generatorConditioning.rawValue); only StackGAN's Stage-I generator reads the code in every block")
+        }
         try Self.check(config.loss, head: head, headKey: headKey, bad)
         if config.loss.stageOneConsistencyWeight > 0 && stage != .two {
             throw bad("loss.stage1_consistency_weight", "ties Stage-II to its Stage-I input; stage is \(stage.rawValue)")

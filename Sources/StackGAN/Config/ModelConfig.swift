@@ -16,6 +16,16 @@ public enum DiscriminatorCondition: String, Codable, Sendable {
     case embedding
 }
 
+/// Where the StackGAN Stage-I generator reads its condition code c_hat [N, c]. `input`: once,
+/// concatenated with z before the fc (published). `every_block`: also in each up-block, whose
+/// batch-norm output is modulated per example and channel, h * (1 + gamma(c_hat)) + beta(c_hat)
+/// (conditional batch norm, as BigGAN's and DF-GAN's generators), so the caption keeps shaping the
+/// image at every resolution instead of only through the 4x4 seed.
+public enum GeneratorConditioning: String, Codable, Sendable {
+    case input
+    case everyBlock = "every_block"
+}
+
 /// Widths of the StackGAN and GAN-CLS models, decoded by ConfigLoader from snake_case keys (which
 /// fills the published defaults and rejects unknown keys); `Architecture` validates them.
 public struct ModelConfig: Codable, Equatable, Sendable {
@@ -57,6 +67,9 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     /// Stage-I image and keeps its colours and layout while it learns detail. Off as published
     /// (StackGAN's Stage-II draws the 256x256 image from scratch).
     public var stage2Residual = false
+    /// `generator_conditioning` (Stage-I generator only; Stage-II reads its Stage-I from that
+    /// checkpoint's own config): see `GeneratorConditioning`. `input` as published.
+    public var generatorConditioning = GeneratorConditioning.input
 
     enum CodingKeys: String, CodingKey {
         case embeddingDimension = "embedding_dim", noiseDimension = "z_dim", conditionDimension = "condition_dim"
@@ -64,6 +77,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         case caActivation = "ca_activation", stage1Head = "stage1_head", stage2Head = "stage2_head"
         case embeddingScale = "embedding_scale", discriminatorCondition = "discriminator_condition"
         case spectralNorm = "spectral_norm", stage2Residual = "stage2_residual"
+        case generatorConditioning = "generator_conditioning"
     }
 
     public init() {}

@@ -74,12 +74,43 @@ public final class UpBlock: Layer {
         norm = BatchNorm(channels: outputs, using: &generator)
     }
 
-    public func callAsFunction(_ x: Tensor, training: Bool) throws -> Tensor {
+    /// `modulation` (`generator_conditioning: every_block`) rescales and shifts the batch-normed
+    /// map per example before the ReLU.
+    public func callAsFunction(_ x: Tensor, modulation: ConditionalAffine.Modulation? = nil, training: Bool) throws -> Tensor {
         let h = x.shape[2] >= 16 ? try x.upsampledConv3x3(weight: conv.weight) : try conv(x.upsampleNearest2x())
-        return try norm(h, training: training).relu()
+        let normed = try norm(h, training: training)
+        return try (modulation.map { try ConditionalAffine.apply($0, to: normed) } ?? normed).relu()
     }
 
     public var namedTensors: [NamedTensor] { conv.namedTensors(prefix: "1") + norm.namedTensors(prefix: "2") }
+}
+
+/// Conditional batch norm's per-example affine: from the condition code [N, c], `gamma` and `beta`
+/// Linear(c, C) give a scale 1 + gamma and a shift beta [N, C] for a C-channel map [N, C, H, W].
+/// With the published N(0, 0.02) init both start near 0, so the block starts as the plain one.
+/// Names `gamma.*`, `beta.*`.
+public final class ConditionalAffine: Layer {
+    public typealias Modulation = (scale: Tensor, shift: Tensor)
+    public let gamma: Linear
+    public let beta: Linear
+
+    public init(conditionWidth: Int, channels: Int, using generator: inout RandomGenerator) {
+        gamma = Linear(inputs: conditionWidth, outputs: channels, using: &generator)
+        beta = Linear(inputs: conditionWidth, outputs: channels, using: &generator)
+    }
+
+    /// Scale and shift [N, C] for `code` [N, c].
+    public func callAsFunction(_ code: Tensor) throws -> Modulation {
+        (try gamma(code).adding(1), try beta(code))
+    }
+
+    /// h * scale + shift, each [N, C] spread over h's [N, C, H, W] grid.
+    static func apply(_ m: Modulation, to h: Tensor) throws -> Tensor {
+        let (height, width) = (h.shape[2], h.shape[3])
+        return try h.multiplying(m.scale.tiled(height: height, width: width)).adding(m.shift.tiled(height: height, width: width))
+    }
+
+    public var namedTensors: [NamedTensor] { gamma.namedTensors(prefix: "gamma") + beta.namedTensors(prefix: "beta") }
 }
 
 /// ResBlock: relu(x + BN(conv(relu(BN(conv(x)))))), [N, C, H, W] -> same. Names `block.0/1/3/4`.

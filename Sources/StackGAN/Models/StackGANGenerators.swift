@@ -15,12 +15,16 @@ func discriminatorCondition(_ config: ModelConfig, embedding: Tensor, mu: Tensor
 /// StackGAN Stage-I generator (STAGE1_G), caption [N, E] + z [N, z_dim] -> image [N, 3, 64, 64].
 /// cat(z, c_hat) -> `fc` Linear(z+c, 8ngf*16, no bias), BN1d, ReLU -> [N, 8ngf, 4, 4]
 /// -> `upsample1..4` to [N, ngf/2, 64, 64] -> `img` conv3x3 to 3 channels, tanh.
+/// With `generator_conditioning: every_block`, `condition1..4` (ConditionalAffine) modulate the
+/// up-blocks by c_hat.
 public final class Stage1Generator: TextToImageGenerator {
     public let config: ModelConfig
     public let caNet: ConditioningAugmentation
     public let fc: Linear
     public let fcNorm: BatchNorm
     public let upsample: [UpBlock]
+    /// One per up-block with `every_block`, else empty.
+    public let conditioners: [ConditionalAffine]
     public let img: Conv2d
 
     public init(config: ModelConfig, using generator: inout RandomGenerator) {
@@ -31,11 +35,13 @@ public final class Stage1Generator: TextToImageGenerator {
         fc = Linear(inputs: config.noiseDimension + c, outputs: ngf * 16, bias: false, using: &generator)
         fcNorm = BatchNorm(channels: ngf * 16, using: &generator)
         var blocks: [UpBlock] = []
-        for (i, o) in [(ngf, ngf / 2), (ngf / 2, ngf / 4), (ngf / 4, ngf / 8), (ngf / 8, ngf / 16)] {
-            blocks.append(UpBlock(i, o, using: &generator))
-        }
+        let widths = [(ngf, ngf / 2), (ngf / 2, ngf / 4), (ngf / 4, ngf / 8), (ngf / 8, ngf / 16)]
+        for (i, o) in widths { blocks.append(UpBlock(i, o, using: &generator)) }
         upsample = blocks
         img = conv3x3(ngf / 16, 3, using: &generator)
+        // Drawn last, so the published layers keep their init sequence.
+        conditioners = config.generatorConditioning == .everyBlock
+            ? widths.map { ConditionalAffine(conditionWidth: c, channels: $0.1, using: &generator) } : []
     }
 
     /// With the CA eps [N, c] given (parity tests; Stage-II passes the eps it drew for Stage-I).
@@ -44,7 +50,9 @@ public final class Stage1Generator: TextToImageGenerator {
         let code = try caNet(embedding, noise: eps)
         var h = try fcNorm(fc(Tensor.concatChannels([noise, code.sample])), training: training).relu()
         h = try h.reshaped([-1, config.generatorWidth * 8, 4, 4])
-        for block in upsample { h = try block(h, training: training) }
+        for (k, block) in upsample.enumerated() {
+            h = try block(h, modulation: k < conditioners.count ? conditioners[k](code.sample) : nil, training: training)
+        }
         return GeneratorOutput(image: try img(h).tanh(), mu: code.mu, logVariance: code.logVariance,
                                condition: discriminatorCondition(config, embedding: embedding, mu: code.mu), stageOneImage: nil)
     }
@@ -58,6 +66,7 @@ public final class Stage1Generator: TextToImageGenerator {
     public var namedTensors: [NamedTensor] {
         caNet.namedTensors(prefix: "ca_net") + fc.namedTensors(prefix: "fc.0") + fcNorm.namedTensors(prefix: "fc.1")
             + upsample.enumerated().flatMap { $1.namedTensors(prefix: "upsample\($0 + 1)") } + img.namedTensors(prefix: "img.0")
+            + conditioners.enumerated().flatMap { $1.namedTensors(prefix: "condition\($0 + 1)") }
     }
 }
 
