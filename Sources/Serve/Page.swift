@@ -16,8 +16,8 @@ enum Page {
   header { padding: 14px 24px; background: #fff; border-bottom: 1px solid var(--line); display: flex; align-items: baseline; gap: 14px; }
   header h1 { font-size: 19px; margin: 0; }
   header span { color: var(--muted); font-size: 13px; }
-  main { max-width: 1100px; margin: 0 auto; padding: 20px 24px; display: grid; grid-template-columns: 360px 1fr; gap: 24px; }
-  .panel { background: #fff; border: 1px solid var(--line); border-radius: 10px; padding: 16px; }
+  main { max-width: 1120px; margin: 0 auto; padding: 20px 24px; display: grid; grid-template-columns: 380px 1fr; gap: 24px; align-items: start; }
+  .panel { background: #fff; border: 1px solid var(--line); border-radius: 10px; padding: 16px; align-self: start; }
   label { display: block; font-size: 13px; color: var(--muted); margin: 10px 0 4px; }
   .caption { display: flex; gap: 6px; margin-bottom: 6px; }
   .caption input { flex: 1; }

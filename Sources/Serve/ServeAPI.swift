@@ -57,7 +57,7 @@ public final class ServeAPI: @unchecked Sendable {
 
         static func json<T: Encodable>(_ value: T, status: Int = 200) -> Reply {
             let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             // Encoding these plain structs cannot fail; an empty object is the fallback all the same.
             let body = (try? encoder.encode(value)).map { [UInt8]($0) } ?? Array("{}".utf8)
             return Reply(status: status, contentType: "application/json", body: body)
@@ -90,9 +90,9 @@ public final class ServeAPI: @unchecked Sendable {
             case ("POST", "/api/interpolate"):
                 return try await interpolate(try decode(body))
             case (_, "/"), (_, "/index.html"), (_, "/api/health"), (_, "/api/generate"), (_, "/api/interpolate"):
-                throw Refusal(405, "\(method) \(path): method not allowed")
+                throw Refusal(405, "\(method.prefix(20)) \(path): method not allowed")
             default:
-                throw Refusal(404, "\(path): not found (the page is /, the API is /api/generate, /api/interpolate and /api/health)")
+                throw Refusal(404, "\(path.prefix(200)): not found (the page is /, the API is /api/generate, /api/interpolate and /api/health)")
             }
         } catch let refusal as Refusal {
             var reply = Reply.error(refusal.status, refusal.message)
