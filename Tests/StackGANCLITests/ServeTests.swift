@@ -166,3 +166,21 @@ final class ServeTests: XCTestCase {
         XCTAssertEqual(api.queue.pending, 0)
     }
 }
+
+extension ServeTests {
+    func testCommandLineRefusesBadFlagsBeforeServing() throws {
+        let checkpoint = try H.scaledCheckpoint()
+        let port = H.run(["serve", "--checkpoint", checkpoint, "--port", "70000"])
+        XCTAssertEqual(port.code, 2)
+        XCTAssert(port.error.contains("--port must be in 0...65535, got 70000"), port.error)
+        let waiting = H.run(["serve", "--checkpoint", checkpoint, "--max-waiting", "1000"])
+        XCTAssertEqual(waiting.code, 2)
+        XCTAssert(waiting.error.contains("--max-waiting must be in 0...256"), waiting.error)
+        let missing = H.run(["serve", "--checkpoint", "/nonexistent/c.safetensors"])
+        XCTAssertEqual(missing.code, 2)
+        XCTAssert(missing.error.contains("--checkpoint /nonexistent/c.safetensors: no such file"), missing.error)
+        let unreachable = H.run(["serve", "--checkpoint", checkpoint, "--host", "no-such-host.invalid", "--port", "0"])
+        XCTAssertEqual(unreachable.code, 1)
+        XCTAssert(unreachable.error.contains("serving on no-such-host.invalid:0 failed"), unreachable.error)
+    }
+}
