@@ -86,9 +86,9 @@ public final class ServeAPI: @unchecked Sendable {
                 return .json(Health(status: "ok", checkpoint: checkpointName, imageSize: imageSize,
                                     pending: queue.pending, maxWaiting: queue.maxWaiting, limits: limits))
             case ("POST", "/api/generate"):
-                return try await generate(try decode(body))
+                return try await generate(try decode(body, fields: ["captions", "samples", "seed"]))
             case ("POST", "/api/interpolate"):
-                return try await interpolate(try decode(body))
+                return try await interpolate(try decode(body, fields: ["captions", "steps", "seed"]))
             case (_, "/"), (_, "/index.html"), (_, "/api/health"), (_, "/api/generate"), (_, "/api/interpolate"):
                 throw Refusal(405, "\(method.prefix(20)) \(path): method not allowed")
             default:
@@ -144,8 +144,9 @@ public final class ServeAPI: @unchecked Sendable {
         let images: [Image]
     }
 
-    /// The JSON body as a `Request`, every problem a `Refusal` naming the field.
-    func decode(_ body: [UInt8]?) throws -> Request {
+    /// The JSON body as a `Request`, every problem a `Refusal` naming the field. A field the route
+    /// does not take (a typo such as "sample") is refused rather than silently ignored.
+    func decode(_ body: [UInt8]?, fields: [String]) throws -> Request {
         guard let body else { throw Refusal("body: more than \(limits.maxBodyBytes) bytes") }
         guard !body.isEmpty else { throw Refusal("body: empty; expected a JSON object like {\"captions\": [\"a red star\"]}") }
         let request: Request
@@ -153,6 +154,10 @@ public final class ServeAPI: @unchecked Sendable {
             request = try JSONDecoder().decode(Request.self, from: Data(body))
         } catch let error as DecodingError {
             throw Refusal(Self.describe(error))
+        }
+        if let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any],
+           let unknown = object.keys.sorted().first(where: { !fields.contains($0) }) {
+            throw Refusal("\(unknown.prefix(60)): unknown field; expected \(fields.joined(separator: ", "))")
         }
         guard request.captions.count <= limits.maxCaptions else {
             throw Refusal("captions: \(request.captions.count) given; at most \(limits.maxCaptions)")

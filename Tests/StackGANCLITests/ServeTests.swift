@@ -120,6 +120,7 @@ final class ServeTests: XCTestCase {
             (#"{"captions": ["\#(long)"]}"#, "captions[0]: 301 characters; at most 300"),
             (#"{"captions": ["a","a","a","a","a","a","a","a","a"]}"#, "captions: 9 given; at most 8"),
             (#"{"captions": ["a"], "samples": "4"}"#, "samples: expected a number"),
+            (#"{"captions": ["a"], "sample": 4}"#, "sample: unknown field; expected captions, samples, seed"),
             (#"{"captions": ["a"], "samples": 0}"#, "samples: 0; expected an integer in 1...8"),
             (#"{"captions": ["a"], "samples": 1000000000}"#, "samples: 1000000000; expected an integer in 1...8"),
             (#"{"captions": ["a"], "samples": 1e300}"#, "samples: 1e+300; expected an integer in 1...8"),
@@ -136,6 +137,8 @@ final class ServeTests: XCTestCase {
         let walkOfOne = try await post("/api/interpolate", #"{"captions": ["a"]}"#)
         XCTAssertEqual(walkOfOne.status, 400)
         XCTAssert((walkOfOne.object["error"] as? String ?? "").hasPrefix("captions: 1 given; interpolation walks between exactly 2"))
+        let samplesInAWalk = try await post("/api/interpolate", #"{"captions": ["a", "b"], "samples": 2}"#)
+        XCTAssertEqual(samplesInAWalk.object["error"] as? String, "samples: unknown field; expected captions, steps, seed")
         let tooManySteps = try await post("/api/interpolate", #"{"captions": ["a", "b"], "steps": 17}"#)
         XCTAssertEqual(tooManySteps.object["error"] as? String, "steps: 17; expected an integer in 2...16")
 
