@@ -13,6 +13,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
         // C libraries, each imported by exactly one Swift module.
@@ -31,9 +32,11 @@ let package = Package(
         .target(name: "StackGAN", dependencies: ["NN", "Kernels", "Datasets", "Distributed", "Yams"]),
         // Captions -> embeddings (all-MiniLM-L6-v2) on the engine's kernels, inference only.
         .target(name: "TextEncoder", dependencies: ["NN", "Autograd", "Kernels"]),
+        // `stackgan serve`: the page and the JSON API; the only importer of Hummingbird (swift-nio).
+        .target(name: "Serve", dependencies: ["StackGAN", "TextEncoder", "Datasets", .product(name: "Hummingbird", package: "hummingbird")]),
         // The commands live in a library so tests can run them in-process.
         .target(name: "StackGANCLI", dependencies: [
-            "StackGAN", "Autograd", "NN", "Kernels", "Datasets", "Distributed", "TextEncoder", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "StackGAN", "Autograd", "NN", "Kernels", "Datasets", "Distributed", "TextEncoder", "Serve", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "stackgan", dependencies: ["StackGANCLI"]),
 
@@ -41,7 +44,7 @@ let package = Package(
         .testTarget(name: "AutogradTests", dependencies: ["Autograd"], resources: [.copy("Fixtures")]),
         .testTarget(name: "NNTests", dependencies: ["NN"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "StackGANCLITests", dependencies: ["StackGANCLI"]),
+        .testTarget(name: "StackGANCLITests", dependencies: ["StackGANCLI", "Serve"]),
         .testTarget(name: "TextEncoderTests", dependencies: ["TextEncoder"], resources: [.copy("Fixtures")]),
         .testTarget(name: "StackGANTests", dependencies: ["StackGAN"], resources: [.copy("Fixtures")]),
     ]

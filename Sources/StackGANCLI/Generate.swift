@@ -157,8 +157,8 @@ struct Generate: ParsableCommand {
 
     /// The images to make, the grid's column count and one label per grid row.
     private func plan(sampler: Sampler, captions: [Caption], noiseRows: [[Float]]) throws -> ([Job], Int, [String]) {
-        let drawnNoise = { sampler.noiseRows(count: $0, seed: seed) }
-        let eps = { sampler.conditioningNoiseRows(count: $0, seed: seed &+ 1) }
+        let drawnNoise = { sampler.columnNoise(count: $0, seed: seed).noise }
+        let eps = { sampler.columnNoise(count: $0, seed: seed).conditioningNoise }
         guard let first = captions.first else { throw StackGANError.usage("no captions selected") }
         switch interpolate {
         case .captions:

@@ -1,6 +1,8 @@
+import Autograd
 import Datasets
 import Foundation
 import NN
+import StackGAN
 import StackGANCLI
 import XCTest
 
@@ -54,6 +56,28 @@ enum CommandHarness {
         try FileManager.default.copyItem(at: try trainedRun(), to: copy)
         return copy
     }
+
+    /// `trainedRun()`'s checkpoint with every generator conv and linear weight scaled by
+    /// `generatorGain`, written once. After one step, eval-mode BN still divides by running
+    /// variances near their initial 1, so the small initial weights shrink the signal layer by
+    /// layer until the last ReLUs are dead and every image is the same flat gray: equal PNGs would
+    /// prove nothing. Scaled, images differ with z and text.
+    static func scaledCheckpoint() throws -> String {
+        if let scaled { return scaled.path }
+        let run = try trainedRun()
+        let (stored, metadata) = try SafeTensors.read(run.appendingPathComponent(Checkpoint.fileName))
+        let tensors = try stored.sorted { $0.key < $1.key }.map { name, entry -> NamedTensor in
+            let gain = name.hasPrefix("generator.") && entry.shape.count >= 2 ? generatorGain : 1
+            return NamedTensor(name, try Tensor(shape: entry.shape, scalars: entry.values.map { $0 * gain }))
+        }
+        let url = run.appendingPathComponent("scaled.safetensors")
+        try SafeTensors.write(tensors, metadata: metadata, to: url)
+        scaled = url
+        return url.path
+    }
+
+    static let generatorGain: Float = 8
+    private static var scaled: URL?
 
     /// Removes the shared run when the test process exits: several test classes use it.
     static func removeTrainedRun() {

@@ -11,29 +11,10 @@ import XCTest
 final class GenerateCommandTests: XCTestCase {
     typealias H = CommandHarness
 
-    /// `CommandHarness.trainedRun()`'s checkpoint with scaled weights, written once.
-    private static var scaled: URL?
+    /// `CommandHarness.scaledCheckpoint()`: images that differ with z and text.
+    func checkpoint() throws -> String { try H.scaledCheckpoint() }
 
-    /// The trained checkpoint with every generator conv and linear weight scaled by `gain`. After one
-    /// step, eval-mode BN still divides by running variances near their initial 1, so the small
-    /// initial weights shrink the signal layer by layer until the last ReLUs are dead and every
-    /// image is the same flat gray: equal PNGs would prove nothing. Scaled, images differ with z
-    /// and text.
-    func checkpoint() throws -> String {
-        if let scaled = Self.scaled { return scaled.path }
-        let run = try H.trainedRun()
-        let (stored, metadata) = try SafeTensors.read(run.appendingPathComponent(Checkpoint.fileName))
-        let tensors = try stored.sorted { $0.key < $1.key }.map { name, entry -> NamedTensor in
-            let gain = name.hasPrefix("generator.") && entry.shape.count >= 2 ? Self.gain : 1
-            return NamedTensor(name, try Tensor(shape: entry.shape, scalars: entry.values.map { $0 * gain }))
-        }
-        let url = run.appendingPathComponent("scaled.safetensors")
-        try SafeTensors.write(tensors, metadata: metadata, to: url)
-        Self.scaled = url
-        return url.path
-    }
-
-    private static let gain: Float = 8
+    private static let gain = H.generatorGain
 
     /// Scales a generator's own conv and linear weights in place, as `checkpoint()` does.
     private static func scaleWeights(_ generator: any TextToImageGenerator) throws {

@@ -44,6 +44,13 @@ public final class Sampler {
         return (0..<count).map { _ in rng.normals(conditioningNoiseWidth) }
     }
 
+    /// The noise of `count` sample columns for `seed`: z row k from `seed`, CA eps row k from
+    /// `seed + 1`. Column k uses the same rows for every caption, and the first rows do not depend
+    /// on `count`, so `generate` and `serve` draw the same image for the same caption, seed and column.
+    public func columnNoise(count: Int, seed: UInt64) -> (noise: [[Float]], conditioningNoise: [[Float]]) {
+        (noiseRows(count: count, seed: seed), conditioningNoiseRows(count: count, seed: seed &+ 1))
+    }
+
     /// Floats of CA eps one image uses: 0 for GAN-CLS, c for Stage-I, 2c for Stage-II.
     public var conditioningNoiseWidth: Int { architecture.conditioningNoiseWidth }
 

@@ -1,0 +1,250 @@
+import Datasets
+import Foundation
+import StackGAN
+import TextEncoder
+
+/// The routes of `stackgan serve` without the HTTP server: a method, a path and a body in, a
+/// `Reply` out, so tests call exactly what the server calls.
+///
+/// - `GET /`: the page (`Page.html`).
+/// - `GET /api/health`: the model's image size and the limits.
+/// - `POST /api/generate {captions: [...], samples: k, seed: s}`: k PNGs per caption.
+/// - `POST /api/interpolate {captions: [a, b], steps: n, seed: s}`: n PNGs walking from a to b (GAN-INT).
+///
+/// Images are those `stackgan generate --caption ... --seed s` writes for the same checkpoint
+/// (`Sampler.columnNoise`). Nothing here reads or writes a file after the model is loaded.
+public final class ServeAPI: @unchecked Sendable {
+    /// What one request may ask for; every size the server allocates follows from these.
+    public struct Limits: Codable, Sendable {
+        public var maxBodyBytes = 32 * 1024
+        public var maxCaptions = 8
+        public var maxCaptionCharacters = 300
+        public var maxSamples = 8
+        public var maxSteps = 16
+        /// Seeds stay within what JavaScript's numbers hold exactly, so a shared URL reproduces.
+        public var maxSeed = 4_294_967_295
+        public init() {}
+    }
+
+    public let limits: Limits
+    public let queue: GenerationQueue
+    /// The file name of the checkpoint, for the health reply (not its path).
+    public let checkpointName: String
+    private let sampler: Sampler
+    private let encoder: SentenceEncoder
+
+    /// Takes a loaded model and encoder; they are used only on `queue`.
+    public init(sampler: Sampler, encoder: SentenceEncoder, checkpointName: String, limits: Limits = Limits(), maxWaiting: Int = 8) throws {
+        guard sampler.embeddingWidth == encoder.width else {
+            throw StackGANError(.unusableInput, checkpointName,
+                                "embedding_dim \(sampler.embeddingWidth), but the sentence encoder (\(encoder.folder)) gives \(encoder.width)-d embeddings: serve needs a checkpoint trained on that encoder's embeddings")
+        }
+        self.sampler = sampler
+        self.encoder = encoder
+        self.checkpointName = checkpointName
+        self.limits = limits
+        queue = GenerationQueue(maxWaiting: maxWaiting)
+    }
+
+    public var imageSize: Int { sampler.imageSize }
+
+    /// An HTTP answer: status, content type, body, and for a 429 when to try again.
+    public struct Reply: Sendable {
+        public var status: Int
+        public var contentType: String
+        public var body: [UInt8]
+        public var retryAfterSeconds: Int?
+
+        static func json<T: Encodable>(_ value: T, status: Int = 200) -> Reply {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            // Encoding these plain structs cannot fail; an empty object is the fallback all the same.
+            let body = (try? encoder.encode(value)).map { [UInt8]($0) } ?? Array("{}".utf8)
+            return Reply(status: status, contentType: "application/json", body: body)
+        }
+
+        static func error(_ status: Int, _ message: String) -> Reply {
+            json(["error": message], status: status)
+        }
+    }
+
+    /// A request the client got wrong: the status and a one-line message naming the field.
+    struct Refusal: Error {
+        let status: Int
+        let message: String
+        init(_ status: Int, _ message: String) { self.status = status; self.message = message }
+        init(_ message: String) { self.init(400, message) }
+    }
+
+    /// Answers one request. `body` is nil when it was longer than `limits.maxBodyBytes`.
+    public func respond(method: String, path: String, body: [UInt8]?) async -> Reply {
+        do {
+            switch (method, path) {
+            case ("GET", "/"), ("GET", "/index.html"):
+                return Reply(status: 200, contentType: "text/html; charset=utf-8", body: Array(Page.html.utf8))
+            case ("GET", "/api/health"):
+                return .json(Health(status: "ok", checkpoint: checkpointName, imageSize: imageSize,
+                                    pending: queue.pending, maxWaiting: queue.maxWaiting, limits: limits))
+            case ("POST", "/api/generate"):
+                return try await generate(try decode(body, fields: ["captions", "samples", "seed"]))
+            case ("POST", "/api/interpolate"):
+                return try await interpolate(try decode(body, fields: ["captions", "steps", "seed"]))
+            case (_, "/"), (_, "/index.html"), (_, "/api/health"), (_, "/api/generate"), (_, "/api/interpolate"):
+                throw Refusal(405, "\(method.prefix(20)) \(path): method not allowed")
+            default:
+                throw Refusal(404, "\(path.prefix(200)): not found (the page is /, the API is /api/generate, /api/interpolate and /api/health)")
+            }
+        } catch let refusal as Refusal {
+            var reply = Reply.error(refusal.status, refusal.message)
+            if refusal.status == 429 { reply.retryAfterSeconds = 1 }
+            return reply
+        } catch {
+            return .error(500, "generation failed: \(error)")
+        }
+    }
+
+    struct Health: Encodable {
+        let status: String
+        let checkpoint: String
+        let imageSize: Int
+        let pending: Int
+        let maxWaiting: Int
+        let limits: Limits
+    }
+
+    /// The body of both POST routes; `samples` applies to generate, `steps` to interpolate.
+    /// Numbers are decoded as JSON numbers and checked by `integer`, so 2.5 or -1 gets a message
+    /// naming the field (the decoder's own conversion errors do not say which field).
+    struct Request: Decodable {
+        var captions: [String]
+        var samples: Double?
+        var steps: Double?
+        var seed: Double?
+    }
+
+    /// `value` (default `fallback`) as an integer in `range`, or a refusal naming `field`.
+    func integer(_ value: Double?, _ field: String, in range: ClosedRange<Int>, default fallback: Int) throws -> Int {
+        guard let value else { return fallback }
+        guard value.rounded() == value, Double(range.lowerBound) <= value, value <= Double(range.upperBound) else {
+            throw Refusal("\(field): \(value.rounded() == value && abs(value) < 1e15 ? String(Int(value)) : String(value)); expected an integer in \(range.lowerBound)...\(range.upperBound)")
+        }
+        return Int(value)
+    }
+
+    struct Image: Encodable {
+        var caption: Int?
+        var sample: Int?
+        var step: Int?
+        var png: String  // base64
+    }
+
+    struct Images: Encodable {
+        let imageSize: Int
+        let seed: UInt64
+        let images: [Image]
+    }
+
+    /// The JSON body as a `Request`, every problem a `Refusal` naming the field. A field the route
+    /// does not take (a typo such as "sample") is refused rather than silently ignored.
+    func decode(_ body: [UInt8]?, fields: [String]) throws -> Request {
+        guard let body else { throw Refusal("body: more than \(limits.maxBodyBytes) bytes") }
+        guard !body.isEmpty else { throw Refusal("body: empty; expected a JSON object like {\"captions\": [\"a red star\"]}") }
+        let request: Request
+        do {
+            request = try JSONDecoder().decode(Request.self, from: Data(body))
+        } catch let error as DecodingError {
+            throw Refusal(Self.describe(error))
+        }
+        if let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any],
+           let unknown = object.keys.sorted().first(where: { !fields.contains($0) }) {
+            throw Refusal("\(unknown.prefix(60)): unknown field; expected \(fields.joined(separator: ", "))")
+        }
+        guard request.captions.count <= limits.maxCaptions else {
+            throw Refusal("captions: \(request.captions.count) given; at most \(limits.maxCaptions)")
+        }
+        for (i, caption) in request.captions.enumerated() {
+            guard !caption.allSatisfy(\.isWhitespace) else { throw Refusal("captions[\(i)]: empty") }
+            guard caption.count <= limits.maxCaptionCharacters else {
+                throw Refusal("captions[\(i)]: \(caption.count) characters; at most \(limits.maxCaptionCharacters)")
+            }
+        }
+        return request
+    }
+
+    /// "captions[1]: expected a string", from where the decoder stopped.
+    static func describe(_ error: DecodingError) -> String {
+        func field(_ path: [any CodingKey]) -> String {
+            guard !path.isEmpty else { return "body" }
+            return path.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined().replacingOccurrences(of: "^\\.", with: "", options: .regularExpression)
+        }
+        switch error {
+        case .keyNotFound(let key, let context):
+            return "\(field(context.codingPath + [key])): missing"
+        case .typeMismatch(let type, let context), .valueNotFound(let type, let context):
+            let name = String(describing: type)
+            let expected = context.codingPath.isEmpty ? "a JSON object" : name == "String" ? "a string"
+                : name == "Double" ? "a number" : name.hasPrefix("Array") ? "an array of strings" : name
+            return "\(field(context.codingPath)): expected \(expected)"
+        case .dataCorrupted(let context):
+            return "\(field(context.codingPath)): \(context.codingPath.isEmpty ? "not valid JSON" : "cannot be read")"
+        @unknown default:
+            return "body: cannot be read as a request"
+        }
+    }
+
+    func generate(_ request: Request) async throws -> Reply {
+        guard !request.captions.isEmpty else { throw Refusal("captions: empty; expected 1...\(limits.maxCaptions) captions") }
+        let samples = try integer(request.samples, "samples", in: 1...limits.maxSamples, default: 4)
+        let seed = UInt64(try integer(request.seed, "seed", in: 0...limits.maxSeed, default: 0))
+        let images = try await run(captions: request.captions) { [sampler] embeddings, width in
+            let columns = sampler.columnNoise(count: samples, seed: seed)
+            let rows = request.captions.indices.flatMap { c in (0..<samples).map { (c, $0) } }
+            let pngs = try self.draw(embeddings: rows.flatMap { embeddings[($0.0 * width)..<(($0.0 + 1) * width)] },
+                                     noise: rows.flatMap { columns.noise[$0.1] },
+                                     conditioningNoise: rows.flatMap { columns.conditioningNoise[$0.1] })
+            return zip(rows, pngs).map { Image(caption: $0.0.0, sample: $0.0.1, png: $0.1) }
+        }
+        return .json(Images(imageSize: imageSize, seed: seed, images: images))
+    }
+
+    func interpolate(_ request: Request) async throws -> Reply {
+        guard request.captions.count == 2 else { throw Refusal("captions: \(request.captions.count) given; interpolation walks between exactly 2") }
+        let steps = try integer(request.steps, "steps", in: 2...limits.maxSteps, default: 8)
+        let seed = UInt64(try integer(request.seed, "seed", in: 0...limits.maxSeed, default: 0))
+        let images = try await run(captions: request.captions) { [sampler] embeddings, width in
+            // One z and one CA eps for the whole walk, as `generate --interpolate captions` does:
+            // only the caption moves, and the ends are the captions' sample 0.
+            let columns = sampler.columnNoise(count: 1, seed: seed)
+            let points = Sampler.interpolate(from: Array(embeddings[0..<width]), to: Array(embeddings[width..<(2 * width)]), steps: steps)
+            let pngs = try self.draw(embeddings: points.flatMap { $0 }, noise: Array((0..<steps).map { _ in columns.noise[0] }.joined()),
+                                     conditioningNoise: Array((0..<steps).map { _ in columns.conditioningNoise[0] }.joined()))
+            return pngs.enumerated().map { Image(step: $0.offset, png: $0.element) }
+        }
+        return .json(Images(imageSize: imageSize, seed: seed, images: images))
+    }
+
+    /// Embeds `captions` and runs `work(embeddings, width)` on the queue; a full queue is a 429.
+    private func run<T>(captions: [String], _ work: @escaping ([Float], Int) throws -> T) async throws -> T {
+        let result = try await queue.submit { [encoder] in
+            // One caption at a time: the encoder's packed batches round differently with their
+            // size, and a caption's images must not depend on the captions sent beside it.
+            try work(try captions.flatMap { try encoder.encode([$0]).embeddings }, encoder.width)
+        }
+        guard let result else {
+            throw Refusal(429, "busy: \(queue.maxWaiting) requests are already waiting for the generator; try again in a moment")
+        }
+        return result
+    }
+
+    /// Base64 PNGs of the images for rows of embeddings, z and CA eps (on the queue only).
+    private func draw(embeddings: [Float], noise: [Float], conditioningNoise: [Float]) throws -> [String] {
+        let pixels = try sampler.images(embeddings: embeddings, noise: noise, conditioningNoise: conditioningNoise)
+        let size = sampler.imageSize, plane = 3 * size * size
+        return try (0..<(pixels.count / plane)).map { i in
+            let image = pixels.withUnsafeBufferPointer {
+                RGBImage(chw: UnsafeBufferPointer(rebasing: $0[(i * plane)..<((i + 1) * plane)]), height: size, width: size)
+            }
+            return Data(try ImageCodec.encodePNG(image)).base64EncodedString()
+        }
+    }
+}
