@@ -10,6 +10,11 @@ public enum WrongPairStrategy: String, Codable, Sendable {
     /// A real image drawn from a different class (class values compared, not identity),
     /// as the TF StackGAN and GAN-CLS do; without usable classes, a different example.
     case differentClass
+    /// Of `similarCaptionCandidates` images drawn as `differentClass` draws one, the one whose
+    /// captions (their mean embedding) are closest in cosine to the example's caption: a hard
+    /// negative, e.g. the same colour and place but another shape, which the discriminator can
+    /// only refuse by reading every word of the caption.
+    case similarCaption
 }
 
 /// Loader settings. Codable so that a YAML config can hold them.
@@ -307,8 +312,14 @@ struct BatchMaker {
         switch options.wrongPairs {
         case .shift:
             wrongIndices = (0..<n).map { indices[($0 + 1) % n] }
-        case .differentClass:
-            wrongIndices = indices.map { drawDifferent(from: $0, rng: &rng) }
+        case .differentClass, .similarCaption:
+            wrongIndices = indices.enumerated().map { slot, index in
+                guard options.wrongPairs == .similarCaption else { return drawDifferent(from: index, rng: &rng) }
+                let candidates = (0..<Self.similarCaptionCandidates).map { _ in drawDifferent(from: index, rng: &rng) }
+                let caption = embeddings[(slot * e)..<((slot + 1) * e)]
+                let scores = candidates.map { cosine(caption, meanCaption($0)) }
+                return zip(candidates, scores).max { $0.1 < $1.1 }?.0 ?? index
+            }
             var decoded = [Float](repeating: 0, count: n * plane)
             for (slot, index) in wrongIndices.enumerated() { try decode(index, into: &decoded, slot: slot, rng: &rng) }
             wrongImages = decoded
@@ -333,6 +344,19 @@ struct BatchMaker {
                                  rng: &rng, into: out)
             }
         }
+    }
+
+    /// Images a `similarCaption` wrong pair is chosen from.
+    static let similarCaptionCandidates = 8
+
+    /// The mean of example `index`'s caption embeddings, (E,).
+    func meanCaption(_ index: Int) -> [Float] {
+        let k = dataset.captionsPerImage
+        var mean = [Float](repeating: 0, count: dataset.embeddingWidth)
+        for c in 0..<k {
+            for (j, v) in dataset.embedding(index, caption: c).enumerated() { mean[j] += v / Float(k) }
+        }
+        return mean
     }
 
     /// A random example of another class than `index`'s; any other example when the
@@ -379,4 +403,11 @@ extension Batch {
         out.size = n
         return out
     }
+}
+
+/// Cosine similarity of two equally long vectors; 0 when either is zero.
+func cosine<A: Collection, B: Collection>(_ a: A, _ b: B) -> Float where A.Element == Float, B.Element == Float {
+    var (dot, aa, bb): (Float, Float, Float) = (0, 0, 0)
+    for (x, y) in zip(a, b) { dot += x * y; aa += x * x; bb += y * y }
+    return aa > 0 && bb > 0 ? dot / (aa * bb).squareRoot() : 0
 }

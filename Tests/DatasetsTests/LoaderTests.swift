@@ -154,6 +154,35 @@ final class LoaderTests: XCTestCase {
         }
     }
 
+    func testSimilarCaptionWrongPairsAreHardNegativesOfAnotherClass() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let path = root.appendingPathComponent("data/shapes.h5").path
+        guard FileManager.default.fileExists(atPath: path) else { throw XCTSkip("data/shapes.h5 not present") }
+        let data = try TextImageDataset.open(path: path, split: "train")  // classes "<colour> <shape>"
+        // Of the 29 other classes 9 share the colour or the shape: differentClass draws one of those
+        // about 31% of the time; the caption-closest of 8 candidates should do so far more often.
+        func sharedWordRate(_ wrong: WrongPairStrategy) throws -> Double {
+            var o = options(batch: 32, size: 8, wrong: wrong)
+            o.loadSize = 8
+            let loader = try BatchLoader(dataset: data, options: o, mode: .train)
+            var shared = 0, pairs = 0
+            for _ in 0..<6 {
+                let b = try loader.next()
+                for i in 0..<b.size {
+                    let own = data.classNames[b.classLabels[i]].split(separator: " ")
+                    let other = data.classNames[b.wrongClassLabels[i]].split(separator: " ")
+                    XCTAssertNotEqual(own, other, "a wrong pair is of another class")
+                    if own[0] == other[0] || own[1] == other[1] { shared += 1 }
+                    pairs += 1
+                }
+            }
+            return Double(shared) / Double(pairs)
+        }
+        let random = try sharedWordRate(.differentClass), similar = try sharedWordRate(.similarCaption)
+        XCTAssertLessThan(random, 0.45, "differentClass: \(random)")
+        XCTAssertGreaterThan(similar, 0.75, "similarCaption: \(similar) (differentClass: \(random))")
+    }
+
     func testDifferentClassFallsBackToAnotherExampleWithOneClass() throws {
         let test = try TextImageDataset.open(path: try Fixture.path("flat.h5"), split: "test")  // both class 2
         XCTAssertEqual(test.classNames, ["2"])

@@ -37,7 +37,8 @@ public struct DataConfig: Codable, Equatable {
     public var loadSize = 0
     /// `captions_per_step`: 1 = one random caption (StackGAN-Pytorch); k = mean of k (TF, GAN-CLS: 4).
     public var captionsPerStep = 1
-    /// `wrong_pairs`: shift (StackGAN-Pytorch) or differentClass (TF StackGAN, GAN-CLS).
+    /// `wrong_pairs`: shift (StackGAN-Pytorch), differentClass (TF StackGAN, GAN-CLS) or
+    /// similarCaption (hard negatives; see `WrongPairStrategy`).
     public var wrongPairs = WrongPairStrategy.shift
     /// `invalid_images`: stop at an undecodable image, or skip and count it.
     public var invalidImages = InvalidImagePolicy.stop
