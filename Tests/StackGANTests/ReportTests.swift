@@ -77,7 +77,7 @@ final class ReportTests: XCTestCase {
         XCTAssertEqual(gPoints.map(\.1), gPoints.map(\.1).sorted(), "falling values go down the chart")
         // Equal steps are equal distances: steps 10, 20, 30, 40.
         XCTAssertEqual(dPoints[1].0 - dPoints[0].0, dPoints[3].0 - dPoints[2].0, accuracy: 0.11)
-        let speed = try XCTUnwrap(charts(html, title: "images/s (mean since the process started)").first)
+        let speed = try XCTUnwrap(charts(html, title: "images/s (running mean)").first)
         XCTAssertEqual(try polylinePoints(speed).count, 4)
         XCTAssertEqual(html.components(separatedBy: "<svg ").count - 1, 4, "three loss terms and the speed; no chart for step, epoch, time")
 

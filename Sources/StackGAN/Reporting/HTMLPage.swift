@@ -57,6 +57,13 @@ enum HTMLPage {
         td.num { text-align: right; font-variant-numeric: tabular-nums; }
         ol.captions { margin: 6px 0; padding-left: 28px; color: #59636e; }
         pre { background: #f6f8fa; padding: 8px; overflow-x: auto; font-size: 12px; }
+        .cards { display: flex; flex-wrap: wrap; gap: 10px; margin: 8px 0 10px; }
+        .card { border: 1px solid #d0d7de; border-radius: 6px; padding: 6px 12px; min-width: 170px; }
+        .card .label { font-size: 12px; color: #59636e; }
+        .card .value { font-size: 22px; font-weight: 600; font-variant-numeric: tabular-nums; }
+        .card .detail { font-size: 11px; color: #59636e; }
+        details summary { cursor: pointer; color: #0969da; margin: 4px 0; }
+        th.indent { padding-left: 22px; font-weight: normal; }
         .variant { margin: 10px 0; }
         .variant h3 { font-size: 14px; margin: 0 0 4px; }
         </style>
@@ -73,7 +80,11 @@ enum HTMLPage {
     static func table(_ rows: [(String, String)], header: [String]? = nil) -> String {
         var html = "<table>\n"
         if let header { html += "<tr>" + header.map { "<th>\(escape($0))</th>" }.joined() + "</tr>\n" }
-        for (label, value) in rows { html += "<tr><th>\(escape(label))</th><td>\(escape(value))</td></tr>\n" }
+        for (label, value) in rows {
+            // "  chance" under "R-precision": the terminal table's indent, kept as one.
+            let indent = label.hasPrefix(" ") ? " class=\"indent\"" : ""
+            html += "<tr><th\(indent)>\(escape(label.trimmingCharacters(in: .whitespaces)))</th><td>\(escape(value))</td></tr>\n"
+        }
         return html + "</table>\n"
     }
 
@@ -103,6 +114,10 @@ enum HTMLPage {
 
     /// A report file written to a temporary file and renamed, so a reader never sees half a page.
     static func write(_ html: String, to url: URL) throws {
+        var isFolder: ObjCBool = false
+        if FileManager.default.fileExists(atPath: url.path, isDirectory: &isFolder), isFolder.boolValue {
+            throw StackGANError(.output, url.path, "cannot write the report: a folder is in the way")  // Foundation says "error 512"
+        }
         do { try Data(html.utf8).write(to: url, options: .atomic) } catch {
             throw StackGANError(.output, url.path, "cannot write the report: \(error.localizedDescription)")
         }

@@ -83,6 +83,30 @@ public enum RunReport {
         }.sorted { $0.0 < $1.0 }
     }
 
+    /// The evaluation's main numbers, each beside its ceiling and chance, as a row of cards.
+    static func headline(_ r: EvaluationReport) -> String {
+        func pct(_ v: Double) -> String { String(format: "%.1f%%", 100 * v) }
+        var cards = [("condition accuracy", pct(r.conditionAccuracy), "real images \(pct(r.realAccuracy)) · chance \(pct(r.chance))")]
+        if let value = r.rPrecision, let real = r.rPrecisionReal, let chance = r.rPrecisionChance {
+            cards.append(("R-precision", pct(value), "real images \(pct(real)) · chance \(pct(chance))"))
+        }
+        cards.append(("feature FID", String(format: "%.1f", r.fid), "lower is better"))
+        cards.append(("D separation", String(format: "%.3f", r.discriminator.separation), "D(real) − max(D(wrong), D(fake))"))
+        for name in r.attributes.keys.sorted() {
+            cards.append(("\(name) accuracy", pct(r.attributes[name] ?? .nan),
+                          "real images \(pct(r.attributesReal[name] ?? .nan)) · chance \(pct(r.attributesMajority[name] ?? .nan))"))
+        }
+        let step = r.step.map { " at step \($0)" } ?? ""
+        var html = "<p class=\"sub\">\(HTMLPage.escape(r.dataset)) [\(HTMLPage.escape(r.split))], \(r.generatedImages) generated images, checkpoint\(step).</p>\n"
+        html += "<div class=\"cards\">\n"
+        for (label, value, detail) in cards {
+            html += "<div class=\"card\"><div class=\"label\">\(HTMLPage.escape(label))</div><div class=\"value\">\(value)</div>"
+                + "<div class=\"detail\">\(HTMLPage.escape(detail))</div></div>\n"
+        }
+        if let warning = r.classifierWarning { html += "<p class=\"note\">\(HTMLPage.escape(warning))</p>\n" }
+        return html + "</div>\n"
+    }
+
     /// The page. Throws for a missing folder, a folder that is not a run folder, or metrics with
     /// no readable line; anything else missing or unreadable becomes a note on the page.
     static func html(runFolder: URL, evaluation: URL? = nil) throws -> String {
@@ -122,7 +146,9 @@ public enum RunReport {
                 if let step = report.step, let last = entries.last?.step, step != last {
                     notes.append("the evaluation is of the checkpoint at step \(step); metrics go to step \(last)")
                 }
-                body += HTMLPage.table(report.rows)
+                body += headline(report)
+                body += "<details><summary>Every number of \(HTMLPage.escape(evaluationURL.lastPathComponent))</summary>\n"
+                    + HTMLPage.table(report.rows) + "</details>\n"
             } else {
                 body += "<p class=\"note\">\(HTMLPage.escape(evaluationURL.lastPathComponent)): not a report of `stackgan evaluate`</p>\n"
             }
@@ -160,17 +186,14 @@ public enum RunReport {
         }
 
         // Curves: one chart per loss term, then speed.
-        body += "<h2>Losses</h2>\n<div class=\"charts\">\n"
+        body += "<h2>Losses and speed</h2>\n<div class=\"charts\">\n"
         let terms = Set(entries.flatMap(\.losses.keys)).sorted()
         for term in terms {
             body += SVGChart.line(title: term, xLabel: "step", points: entries.compactMap { e in e.losses[term].map { (Double(e.step), $0) } })
         }
-        if terms.isEmpty { body += "<p class=\"sub\">No loss values logged.</p>\n" }
-        body += "</div>\n<h2>Speed</h2>\n<div class=\"charts\">\n"
         let start = entries.compactMap(\.time).min() ?? 0
-        body += SVGChart.line(title: "images/s (mean since the process started)", xLabel: "minutes since the first logged step",
-                              points: entries.compactMap { e in e.imagesPerSecond.flatMap { v in e.time.map { (($0 - start) / 60, v) } } },
-                              width: 560)
+        body += SVGChart.line(title: "images/s (running mean)", xLabel: "minutes since the first logged step",
+                              points: entries.compactMap { e in e.imagesPerSecond.flatMap { v in e.time.map { (($0 - start) / 60, v) } } })
         body += "</div>\n"
 
         if let configText {

@@ -15,9 +15,10 @@ enum SVGChart {
         let (left, right, top, bottom) = (52.0, 14.0, 28.0, 36.0)
         var svg = header(title: title, width: width, height: height)
         svg += "<text class=\"title\" x=\"\(left)\" y=\"17\">\(HTMLPage.escape(title))</text>\n"
-        guard let first = shown.first else {
+        guard let first = shown.first, let last = shown.last else {
             return svg + "<text x=\"\(left)\" y=\"\(height / 2)\">no finite values</text>\n</svg>\n"
         }
+        svg += "<text x=\"\(f(Double(width) - right))\" y=\"17\" text-anchor=\"end\">last \(number(last.y))</text>\n"
         let xAxis = axis(shown.map(\.x), padToTicks: false), yAxis = axis(shown.map(\.y), padToTicks: true)
         let x = map(xAxis.domain, to: left, Double(width) - right)
         let y = map(yAxis.domain, to: Double(height) - bottom, top)
