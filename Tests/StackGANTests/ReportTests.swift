@@ -215,7 +215,7 @@ final class ReportTests: XCTestCase {
         XCTAssertEqual(fid.components(separatedBy: "<rect class=\"bar\"").count - 1, 2, "a bar per variant")
         XCTAssertEqual(fid.components(separatedBy: "<circle class=\"seed\"").count - 1, 4, "a dot per run")
         // single: mean 120, SD 28.28 (sample SD of 100 and 140); projection: 300 ± 0, no whiskers.
-        XCTAssertTrue(fid.contains("single, none: 120 ± 28.28 over 2 runs"), fid)
+        XCTAssertTrue(fid.contains("single, none: 120 ± 28 over 2 runs"), fid)
         XCTAssertTrue(fid.contains("projection, &lt;i&gt;all: 300 ± 0 over 2 runs"), fid)
         func attribute(_ name: String, in text: Substring) throws -> Double {
             let start = try XCTUnwrap(text.range(of: " \(name)=\""))
@@ -237,7 +237,7 @@ final class ReportTests: XCTestCase {
         XCTAssertTrue(html.contains("seed 1</figcaption>"))
         let table = try XCTUnwrap(html.range(of: "<table>"))
         XCTAssertLessThan(try XCTUnwrap(html.range(of: "data:image/png")).lowerBound, table.lowerBound, "charts and grids above the table")
-        XCTAssertTrue(html.contains("<td class=\"num\">120.0000 ± 28.2843</td>"), "the Markdown table's cell")
+        XCTAssertTrue(html.contains("<td class=\"num\">120.0000 ±&nbsp;28.2843</td>"), "the Markdown table's cell")
         XCTAssertFalse(html.contains("<i>"), "a name from runs.json is text")
         XCTAssertFalse(html.contains("http://") || html.contains("https://"))
     }

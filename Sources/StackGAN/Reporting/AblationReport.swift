@@ -69,27 +69,32 @@ public enum AblationReport {
         if groups.contains(where: { $0.count > perVariant }) {
             body += "<p class=\"sub\">The first \(perVariant) seed\(perVariant == 1 ? "" : "s") of each variant (at most \(maxGrids) grids in all).</p>\n"
         }
+        body += "<div class=\"grids\">\n"
         for (name, group) in zip(names, groups) {
-            body += "<div class=\"variant\"><h3>\(HTMLPage.escape(name))</h3><div class=\"grids\">\n"
+            body += "<div class=\"variant\"><h3>\(HTMLPage.breakable(name))</h3><div class=\"grids\">\n"
             for run in group.prefix(perVariant) {
                 let url = folder.appendingPathComponent("samples/\(run.gridName).png")
-                let (image, problem) = HTMLPage.pngImage(url, alt: "\(run.gridName) samples", width: 128)
+                let (image, problem) = HTMLPage.pngImage(url, alt: "\(run.gridName) samples", width: 112)
                 if let problem { notes.append(problem) }
                 guard let image else { continue }
                 body += "<figure>\(image)<figcaption>seed \(run.seed)</figcaption></figure>\n"
             }
             body += "</div></div>\n"
         }
+        body += "</div>\n"
 
         body += "<h2>Summary</h2>\n"
         body += Ablation.summaryNotes(runs).map { "<p>\(HTMLPage.escape($0))</p>\n" }.joined()
         let (columns, rows) = Ablation.summaryTable(runs)
-        body += "<table>\n<tr>" + columns.map { "<th>\(HTMLPage.escape($0))</th>" }.joined() + "</tr>\n"
+        body += "<div class=\"wide\"><table>\n<tr>" + columns.map { "<th>\(HTMLPage.escape($0))</th>" }.joined() + "</tr>\n"
         for row in rows {
-            // head, techniques, then numbers.
-            body += "<tr>" + row.enumerated().map { i, cell in "<td\(i >= 2 ? " class=\"num\"" : "")>\(HTMLPage.escape(cell))</td>" }.joined() + "</tr>\n"
+            // head, techniques, then numbers; a "mean ± std" cell breaks only before its "±".
+            body += "<tr>" + row.enumerated().map { i, cell in
+                let text = HTMLPage.breakable(cell).replacingOccurrences(of: "± ", with: "±&nbsp;")
+                return "<td\(i >= 2 ? " class=\"num\"" : "")>\(text)</td>"
+            }.joined() + "</tr>\n"
         }
-        body += "</table>\n"
+        body += "</table></div>\n"
         // Notes go under the header, where they are seen first.
         let noteHTML = notes.map { "<p class=\"note\">\(HTMLPage.escape($0))</p>\n" }.joined()
         return HTMLPage.document(title: "Ablation \(folder.lastPathComponent)", body: header + noteHTML + body)

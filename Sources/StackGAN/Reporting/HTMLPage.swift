@@ -22,6 +22,12 @@ enum HTMLPage {
         return out
     }
 
+    /// `escape(text)` that may break after a "+" (a long technique list such as
+    /// "spectral_norm+augment+contrastive+mode_seeking" has no space to wrap at).
+    static func breakable(_ text: String) -> String {
+        escape(text).replacingOccurrences(of: "+", with: "+<wbr>")
+    }
+
     /// The whole page around `body` (already HTML).
     static func document(title: String, body: String) -> String {
         """
@@ -55,6 +61,7 @@ enum HTMLPage {
         th, td { border: 1px solid #d0d7de; padding: 3px 8px; text-align: left; vertical-align: top; }
         th { background: #f6f8fa; }
         td.num { text-align: right; font-variant-numeric: tabular-nums; }
+        .wide { overflow-x: auto; }
         ol.captions { margin: 6px 0; padding-left: 28px; color: #59636e; }
         pre { background: #f6f8fa; padding: 8px; overflow-x: auto; font-size: 12px; }
         .cards { display: flex; flex-wrap: wrap; gap: 10px; margin: 8px 0 10px; }
@@ -64,8 +71,9 @@ enum HTMLPage {
         .card .detail { font-size: 11px; color: #59636e; }
         details summary { cursor: pointer; color: #0969da; margin: 4px 0; }
         th.indent { padding-left: 22px; font-weight: normal; }
-        .variant { margin: 10px 0; }
-        .variant h3 { font-size: 14px; margin: 0 0 4px; }
+        .variant { width: min-content; margin: 0 14px 10px 0; }
+        .variant h3 { font-size: 13px; margin: 0 0 4px; }
+        .variant .grids { flex-wrap: nowrap; }
         </style>
         </head>
         <body>

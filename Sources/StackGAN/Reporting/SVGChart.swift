@@ -49,8 +49,8 @@ enum SVGChart {
 
     /// Horizontal bars (labels above them, so long variant names fit), from 0 or the smallest
     /// value, with an error bar of ± `spread` and one dot per seed.
-    static func bars(title: String, bars: [Bar], width: Int = 560) -> String {
-        let (left, right, top, row) = (12.0, 16.0, 30.0, 38.0)
+    static func bars(title: String, bars: [Bar], width: Int = 550) -> String {
+        let (left, right, top, row) = (12.0, 28.0, 30.0, 38.0)
         let height = Int(top + row * Double(bars.count) + 26)
         var svg = header(title: title, width: width, height: height)
         svg += "<text class=\"title\" x=\"\(left)\" y=\"18\">\(HTMLPage.escape(title))</text>\n"
@@ -67,7 +67,7 @@ enum SVGChart {
         }
         for (i, bar) in bars.enumerated() {
             let y0 = top + row * Double(i)
-            let summary = bar.mean.isFinite ? "\(number(bar.mean)) ± \(number(bar.spread))" : "n/a"
+            let summary = meanAndSpread(bar.mean, bar.spread)
             svg += "<text x=\"\(f(left))\" y=\"\(f(y0 + 11))\">\(HTMLPage.escape(bar.label))</text>"
             svg += "<text x=\"\(f(Double(width) - right))\" y=\"\(f(y0 + 11))\" text-anchor=\"end\">\(summary) (\(bar.values.count) runs)</text>\n"
             guard bar.mean.isFinite else { continue }
@@ -130,6 +130,14 @@ enum SVGChart {
 
     /// A coordinate: one decimal is sub-pixel enough.
     private static func f(_ v: Double) -> String { String(format: "%.1f", v) }
+
+    /// "mean ± spread" with three significant digits of the mean and the spread to the same
+    /// decimal place: "0.0205 ± 0.0064", "847 ± 91".
+    static func meanAndSpread(_ mean: Double, _ spread: Double) -> String {
+        guard mean.isFinite else { return "n/a" }
+        let decimals = mean == 0 ? 3 : min(8, max(0, 2 - Int(floor(log10(abs(mean))))))
+        return String(format: "%.\(decimals)f ± %.\(decimals)f", mean, spread)
+    }
 
     /// A value on an axis or a label: four significant digits.
     static func number(_ v: Double) -> String { v.isFinite ? String(format: "%.4g", v) : "n/a" }
