@@ -50,8 +50,9 @@ public enum RunReport {
     static func readMetrics(_ url: URL) throws -> (entries: [Entry], notes: [String]) {
         guard let (data, truncated) = HTMLPage.read(url, limit: maxMetricsBytes) else { return ([], ["no metrics.jsonl: no step was logged"]) }
         var byStep: [Int: Entry] = [:], bad: [Int] = []
+        let blank = Set(" \t\r".utf8)
         for (index, line) in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated() {
-            guard line.contains(where: { !Set(" \t\r".utf8).contains($0) }) else { continue }
+            guard line.contains(where: { !blank.contains($0) }) else { continue }
             guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
                   let step = object["step"] as? Int else { bad.append(index + 1); continue }
             var entry = Entry(step: step, time: object["time"] as? Double, imagesPerSecond: object["images_per_second"] as? Double, losses: [:])
