@@ -137,14 +137,26 @@ public enum RunReport {
         facts.append("run folder \(runFolder.path)")
         header += "<p class=\"sub\">\(HTMLPage.escape(facts.joined(separator: " · ")))</p>\n"
 
-        // Evaluation.
+        var body = evaluationSection(runFolder: runFolder, file: evaluation, lastStep: entries.last?.step, notes: &notes)
+        body += samplesSection(runFolder: runFolder, grids: allGrids, notes: &notes)
+        body += curvesSection(entries)
+        if let configText {
+            body += "<h2>Config</h2>\n<details><summary>config.yml</summary><pre>\(HTMLPage.escape(configText))</pre></details>\n"
+        }
+        // Notes go under the header, where they are seen first.
+        let noteHTML = notes.map { "<p class=\"note\">\(HTMLPage.escape($0))</p>\n" }.joined()
+        return HTMLPage.document(title: "\(name): training report", body: header + noteHTML + body)
+    }
+
+    /// The evaluation's cards and table, or how to get one.
+    private static func evaluationSection(runFolder: URL, file: URL?, lastStep: Int?, notes: inout [String]) -> String {
         var body = "<h2>Evaluation</h2>\n"
-        let evaluationURL = evaluation ?? runFolder.appendingPathComponent(evaluationFileName)
+        let evaluationURL = file ?? runFolder.appendingPathComponent(evaluationFileName)
         if let (data, truncated) = HTMLPage.read(evaluationURL, limit: maxTextBytes) {
             let decoder = JSONDecoder()
             decoder.keyDecodingStrategy = .convertFromSnakeCase
             if !truncated, let report = try? decoder.decode(EvaluationReport.self, from: data) {
-                if let step = report.step, let last = entries.last?.step, step != last {
+                if let step = report.step, let last = lastStep, step != last {
                     notes.append("the evaluation is of the checkpoint at step \(step); metrics go to step \(last)")
                 }
                 body += headline(report)
@@ -158,12 +170,15 @@ public enum RunReport {
             body += "<p class=\"sub\">Not evaluated yet: <code>stackgan evaluate --checkpoint \(HTMLPage.escape(checkpoint))</code> "
                 + "writes \(evaluationFileName) here and refreshes this report.</p>\n"
         }
+        return body
+    }
 
-        // Samples: evenly spaced grids, the latest last, then the captions of the rows.
-        body += "<h2>Samples</h2>\n"
-        let shown = SVGChart.thin(allGrids, to: maxGrids)
-        if shown.count < allGrids.count {
-            body += "<p class=\"sub\">\(shown.count) of \(allGrids.count) grids, evenly spaced over the steps.</p>\n"
+    /// Evenly spaced grids, the latest last, then the captions of their rows.
+    private static func samplesSection(runFolder: URL, grids: [(step: Int, url: URL)], notes: inout [String]) -> String {
+        var body = "<h2>Samples</h2>\n"
+        let shown = SVGChart.thin(grids, to: maxGrids)
+        if shown.count < grids.count {
+            body += "<p class=\"sub\">\(shown.count) of \(grids.count) grids, evenly spaced over the steps.</p>\n"
         }
         body += "<div class=\"grids\">\n"
         for grid in shown {
@@ -173,7 +188,7 @@ public enum RunReport {
             body += "<figure>\(image)<figcaption>step \(grid.step)</figcaption></figure>\n"
         }
         body += "</div>\n"
-        if allGrids.isEmpty { body += "<p class=\"sub\">No sample grids.</p>\n" }
+        if grids.isEmpty { body += "<p class=\"sub\">No sample grids.</p>\n" }
         if let (data, _) = HTMLPage.read(runFolder.appendingPathComponent("samples/captions.txt"), limit: maxTextBytes) {
             let captions = String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline)
             body += "<p class=\"sub\">One row per caption (eval split, fixed noise):</p>\n<ol class=\"captions\" start=\"0\">\n"
@@ -185,9 +200,12 @@ public enum RunReport {
             }
             body += "</ol>\n"
         }
+        return body
+    }
 
-        // Curves: one chart per loss term, then speed.
-        body += "<h2>Losses and speed</h2>\n<div class=\"charts\">\n"
+    /// One chart per loss term, then images/s over wall time.
+    private static func curvesSection(_ entries: [Entry]) -> String {
+        var body = "<h2>Losses and speed</h2>\n<div class=\"charts\">\n"
         let terms = Set(entries.flatMap(\.losses.keys)).sorted()
         for term in terms {
             body += SVGChart.line(title: term, xLabel: "step", points: entries.compactMap { e in e.losses[term].map { (Double(e.step), $0) } })
@@ -196,12 +214,6 @@ public enum RunReport {
         body += SVGChart.line(title: "images/s (running mean)", xLabel: "minutes since the first logged step",
                               points: entries.compactMap { e in e.imagesPerSecond.flatMap { v in e.time.map { (($0 - start) / 60, v) } } })
         body += "</div>\n"
-
-        if let configText {
-            body += "<h2>Config</h2>\n<details><summary>config.yml</summary><pre>\(HTMLPage.escape(configText))</pre></details>\n"
-        }
-        // Notes go under the header, where they are seen first.
-        let noteHTML = notes.map { "<p class=\"note\">\(HTMLPage.escape($0))</p>\n" }.joined()
-        return HTMLPage.document(title: "\(name): training report", body: header + noteHTML + body)
+        return body
     }
 }
