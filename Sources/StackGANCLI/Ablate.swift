@@ -11,7 +11,8 @@ struct Ablate: ParsableCommand {
         Overrides model.stage1_head (or model.stage2_head for stage 2), the techniques with --techniques, and \
         train.seed; seeds are train.seed, \
         train.seed+1, ... Writes to --out: runs/<variant>-seed<k>/ (resumed if present), samples/<variant>-seed<k>.png, \
-        summary.md and summary.csv (mean and sample standard deviation per variant), runs.csv and runs.json.
+        summary.md and summary.csv (mean and sample standard deviation per variant), runs.csv, runs.json and \
+        report.html (bar charts, grids and the table; see `stackgan report`).
         Example: stackgan ablate --config configs/shapes_stage1.yml --heads single,split --steps 300 --seeds 3
         """)
 
@@ -54,8 +55,10 @@ struct Ablate: ParsableCommand {
                                     steps: steps, outputDirectory: folder, evaluator: evaluator,
                                     evaluationOptions: EvaluationOptions(samplesPerCaption: samplesPerCaption, limit: limit))
         if !ablation.skipped.isEmpty { printLine("ablation: skipping \(ablation.skipped.joined(separator: ", ")) (the architecture rejects them)") }
-        let runs = try ablation.run(log: printLine)
+        let outcome = Result { try ablation.run(log: printLine) }
+        if AblationReport.isAblation(folder) { refreshReport(folder) }  // the runs that finished, even after a failure
+        let runs = try outcome.get()
         print(Ablation.summaryMarkdown(runs, config: ablation.config))
-        print("ablation: \(folder.path)/summary.md, summary.csv, runs.csv, samples/")
+        print("ablation: \(folder.path)/summary.md, summary.csv, runs.csv, report.html, samples/")
     }
 }

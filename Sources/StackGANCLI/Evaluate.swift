@@ -14,7 +14,9 @@ struct Evaluate: ParsableCommand {
         the file has /attributes, each attribute); its penultimate features give the FID. An image-text matcher \
         trained contrastively on the real images and their caption embeddings gives R-precision (own caption ranked \
         first among 100). Both are cached under --classifier-cache, keyed by the dataset's content and their \
-        settings (about 15 s and 30 s on 2 cores the first time). Stage-II images are averaged down to 64 px for them.
+        settings (about 15 s and 30 s on 2 cores the first time). Stage-II images are averaged down to 64 px for them. \
+        For a checkpoint.safetensors in a run folder, the report is also written there as evaluation.json and the \
+        folder's report.html is refreshed.
         Example: stackgan evaluate --checkpoint runs/shapes_stage1/checkpoint.safetensors --dataset data/shapes.h5 --out report.json
         """)
 
@@ -50,6 +52,15 @@ struct Evaluate: ParsableCommand {
                 throw StackGANError.output("\(out): cannot write the report: \(error.localizedDescription)")
             }
             print("report: \(out)")
+        }
+        // A checkpoint in a run folder: the evaluation goes beside it and into the run's report.
+        if let file = RunReport.evaluationFile(forCheckpoint: checkpoint) {
+            do {
+                try report.json().write(to: file, options: .atomic)
+                refreshReport(file.deletingLastPathComponent())
+            } catch {
+                FileHandle.standardError.write(Data("stackgan: warning: \(file.path) not written: \(error.localizedDescription)\n".utf8))
+            }
         }
     }
 }

@@ -6,7 +6,8 @@ struct StackGANCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stackgan",
         abstract: "Text-to-image GANs (GAN-CLS, StackGAN) on a Swift + oneDNN engine.",
-        subcommands: [Train.self, Generate.self, Inspect.self, Evaluate.self, Ablate.self, Bench.self, Embed.self, MakeDataset.self, ServeCommand.self]
+        subcommands: [Train.self, Generate.self, Inspect.self, Evaluate.self, Ablate.self, Report.self, Bench.self, Embed.self, MakeDataset.self,
+                      ServeCommand.self]
     )
 }
 

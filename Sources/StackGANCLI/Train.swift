@@ -10,7 +10,7 @@ struct Train: ParsableCommand {
         abstract: "Train Stage-I, Stage-II or GAN-CLS from a YAML config.",
         discussion: """
         Writes to the run folder: config.yml, checkpoint.safetensors (atomic), metrics.jsonl, TensorBoard \
-        events and samples/latest.png. Ctrl-C stops after the current step with a final checkpoint.
+        events, samples/latest.png and at the end report.html (see `stackgan report`). Ctrl-C stops after the current step with a final checkpoint.
         Example: stackgan train --config configs/shapes_stage1.yml --set train.max_steps=4 --set train.checkpoint_every=2
         """)
 
@@ -61,7 +61,10 @@ struct Train: ParsableCommand {
             interruptRequested = 1
             signal(SIGINT, SIG_DFL)  // a second Ctrl-C ends the process at once
         }
-        try trainer.run(shouldStop: { interruptRequested != 0 })
+        let outcome = Result { try trainer.run(shouldStop: { interruptRequested != 0 }) }
+        // Also after a run that stopped on a non-finite loss: its curves show the way there.
+        if trainer.parallel.isWriter { refreshReport(folder) }
+        try outcome.get()
         try DataParallel.finish()  // under mpirun/srun: every rank ends MPI; a rank that failed never gets here
     }
 }

@@ -73,6 +73,22 @@ final class EvaluateAblateTests: XCTestCase {
         XCTAssertNil(d["realness_real"], "a single head has no realness logit")
     }
 
+    func testEvaluateInARunFolderFeedsItsReport() throws {
+        let run = try CommandHarness.copyOfTrainedRun(for: self)
+        let out = try CommandHarness.temporaryFolder(for: self).appendingPathComponent("report.json")
+        let result = CommandHarness.run(["evaluate", "--checkpoint", run.appendingPathComponent("checkpoint.safetensors").path,
+                                         "--dataset", CommandHarness.dataset, "--classifier", try classifier().path, "--matcher", try matcher().path,
+                                         "--limit", "8", "--out", out.path])
+        XCTAssertEqual(result.code, 0, result.error)
+        let kept = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: run.appendingPathComponent("evaluation.json"))) as? [String: Any])
+        let asked = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: out)) as? [String: Any])
+        XCTAssertEqual(kept["fid"] as? Double, asked["fid"] as? Double, "the same report beside the checkpoint")
+        let fid = try XCTUnwrap(asked["fid"] as? Double)
+        let html = try String(contentsOf: run.appendingPathComponent("report.html"), encoding: .utf8)
+        XCTAssertTrue(html.contains(String(format: "<div class=\"value\">%.1f</div>", fid)), "the refreshed report shows the FID")
+        XCTAssertFalse(html.contains("Not evaluated yet"))
+    }
+
     func testEvaluateRejectsBadInputs() throws {
         let folder = try CommandHarness.temporaryFolder(for: self)
         let missing = folder.appendingPathComponent("nope.safetensors").path
@@ -125,6 +141,12 @@ final class EvaluateAblateTests: XCTestCase {
             XCTAssertTrue(FileManager.default.fileExists(atPath: out.appendingPathComponent("samples/\(name).png").path), name)
             XCTAssertTrue(FileManager.default.fileExists(atPath: out.appendingPathComponent("runs/\(name)/checkpoint.safetensors").path), name)
         }
+        // The report: a bar chart per metric, a bar per head, a grid per run.
+        let html = try String(contentsOf: out.appendingPathComponent("report.html"), encoding: .utf8)
+        XCTAssertEqual(html.components(separatedBy: "<svg ").count - 1, Ablation.metrics.count)
+        XCTAssertEqual(html.components(separatedBy: "<rect class=\"bar\"").count - 1, 2 * Ablation.metrics.count)
+        XCTAssertEqual(html.components(separatedBy: "data:image/png;base64,").count - 1, 4)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: out.appendingPathComponent("runs/split-seed1/evaluation.json").path))
         // The split runs really trained a split head: their checkpoints hold the realness logit.
         let split = try CommandHarness.tensors(out.appendingPathComponent("runs/split-seed0/checkpoint.safetensors"))
         XCTAssertNotNil(split["discriminator.get_uncond_logits.outlogits.0.weight"])

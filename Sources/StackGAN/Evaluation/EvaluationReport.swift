@@ -75,6 +75,12 @@ public struct EvaluationReport: Codable, Equatable {
 
     /// A plain-text table for the terminal.
     public var table: String {
+        let width = rows.map(\.0.count).max() ?? 0
+        return rows.map { $0.0.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + $0.1 }.joined(separator: "\n")
+    }
+
+    /// The report as (label, value) rows: what `table` and the HTML run report show.
+    var rows: [(String, String)] {
         func pct(_ v: Double) -> String { String(format: "%6.2f%%", 100 * v) }
         func num(_ v: Double) -> String { String(format: "%.4f", v) }
         let uniform = 1 / Double(max(classes, 1))
@@ -110,8 +116,7 @@ public struct EvaluationReport: Codable, Equatable {
         }
         if unlabelledExamples > 0 { rows.append(("unlabelled examples", String(unlabelledExamples))) }
         rows.append(("time", String(format: "%.1f s", seconds)))
-        let width = rows.map(\.0.count).max() ?? 0
-        return rows.map { $0.0.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + $0.1 }.joined(separator: "\n")
+        return rows
     }
 
     /// The report as pretty JSON with snake_case keys (and `separation` spelled out).

@@ -179,6 +179,8 @@ public struct Ablation {
                 log(String(format: "ablation: %@ condition accuracy %.3f, R-precision %.3f, FID %.3f, D real/wrong/fake %.3f/%.3f/%.3f",
                            name, report.conditionAccuracy, report.rPrecision ?? .nan, report.fid, report.discriminator.real, report.discriminator.wrong,
                            report.discriminator.fake))
+                // Beside the run, as `stackgan evaluate` leaves it: the run's own report shows it.
+                try? report.json().write(to: folder.appendingPathComponent(RunReport.evaluationFileName), options: .atomic)
                 let grid = samples.appendingPathComponent("\(name).png")
                 try? fm.removeItem(at: grid)
                 try fm.copyItem(at: folder.appendingPathComponent("samples/latest.png"), to: grid)
@@ -228,31 +230,44 @@ public struct Ablation {
     /// summary.md: the same as a Markdown table of "mean ± std", with the ceiling and chance.
     public static func summaryMarkdown(_ runs: [AblationRun], config: ExperimentConfig) -> String {
         var text = "# Ablation: discriminator head and techniques, \(config.name) (stage \(config.stage), \(config.train.maxSteps) steps)\n\n"
-        if let first = runs.first?.report {
-            text += "Evaluated on \(first.dataset) [\(first.split)], \(first.generatedImages) generated images per run; "
-            text += String(format: "classifier real-image accuracy %.1f%% (ceiling), chance %.1f%% (majority class)", 100 * first.realAccuracy, 100 * first.chance)
-            if let real = first.rPrecisionReal, let chance = first.rPrecisionChance {
-                text += String(format: "; R-precision real-image ceiling %.1f%%, chance %.1f%%", 100 * real, 100 * chance)
-            }
-            text += ".\n"
-            for name in first.attributes.keys.sorted() {
-                text += String(format: "%@ accuracy: real-image ceiling %.1f%%, chance %.1f%%.\n", name,
-                               100 * (first.attributesReal[name] ?? 0), 100 * (first.attributesMajority[name] ?? 0))
-            }
-            text += "Values are mean ± sample standard deviation over seeds.\n\n"
-        }
-        text += "| head | techniques | runs | " + metrics.map(\.title).joined(separator: " | ") + " |\n"
+        let notes = summaryNotes(runs)
+        if !notes.isEmpty { text += notes.joined(separator: "\n") + "\n\n" }
+        let (header, rows) = summaryTable(runs)
+        text += "| " + header.joined(separator: " | ") + " |\n"
         text += "|---|---|---:|" + String(repeating: "---:|", count: metrics.count) + "\n"
-        for (head, techniques) in orderedVariants(runs) {
+        for row in rows { text += "| " + row.joined(separator: " | ") + " |\n" }
+        text += "\nSample grids: " + runs.map { "[\($0.gridName)](samples/\($0.gridName).png)" }.joined(separator: ", ") + "\n"
+        return text
+    }
+
+    /// The sentences above the summary table: the data evaluated on, the ceilings and chances.
+    static func summaryNotes(_ runs: [AblationRun]) -> [String] {
+        guard let first = runs.first?.report else { return [] }
+        var line = "Evaluated on \(first.dataset) [\(first.split)], \(first.generatedImages) generated images per run; "
+        line += String(format: "classifier real-image accuracy %.1f%% (ceiling), chance %.1f%% (majority class)", 100 * first.realAccuracy, 100 * first.chance)
+        if let real = first.rPrecisionReal, let chance = first.rPrecisionChance {
+            line += String(format: "; R-precision real-image ceiling %.1f%%, chance %.1f%%", 100 * real, 100 * chance)
+        }
+        var notes = [line + "."]
+        for name in first.attributes.keys.sorted() {
+            notes.append(String(format: "%@ accuracy: real-image ceiling %.1f%%, chance %.1f%%.", name,
+                                100 * (first.attributesReal[name] ?? 0), 100 * (first.attributesMajority[name] ?? 0)))
+        }
+        return notes + ["Values are mean ± sample standard deviation over seeds."]
+    }
+
+    /// The summary table's header and one row of "mean ± std" cells per variant: what summary.md
+    /// and the HTML report show.
+    static func summaryTable(_ runs: [AblationRun]) -> (header: [String], rows: [[String]]) {
+        let rows = orderedVariants(runs).map { head, techniques -> [String] in
             let group = runs.filter { $0.head == head && $0.techniques == techniques }
             let cells = metrics.map { metric -> String in
                 let (mean, spread) = meanAndSpread(group.map(metric.value))
                 return metric.name == "train_seconds" ? String(format: "%.1f ± %.1f", mean, spread) : String(format: "%.4f ± %.4f", mean, spread)
             }
-            text += "| \(head.rawValue) | \(label(techniques)) | \(group.count) | " + cells.joined(separator: " | ") + " |\n"
+            return [head.rawValue, label(techniques), String(group.count)] + cells
         }
-        text += "\nSample grids: " + runs.map { "[\($0.gridName)](samples/\($0.gridName).png)" }.joined(separator: ", ") + "\n"
-        return text
+        return (["head", "techniques", "runs"] + metrics.map(\.title), rows)
     }
 
     /// runs.csv: one row per run.
@@ -266,9 +281,9 @@ public struct Ablation {
     }
 
     /// How a run's techniques read in the summaries.
-    private static func label(_ techniques: String) -> String { techniques.isEmpty ? "as configured" : techniques }
+    static func label(_ techniques: String) -> String { techniques.isEmpty ? "as configured" : techniques }
 
-    private static func orderedVariants(_ runs: [AblationRun]) -> [(DiscriminatorHead, String)] {
+    static func orderedVariants(_ runs: [AblationRun]) -> [(DiscriminatorHead, String)] {
         var variants: [(DiscriminatorHead, String)] = []
         for run in runs where !variants.contains(where: { $0 == (run.head, run.techniques) }) { variants.append((run.head, run.techniques)) }
         return variants
