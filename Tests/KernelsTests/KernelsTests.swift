@@ -81,13 +81,14 @@ final class KernelsTests: XCTestCase {
         let saved = KernelSettings.blockedLayouts
         defer { KernelSettings.blockedLayouts = saved }
         for blocked in [true, false] {
-            KernelSettings.blockedLayouts = blocked  // 32 channels: nChw16c, then plain NCHW for the same shape
+            KernelSettings.blockedLayouts = blocked  // nChw16c or channels-last, then plain NCHW for the same shapes
             try checkBatchNorm()
         }
     }
 
     private func checkBatchNorm() throws {
-        for g in [BatchNormKernel.Geometry(batch: 3, channels: 5, height: 7, width: 7),
+        for g in [BatchNormKernel.Geometry(batch: 3, channels: 5, height: 7, width: 7),  // channels-last JIT (plain when not blocked)
+                  BatchNormKernel.Geometry(batch: 2, channels: 8, height: 6, width: 6),
                   BatchNormKernel.Geometry(batch: 5, channels: 3),
                   BatchNormKernel.Geometry(batch: 3, channels: 32, height: 5, width: 5),  // JIT kernel on nChw16c
                   BatchNormKernel.Geometry(batch: 5, channels: 32)] {
