@@ -21,6 +21,9 @@ final class KernelsTests: XCTestCase {
         ConvGeometry(batch: 2, inChannels: 5, height: 8, width: 8, outChannels: 3, kernel: (4, 4), stride: (2, 2), padding: (1, 1)),
         ConvGeometry(batch: 3, inChannels: 5, height: 8, width: 8, outChannels: 1, kernel: (4, 4), stride: (4, 4), padding: (0, 0)),
         ConvGeometry(batch: 2, inChannels: 3, height: 7, width: 5, outChannels: 5, kernel: (2, 3), stride: (1, 2), padding: (0, 1)),
+        // Backward data as a forward conv (few output channels, stride 1): the generator's last conv, and unequal padding.
+        ConvGeometry(batch: 2, inChannels: 8, height: 9, width: 7, outChannels: 3, kernel: (3, 3), padding: (1, 1)),
+        ConvGeometry(batch: 2, inChannels: 6, height: 6, width: 7, outChannels: 2, kernel: (3, 2), padding: (0, 1)),
         // Multiples of 16 channels: the blocked (nChw16c) and Winograd paths.
         ConvGeometry(batch: 2, inChannels: 16, height: 6, width: 6, outChannels: 32, kernel: (3, 3), padding: (1, 1)),
         ConvGeometry(batch: 2, inChannels: 32, height: 8, width: 8, outChannels: 16, kernel: (4, 4), stride: (2, 2), padding: (1, 1)),
