@@ -99,6 +99,12 @@ public enum BatchNormKernel {
                                              (DNNL_ARG_DIFF_SCALE, stat, true), (DNNL_ARG_DIFF_SHIFT, stat, true)],
                             what: what)
         }
+        // oneDNN's `bnorm_jit` waits for its threads at spinning barriers, several per call: when
+        // the OS takes a core away from one thread (another process, our loader), the other spins
+        // for the rest of that time slice. On 2 shared cores (load ~8) the main job's batch norms
+        // took 150 ms of a 400 ms step on 2 threads and 8 ms on one (ONEDNN_VERBOSE); alone on the
+        // machine a second thread would save about 1 ms a step.
+        plan.onCallingThread = plan.descriptor.implementation.hasPrefix("bnorm_jit")
         plans[key] = plan
         return plan
     }
