@@ -69,6 +69,15 @@ public enum BatchNormKernel {
         let key = Key(geometry: g, pass: pass, layout: innerLayout(g).rawValue)
         lock.lock(); defer { lock.unlock() }
         if let plan = plans[key] { return plan }
+        // Batch norm runs on the calling thread: oneDNN's `bnorm_jit` waits for its threads at
+        // spinning barriers, several per call, so when the OS takes a core away from one thread
+        // (another process, our loader) the other spins out that time slice. On 2 shared cores
+        // (load ~8) the main job's batch norms took 150 of the 410 ms a step spent in oneDNN on 2
+        // threads, about 8 ms on one (ONEDNN_VERBOSE). The kernel fixes its thread count when it
+        // is created, hence the setting around creation rather than execution.
+        let threads = omp_get_max_threads()
+        omp_set_num_threads(1)
+        defer { omp_set_num_threads(threads) }
         let what = "batch norm \(["training", "eval", "backward"][pass]) \(g.dims)"
         var inner = try innerDescriptor(g)
         let data = try userDescriptor(g)
@@ -99,12 +108,6 @@ public enum BatchNormKernel {
                                              (DNNL_ARG_DIFF_SCALE, stat, true), (DNNL_ARG_DIFF_SHIFT, stat, true)],
                             what: what)
         }
-        // oneDNN's `bnorm_jit` waits for its threads at spinning barriers, several per call: when
-        // the OS takes a core away from one thread (another process, our loader), the other spins
-        // for the rest of that time slice. On 2 shared cores (load ~8) the main job's batch norms
-        // took 150 ms of a 400 ms step on 2 threads and 8 ms on one (ONEDNN_VERBOSE); alone on the
-        // machine a second thread would save about 1 ms a step.
-        plan.onCallingThread = plan.descriptor.implementation.hasPrefix("bnorm_jit")
         plans[key] = plan
         return plan
     }

@@ -162,8 +162,6 @@ final class Plan {
     private let scratchpadOffset: Int
     /// Bytes of shared workspace one execution needs: the blocked copies, then the scratchpad.
     private let workspaceBytes: Int
-    /// Run on the calling thread only (see `BatchNormKernel`).
-    var onCallingThread = false
 
     /// `arguments`: (DNNL_ARG_*, plain descriptor of the caller's buffer, is it written).
     init(_ descriptor: PrimitiveDescriptor, arguments: [(Int32, dnnl_memory_desc_t, Bool)], what: String) throws {
@@ -275,11 +273,7 @@ final class Plan {
             try scratchpad.bind(workspace + scratchpadOffset, what: what)
             args.append(dnnl_exec_arg_t(arg: DNNL_ARG_SCRATCHPAD, memory: scratchpad.handle))
         }
-        let threads = omp_get_max_threads()
-        if onCallingThread { omp_set_num_threads(1) }
-        let status = dnnl_primitive_execute(primitive.handle, stream, Int32(args.count), args)
-        if onCallingThread { omp_set_num_threads(threads) }
-        try check(status, "execute \(what)")
+        try check(dnnl_primitive_execute(primitive.handle, stream, Int32(args.count), args), "execute \(what)")
         for (i, binding) in bindings.enumerated() where binding.isOutput && !usedBlocked[i] {
             if let inner = binding.inner, let reorder = binding.reorder {
                 try runReorder(reorder, from: inner, to: binding.user)
