@@ -6,6 +6,8 @@
 # .venv-bench on first use.
 #   bash scripts/bench_vs_pytorch.sh [iterations]
 #   STACKGAN_BIN=.build/release/stackgan BENCH_PYTHON=/path/to/python bash scripts/bench_vs_pytorch.sh
+#   WIDTHS=shapes bash scripts/bench_vs_pytorch.sh   # Stage-I only, at configs/shapes_stage1.yml's widths
+#     (gf 16, df 16, z 32, c 64, E 384, batch 32) with the published recipe on both sides
 # GFLOP/s: the model's FLOPs per iteration as PyTorch's FlopCounterMode counts them (convs and
 # matrix products, forward + backward), divided by each side's time: both are credited with the
 # same work, so the Swift figure can exceed what its kernels execute (it computes the upsampling
@@ -20,6 +22,13 @@ if [ -z "${BENCH_PYTHON:-}" ] && { [ ! -x .venv-bench/bin/python ] || ! .venv-be
     python3 -m venv .venv-bench
     .venv-bench/bin/pip install -q --index-url https://download.pytorch.org/whl/cpu torch 2>/dev/null \
         || .venv-bench/bin/pip install -q torch
+fi
+stages="1 2"; swift_widths=(); torch_widths=()
+if [ "${WIDTHS:-}" = shapes ]; then
+    stages=1
+    swift_widths=(--batch 32 --set model.gf_dim=16 --set model.df_dim=16 --set model.z_dim=32 --set model.condition_dim=64
+                  --set model.embedding_dim=384)
+    torch_widths=(--batch 32 --gf-dim 16 --df-dim 16 --z-dim 32 --condition-dim 64 --embedding-dim 384)
 fi
 bin=${STACKGAN_BIN:-}
 if [ -z "$bin" ]; then
@@ -38,10 +47,10 @@ echo "$peaks" | grep -q "bf16 2048^3 peak (1x1 conv)" && precisions="fp32 bf16"
 printf "%-18s %-5s %9s %9s %7s %9s %16s %16s %9s %9s\n" "measurement" "" "torch" "swift" "ratio" "model" "torch" "swift" "torch" "swift"
 printf "%-18s %-5s %9s %9s %7s %9s %16s %16s %9s %9s\n" "" "" "img/s" "img/s" "" "GFLOP" "GFLOP/s (%peak)" "GFLOP/s (%peak)" "RSS MiB" "RSS MiB"
 for what in train generate; do
-    for stage in 1 2; do
+    for stage in $stages; do
         for precision in $precisions; do
-            t=$($python scripts/reference/bench_torch.py $what --stage $stage --iterations "$iterations" --precision $precision)
-            s=$($bin bench $what --stage $stage --iterations "$iterations" --precision $precision)
+            t=$($python scripts/reference/bench_torch.py $what --stage $stage --iterations "$iterations" --precision $precision ${torch_widths[@]+"${torch_widths[@]}"})
+            s=$($bin bench $what --stage $stage --iterations "$iterations" --precision $precision ${swift_widths[@]+"${swift_widths[@]}"})
             ti=$(field "$t" "images/s"); si=$(field "$s" "images/s")
             ts=$(echo "$t" | sed -E 's/.*: ([0-9.]+) s\/.*/\1/'); ss=$(echo "$s" | sed -E 's/.*: ([0-9.]+) s\/.*/\1/')
             gf=$(field "$t" "GFLOP  peak"); tr=$(field "$t" "MiB"); sr=$(echo "$s" | sed -E 's/.*peak RSS ([0-9]+) MiB.*/\1/')

@@ -4,3 +4,7 @@
 // DNNL_MEMORY_ALLOCATE / DNNL_MEMORY_NONE are macros Swift cannot import.
 static inline void *cdnnl_memory_allocate(void) { return DNNL_MEMORY_ALLOCATE; }
 static inline void *cdnnl_memory_none(void) { return DNNL_MEMORY_NONE; }
+
+// libgomp, which oneDNN runs its threads on: a primitive can be held to the calling thread.
+int omp_get_max_threads(void);
+void omp_set_num_threads(int);

@@ -16,9 +16,9 @@ public enum BatchNormKernel {
         }
         var dims: [Int] { [batch, channels, height, width] }
     }
-    /// `blocked`: the layout `isBlocked` chose, so that flipping `KernelSettings.blockedLayouts`
+    /// `layout`: the one `innerLayout` chose, so that flipping `KernelSettings.blockedLayouts`
     /// takes effect for shapes already seen, as it does for convolutions.
-    private struct Key: Hashable { let geometry: Geometry; let pass: Int; let blocked: Bool }  // pass 0 train, 1 eval, 2 backward
+    private struct Key: Hashable { let geometry: Geometry; let pass: Int; let layout: UInt32 }  // pass 0 train, 1 eval, 2 backward
     private static var plans: [Key: Plan] = [:]
     private static var trainingDescriptors: [Key: PrimitiveDescriptor] = [:]
     private static let lock = NSLock()
@@ -66,9 +66,18 @@ public enum BatchNormKernel {
     }
 
     private static func plan(_ g: Geometry, pass: Int) throws -> Plan {
-        let key = Key(geometry: g, pass: pass, blocked: isBlocked(g))
+        let key = Key(geometry: g, pass: pass, layout: innerLayout(g).rawValue)
         lock.lock(); defer { lock.unlock() }
         if let plan = plans[key] { return plan }
+        // Batch norm runs on the calling thread: oneDNN's `bnorm_jit` waits for its threads at
+        // spinning barriers, several per call, so when the OS takes a core away from one thread
+        // (another process, our loader) the other spins out that time slice. On 2 shared cores
+        // (load ~8) the main job's batch norms took 150 of the 410 ms a step spent in oneDNN on 2
+        // threads, about 8 ms on one (ONEDNN_VERBOSE). The kernel fixes its thread count when it
+        // is created, hence the setting around creation rather than execution.
+        let threads = omp_get_max_threads()
+        omp_set_num_threads(1)
+        defer { omp_set_num_threads(threads) }
         let what = "batch norm \(["training", "eval", "backward"][pass]) \(g.dims)"
         var inner = try innerDescriptor(g)
         let data = try userDescriptor(g)
@@ -104,7 +113,7 @@ public enum BatchNormKernel {
     }
 
     private static func trainingDescriptor(_ g: Geometry, what: String) throws -> PrimitiveDescriptor {
-        let key = Key(geometry: g, pass: 0, blocked: isBlocked(g))
+        let key = Key(geometry: g, pass: 0, layout: innerLayout(g).rawValue)
         if let pd = trainingDescriptors[key] { return pd }
         var data = try innerDescriptor(g)
         var desc = dnnl_batch_normalization_desc_t()
@@ -120,9 +129,17 @@ public enum BatchNormKernel {
     /// 14 ms forward vs 2.2 ms blocked plus 2 ms per reorder).
     private static func isBlocked(_ g: Geometry) -> Bool { KernelSettings.blockedLayouts && g.channels % 16 == 0 }
 
-    /// The layout the primitive computes in.
+    /// The layout the primitive computes in: nChw16c where the channels fill 16-blocks, else
+    /// channels-last, where oneDNN 2.6 also has a JIT kernel (`bnorm_tbb_jit`) instead of the
+    /// plain-NCHW loop (the generator's last 8-channel 64x64 map at batch 32, one thread, ONEDNN_VERBOSE:
+    /// forward 18 -> 1.7 ms, backward 6.6 -> 1.2 ms, plus a reorder each way).
+    private static func innerLayout(_ g: Geometry) -> dnnl_format_tag_t {
+        guard KernelSettings.blockedLayouts else { return dnnl_nchw }
+        return isBlocked(g) ? dnnl_nChw16c : g.height * g.width > 1 ? dnnl_nhwc : dnnl_nchw
+    }
+
     private static func innerDescriptor(_ g: Geometry) throws -> dnnl_memory_desc_t {
-        try plainDescriptor(g.dims, isBlocked(g) ? dnnl_nChw16c : dnnl_nchw)
+        try plainDescriptor(g.dims, innerLayout(g))
     }
 
     /// The layout of the caller's buffer: NCHW, described as nChw16c when 1x1 spatial makes the two

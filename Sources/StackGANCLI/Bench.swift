@@ -148,11 +148,15 @@ struct DataBench: ParsableCommand {
 }
 
 /// Options shared by the model benchmarks: the published StackGAN widths on synthetic data, so
-/// the numbers compare with scripts/reference/bench_torch.py on identical shapes.
+/// the numbers compare with scripts/reference/bench_torch.py on identical shapes; or, with
+/// `--config`, that config's models and training step (its recipe, widths and batch), so the
+/// number compares with what `stackgan train` reaches on the same config.
 struct ModelBenchOptions: ParsableArguments {
-    @Option(help: "StackGAN stage: 1 (64x64) or 2 (256x256).") var stage = 1
-    @Option(help: "Batch size (default 64 for stage 1, 16 for stage 2).") var batch: Int?
+    @Option(help: "StackGAN stage: 1 (64x64) or 2 (256x256); ignored with --config.") var stage = 1
+    @Option(help: "Batch size (default 64 for stage 1, 16 for stage 2, the config's with --config).") var batch: Int?
     @Option(help: "Timed iterations after one warm-up.") var iterations = 3
+    @Option(name: .customLong("config"), help: "A training config (e.g. configs/shapes_stage1.yml): bench its models, loss terms and batch.")
+    var configFile: String?
     @Option(name: .customLong("set"), help: "Config override, e.g. --set model.gf_dim=64.") var overrides: [String] = []
     @Option(help: "Convolution arithmetic: fp32, or bf16 (AVX512-BF16 or AMX).") var precision: Precision = .fp32
 
@@ -160,9 +164,15 @@ struct ModelBenchOptions: ParsableArguments {
     func build() throws -> (config: ExperimentConfig, architecture: Architecture, generator: any TextToImageGenerator,
                             discriminator: any TextImageDiscriminator, batch: Int) {
         guard stage == 1 || stage == 2 else { throw StackGANError.usage("--stage must be 1 or 2") }
-        var settings = ["stage=\(stage)", "model.embedding_dim=1024", "train.stage1_checkpoint=none"] + overrides
-        settings.append("train.batch_size=\(batch ?? (stage == 1 ? 64 : 16))")
-        let config = try ExperimentConfig.load(file: nil, overrides: settings)
+        var settings: [String]
+        if configFile != nil {
+            settings = ["train.stage1_checkpoint=none"] + overrides
+            if let batch { settings.append("train.batch_size=\(batch)") }
+        } else {
+            settings = ["stage=\(stage)", "model.embedding_dim=1024", "train.stage1_checkpoint=none"] + overrides
+            settings.append("train.batch_size=\(batch ?? (stage == 1 ? 64 : 16))")
+        }
+        let config = try ExperimentConfig.load(file: configFile, overrides: settings)
         let architecture = try Architecture(config)
         try precision.activate(setting: "--precision")
         var rng = RandomGenerator(seed: 1)
@@ -201,12 +211,15 @@ struct TrainBench: ParsableCommand {
         var rng = RandomGenerator(seed: 2)
         let real = Tensor.randomNormal([n, 3, size, size], standardDeviation: 0.5, using: &rng)
         let embeddings = Tensor.randomNormal([n, config.model.embeddingDimension], using: &rng)
+        // `wrong_pairs: differentClass` feeds D a separate batch of wrong images, as train does.
+        let wrong = config.data.wrongPairs == .differentClass
+            ? Tensor.randomNormal([n, 3, size, size], standardDeviation: 0.5, using: &rng) : nil
         let step = GANStep(generator: generator, discriminator: discriminator, architecture: architecture, config: config)
         let (seconds, gflops) = try timeIterations(options.iterations) {
-            _ = try step(real: real, wrong: nil, embeddings: embeddings, using: &rng)
+            _ = try step(real: real, wrong: wrong, embeddings: embeddings, using: &rng)
         }
         print(String(format: "swift train stage %d batch %d %@: %.3f s/iter  %.1f images/s  %.0f GFLOP/s  peak RSS %.0f MiB  (tensors %.0f MiB, workspace %.0f MiB)",
-                     options.stage, n, options.precision.rawValue, seconds, Double(n) / seconds, gflops, peakResidentMiB(),
+                     config.stage, n, options.precision.rawValue, seconds, Double(n) / seconds, gflops, peakResidentMiB(),
                      Double(BufferPool.peakLiveBytes) / 1048576, Double(KernelStatistics.workspaceBytes) / 1048576))
     }
 }
@@ -226,6 +239,6 @@ struct GenerateBench: ParsableCommand {
             _ = try withoutGradients { try generator(embedding: embeddings, noise: noise, training: false, using: &rng) }
         }
         print(String(format: "swift generate stage %d batch %d %@: %.3f s/batch  %.1f images/s  %.0f GFLOP/s  peak RSS %.0f MiB",
-                     options.stage, n, options.precision.rawValue, seconds, Double(n) / seconds, gflops, peakResidentMiB()))
+                     config.stage, n, options.precision.rawValue, seconds, Double(n) / seconds, gflops, peakResidentMiB()))
     }
 }

@@ -21,6 +21,9 @@ final class KernelsTests: XCTestCase {
         ConvGeometry(batch: 2, inChannels: 5, height: 8, width: 8, outChannels: 3, kernel: (4, 4), stride: (2, 2), padding: (1, 1)),
         ConvGeometry(batch: 3, inChannels: 5, height: 8, width: 8, outChannels: 1, kernel: (4, 4), stride: (4, 4), padding: (0, 0)),
         ConvGeometry(batch: 2, inChannels: 3, height: 7, width: 5, outChannels: 5, kernel: (2, 3), stride: (1, 2), padding: (0, 1)),
+        // Backward data as a forward conv (few output channels, stride 1): the generator's last conv, and unequal padding.
+        ConvGeometry(batch: 2, inChannels: 8, height: 9, width: 7, outChannels: 3, kernel: (3, 3), padding: (1, 1)),
+        ConvGeometry(batch: 2, inChannels: 6, height: 6, width: 7, outChannels: 2, kernel: (3, 2), padding: (0, 1)),
         // Multiples of 16 channels: the blocked (nChw16c) and Winograd paths.
         ConvGeometry(batch: 2, inChannels: 16, height: 6, width: 6, outChannels: 32, kernel: (3, 3), padding: (1, 1)),
         ConvGeometry(batch: 2, inChannels: 32, height: 8, width: 8, outChannels: 16, kernel: (4, 4), stride: (2, 2), padding: (1, 1)),
@@ -81,13 +84,14 @@ final class KernelsTests: XCTestCase {
         let saved = KernelSettings.blockedLayouts
         defer { KernelSettings.blockedLayouts = saved }
         for blocked in [true, false] {
-            KernelSettings.blockedLayouts = blocked  // 32 channels: nChw16c, then plain NCHW for the same shape
+            KernelSettings.blockedLayouts = blocked  // nChw16c or channels-last, then plain NCHW for the same shapes
             try checkBatchNorm()
         }
     }
 
     private func checkBatchNorm() throws {
-        for g in [BatchNormKernel.Geometry(batch: 3, channels: 5, height: 7, width: 7),
+        for g in [BatchNormKernel.Geometry(batch: 3, channels: 5, height: 7, width: 7),  // channels-last JIT (plain when not blocked)
+                  BatchNormKernel.Geometry(batch: 2, channels: 8, height: 6, width: 6),
                   BatchNormKernel.Geometry(batch: 5, channels: 3),
                   BatchNormKernel.Geometry(batch: 3, channels: 32, height: 5, width: 5),  // JIT kernel on nChw16c
                   BatchNormKernel.Geometry(batch: 5, channels: 32)] {

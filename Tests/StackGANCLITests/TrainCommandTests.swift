@@ -30,6 +30,20 @@ final class TrainCommandTests: XCTestCase {
         XCTAssertGreaterThan(size ?? 0, 0)
     }
 
+    /// `bench train --config` runs that config's own step on synthetic data, with the separate
+    /// wrong images of `differentClass` and the main job's quality options; a missing config is a
+    /// usage error, not a crash.
+    func testBenchTrainRunsAConfigsOwnStep() {
+        let recipe = ["--set", "data.wrong_pairs=differentClass", "--set", "model.stage1_head=projection",
+                      "--set", "model.spectral_norm=true", "--set", "loss.loss=hinge", "--set", "loss.contrastive_weight=1",
+                      "--set", "loss.mode_seeking_weight=1", "--set", "train.augment=[translation]"]
+        let result = H.run(["bench", "train", "--config", H.tinyConfig, "--iterations", "1"] + recipe)
+        XCTAssertEqual(result.code, 0, result.error)
+        let missing = H.run(["bench", "train", "--config", "/nonexistent/config.yml", "--iterations", "1"])
+        XCTAssertNotEqual(missing.code, 0)
+        XCTAssertTrue(missing.error.contains("cannot read the config file"), missing.error)
+    }
+
     /// 4 steps straight and 2 + `--resume` 2 must give the same weights and the same step-3/4 losses:
     /// the checkpoint holds everything the next step depends on (weights, Adam moments, RNG, loader position).
     func testResumeReproducesAStraightRun() throws {

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The PyTorch side of scripts/bench_vs_pytorch.sh: times the StackGAN-Pytorch training iteration
 (one D step on real/wrong/fake pairs + one G step with KL, Adam 2e-4 (0.5, 0.999)) and eval-mode
-generation at the published widths on synthetic data, with the same shapes as `stackgan bench`.
+generation at the published widths (or others: --gf-dim ...) on synthetic data, with the same shapes as
+`stackgan bench`.
 
     python scripts/reference/bench_torch.py train --stage 1 --batch 64 --iterations 3 [--precision bf16]
     python scripts/reference/bench_torch.py peak
@@ -33,6 +34,12 @@ def main():
     parser.add_argument("--batch", type=int)
     parser.add_argument("--iterations", type=int, default=3)
     parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
+    # Other widths, as `stackgan bench --set model.gf_dim=16 ...` (defaults: the published ones).
+    parser.add_argument("--gf-dim", type=int, default=Config.gf_dim)
+    parser.add_argument("--df-dim", type=int, default=Config.df_dim)
+    parser.add_argument("--z-dim", type=int, default=Config.z_dim)
+    parser.add_argument("--condition-dim", type=int, default=Config.condition_dim)
+    parser.add_argument("--embedding-dim", type=int, default=Config.embedding_dim)
     args = parser.parse_args()
     if args.what == "peak":
         return matmul_peak()
@@ -40,7 +47,8 @@ def main():
     def amp():
         return torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.precision == "bf16")
     torch.manual_seed(1)
-    cfg = Config()  # published widths, E = 1024
+    cfg = Config(embedding_dim=args.embedding_dim, z_dim=args.z_dim, condition_dim=args.condition_dim,
+                 gf_dim=args.gf_dim, df_dim=args.df_dim)
     n = args.batch or (64 if args.stage == 1 else 16)
     size = 64 if args.stage == 1 else 256
     stage1 = STAGE1_G(cfg)

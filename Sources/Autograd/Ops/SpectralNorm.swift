@@ -20,13 +20,17 @@ extension Tensor {
         }
         var uValues = Array(UnsafeBufferPointer(start: u.pointer, count: o))
         var v = [Float](repeating: 0, count: m)
-        for r in 0..<o { for c in 0..<m { v[c] += w[r * m + c] * uValues[r] } }
+        v.withUnsafeMutableBufferPointer { v in
+            for r in 0..<o { let ur = uValues[r]; for c in 0..<m { v[c] += w[r * m + c] * ur } }
+        }
         normalised(&v)
         var wv = [Float](repeating: 0, count: o)
-        for r in 0..<o {
-            var s: Float = 0
-            for c in 0..<m { s += w[r * m + c] * v[c] }
-            wv[r] = s
+        v.withUnsafeBufferPointer { v in
+            for r in 0..<o {
+                var s: Float = 0
+                for c in 0..<m { s += w[r * m + c] * v[c] }
+                wv[r] = s
+            }
         }
         if powerIteration {
             uValues = wv
@@ -39,13 +43,18 @@ extension Tensor {
         let out = map { $0 / sigma }
         let uFixed = uValues
         return out.recorded([self]) { [self] g in
+            // Pointers taken once: `Tensor.pointer` inside the loops checked the layout and the
+            // exclusivity of every element's access (3% of a small model's step, perf).
+            let (gp, wp, n) = (g.pointer, pointer, count)
             var dot: Double = 0
-            for i in 0..<count { dot += Double(g.pointer[i]) * Double(pointer[i]) }
+            for i in 0..<n { dot += Double(gp[i]) * Double(wp[i]) }
             let coefficient = Float(dot) / (sigma * sigma)
             let d = Tensor.uninitialized(shape)
-            for r in 0..<o {
-                for c in 0..<m {
-                    d.pointer[r * m + c] = g.pointer[r * m + c] / sigma - coefficient * uFixed[r] * v[c]
+            let dp = d.pointer
+            v.withUnsafeBufferPointer { v in
+                for r in 0..<o {
+                    let ur = uFixed[r]
+                    for c in 0..<m { dp[r * m + c] = gp[r * m + c] / sigma - coefficient * ur * v[c] }
                 }
             }
             return [d]
