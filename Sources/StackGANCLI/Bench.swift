@@ -211,8 +211,8 @@ struct TrainBench: ParsableCommand {
         var rng = RandomGenerator(seed: 2)
         let real = Tensor.randomNormal([n, 3, size, size], standardDeviation: 0.5, using: &rng)
         let embeddings = Tensor.randomNormal([n, config.model.embeddingDimension], using: &rng)
-        // `wrong_pairs: differentClass` feeds D a separate batch of wrong images, as train does.
-        let wrong = config.data.wrongPairs == .differentClass
+        // `wrong_pairs` other than shift feed D a separate batch of wrong images, as train does.
+        let wrong = config.data.wrongPairs != .shift
             ? Tensor.randomNormal([n, 3, size, size], standardDeviation: 0.5, using: &rng) : nil
         let step = GANStep(generator: generator, discriminator: discriminator, architecture: architecture, config: config)
         let (seconds, gflops) = try timeIterations(options.iterations) {
