@@ -82,9 +82,12 @@ final class DataParallelTrainTests: XCTestCase {
         let a = try Checkpoint(path: one.appendingPathComponent(Checkpoint.fileName).path)
         let b = try Checkpoint(path: two.appendingPathComponent(Checkpoint.fileName).path)
         XCTAssertEqual(b.state?.step, 1)
-        for prefix in ["generator.", "discriminator.", "optimizer_d."] {
+        // D's gradients (its Adam moments) agree to 1e-5. The weights get a looser bound: Adam's first
+        // step moves each weight by about lr * g / |g|, so where a gradient is near 0 the summation
+        // order of batch norm (oneDNN's kernel on one rank, the synchronised one on two) shows.
+        for (prefix, bound) in [("generator.", 1e-4), ("discriminator.", 1e-4), ("optimizer_d.", 1e-5)] {
             let error = try relativeDifference(a, b, prefix: prefix)
-            XCTAssertLessThan(error, 1e-5, "\(config) \(prefix): relative difference \(error) between 1 rank x 8 and 2 ranks x 4")
+            XCTAssertLessThan(error, bound, "\(config) \(prefix): relative difference \(error) between 1 rank x 8 and 2 ranks x 4")
         }
     }
 
