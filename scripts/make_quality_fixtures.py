@@ -8,7 +8,7 @@ make_torch_fixtures.py, into Tests/AutogradTests/Fixtures/:
 abs, reciprocal, rowSums, l2Normalize, softmaxCrossEntropy, spectralNorm (one power-iteration step as
 torch.nn.utils.spectral_norm: v = normalise(W^T u), u = normalise(W v), sigma = u.W v, u and v
 constants for the gradient), translate and colorJitter (DiffAugment's published transforms with
-given per-image factors).
+given per-image factors), modulate (x * scale[n, c] + shift[n, c], conditional batch norm's affine).
 """
 import torch
 import torch.nn.functional as F
@@ -59,6 +59,8 @@ def main():
     write("colorJitter", [case("color", {"x": randn(3, 3, 4, 5), "brightness": randn(3, scale=0.3),
                                          "saturation": randn(3).abs(), "contrast": randn(3).abs() + 0.5},
                                color, grad=["x"])])
+    write("modulate", [case("modulate", {"x": randn(3, 4, 2, 5), "scale": randn(3, 4), "shift": randn(3, 4)},
+                            lambda x, scale, shift: x * scale[:, :, None, None] + shift[:, :, None, None])])
 
 
 if __name__ == "__main__":

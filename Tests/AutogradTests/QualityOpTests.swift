@@ -88,6 +88,16 @@ final class QualityOpTests: XCTestCase {
         XCTAssertEqual(try x.translated(dx: [9, 0, 0, 0], dy: [0, 0, 0, 0]).scalars.prefix(60).allSatisfy { $0 == 0 }, true)
     }
 
+    // Fixtures/modulate.json: scripts/make_quality_fixtures.py
+    func testModulated() throws {
+        let c = try Fixture("modulate").named("modulate")
+        let x = try c.tensor("x", requiresGrad: true), scale = try c.tensor("scale", requiresGrad: true)
+        let shift = try c.tensor("shift", requiresGrad: true)
+        try c.check([("x", x), ("scale", scale), ("shift", shift)]) { try x.modulated(scale: scale, shift: shift) }
+        try gradCheck("modulate", [x, scale, shift]) { try x.modulated(scale: scale, shift: shift) }
+        XCTAssertThrowsError(try x.modulated(scale: shift.reshaped([4, 3]), shift: shift))
+    }
+
     // Fixtures/colorJitter.json: scripts/make_quality_fixtures.py
     func testColorJittered() throws {
         let c = try Fixture("colorJitter").named("color")

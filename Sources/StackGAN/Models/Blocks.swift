@@ -106,8 +106,7 @@ public final class ConditionalAffine: Layer {
 
     /// h * scale + shift, each [N, C] spread over h's [N, C, H, W] grid.
     static func apply(_ m: Modulation, to h: Tensor) throws -> Tensor {
-        let (height, width) = (h.shape[2], h.shape[3])
-        return try h.multiplying(m.scale.tiled(height: height, width: width)).adding(m.shift.tiled(height: height, width: width))
+        try h.modulated(scale: m.scale, shift: m.shift)
     }
 
     public var namedTensors: [NamedTensor] { gamma.namedTensors(prefix: "gamma") + beta.namedTensors(prefix: "beta") }
