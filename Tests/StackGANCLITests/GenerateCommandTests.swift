@@ -302,7 +302,25 @@ final class GenerateCommandTests: XCTestCase {
 
         result = run(bare, stageOne: wide.path, out: "another-width")
         XCTAssertEqual(result.code, 1)
-        XCTAssertTrue(result.error.contains(wide.path) && result.error.contains("[384, 8, 8, 8]"), result.error)
+        XCTAssertTrue(result.error.contains(wide.path) && result.error.contains("model.gf_dim 8"), result.error)
+
+        // A Stage-I with conditional batch norm, which this Stage-II config's Stage-I lacks: refused
+        // as a separate Stage-I, and as the Stage-I stored inside a Stage-II checkpoint.
+        var modulatedConfig = try Checkpoint(path: stageOnePath).config
+        modulatedConfig.model.generatorConditioning = .everyBlock
+        let modulatedStageOne = Stage1Generator(config: modulatedConfig.model, using: &rng)
+        let modulated = folder.appendingPathComponent("modulated.safetensors")
+        try SafeTensors.write(modulatedStageOne.namedTensors(prefix: "generator"),
+                              metadata: ["config": try ConfigLoader.yaml(modulatedConfig), "family": "stackgan", "stage": "1"], to: modulated)
+        result = run(bare, stageOne: modulated.path, out: "another-conditioning")
+        XCTAssertEqual(result.code, 1)
+        XCTAssertTrue(result.error.contains(modulated.path) && result.error.contains("model.generator_conditioning every_block"), result.error)
+        let mismatched = folder.appendingPathComponent("mismatched.safetensors")
+        try SafeTensors.write(Stage2Generator(config: config.model, stageOne: modulatedStageOne, using: &rng).namedTensors(prefix: "generator"),
+                              metadata: metadata, to: mismatched)
+        result = run(mismatched, stageOne: nil, out: "mismatched")
+        XCTAssertEqual(result.code, 1)
+        XCTAssertTrue(result.error.contains(mismatched.path) && result.error.contains("STAGE1_G.condition1"), result.error)
 
         // The check runs even when the checkpoint has its own Stage-I.
         result = run(full, stageOne: wide.path, out: "another-width-full")

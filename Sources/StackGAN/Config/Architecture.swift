@@ -113,7 +113,15 @@ public struct Architecture: Equatable, Sendable {
     }
 
     /// The widths a Stage-I generator must share with a Stage-II built on it.
-    var stageOneWidths: [Int] { [model.embeddingDimension, model.noiseDimension, model.conditionDimension, model.generatorWidth] }
+    /// What a Stage-I generator reads of `model`, by key. Stage-II builds its frozen Stage-I from its
+    /// own config (when a checkpoint holds `STAGE1_G.*`), so a Stage-I checkpoint must agree on each.
+    var stageOneSettings: [(key: String, value: String)] {
+        let m = model
+        return [("model.embedding_dim", "\(m.embeddingDimension)"), ("model.z_dim", "\(m.noiseDimension)"),
+                ("model.condition_dim", "\(m.conditionDimension)"), ("model.gf_dim", "\(m.generatorWidth)"),
+                ("model.ca_activation", m.caActivation.rawValue), ("model.embedding_scale", "\(m.embeddingScale)"),
+                ("model.generator_conditioning", m.generatorConditioning.rawValue)]
+    }
 
     /// Widths are bounded so that a typo cannot ask for gigabytes of weights (published: E 1024,
     /// z 100, c 128, ngf 128, ndf 64, R 4).

@@ -84,6 +84,15 @@ public struct Checkpoint {
         }
         var rng = RandomGenerator(seed: 0)  // every tensor is overwritten below
         let generator = architecture.makeGenerator(stageOne: hasOwnStageOne ? nil : separate, using: &rng)
+        if hasOwnStageOne {
+            // assign() tolerates extra tensors; a stored Stage-I with tensors this config's Stage-I
+            // has no place for (e.g. `condition1.*` of generator_conditioning every_block) would
+            // otherwise load as another model, silently.
+            let known = Set(generator.namedTensors.map { "\(prefix).\($0.name)" })
+            if let stray = file.tensors.keys.sorted().first(where: { $0.hasPrefix("\(prefix).STAGE1_G.") && !known.contains($0) }) {
+                throw CheckpointError(path: path, message: "holds \(stray), which the Stage-I its config describes has no place for: its model settings differ from the Stage-I it was trained on")
+            }
+        }
         // A separate Stage-I is already loaded; only Stage-II's own tensors come from this file.
         try file.assign(prefix, into: generator.namedTensors.filter { hasOwnStageOne || !$0.name.hasPrefix("STAGE1_G.") })
         var discriminator: (any TextImageDiscriminator)?
@@ -117,14 +126,15 @@ public struct TrainedModels {
         return discriminator
     }
 
-    /// This Stage-I generator, for a Stage-II `architecture` built on it: family, stage and widths must fit.
+    /// This Stage-I generator, for a Stage-II `architecture` built on it: family, stage and every
+    /// `stageOneSettings` value must fit.
     func stageOne(for architecture: Architecture) throws -> Stage1Generator {
         let path = file.path, own = self.architecture
         guard own.family == .stackgan, own.stage == .one, let stageOne = generator as? Stage1Generator else {
             throw CheckpointError(path: path, message: "is a \(own.family.rawValue) stage \(own.stage.rawValue) checkpoint; Stage-II needs a StackGAN Stage-I one")
         }
-        guard own.stageOneWidths == architecture.stageOneWidths && own.model.caActivation == architecture.model.caActivation else {
-            throw CheckpointError(path: path, message: "Stage-I model (embedding_dim, z_dim, condition_dim, gf_dim) = \(own.stageOneWidths) differs from this config's \(architecture.stageOneWidths)")
+        for (mine, theirs) in zip(own.stageOneSettings, architecture.stageOneSettings) where mine.value != theirs.value {
+            throw CheckpointError(path: path, message: "Stage-I model has \(mine.key) \(mine.value), but this Stage-II config has \(theirs.value): set it to the Stage-I run's")
         }
         return stageOne
     }
