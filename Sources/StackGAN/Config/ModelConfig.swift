@@ -63,12 +63,12 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     /// discriminator has no batch norm, as SNGAN's. Off as published.
     public var spectralNorm = false
     /// `stage2_residual`: Stage-II draws a correction to its Stage-I input instead of a new image:
-    /// image = tanh(img(h) + artanh(up4(Stage-I image))), so it starts as the nearest-upsampled
-    /// Stage-I image and keeps its colours and layout while it learns detail. Off as published
+    /// image = up4(Stage-I image) + img(h), so it starts near the nearest-upsampled Stage-I image
+    /// and keeps its colours and layout while it learns detail. Off as published
     /// (StackGAN's Stage-II draws the 256x256 image from scratch).
     public var stage2Residual = false
-    /// `generator_conditioning` (Stage-I generator only; Stage-II reads its Stage-I from that
-    /// checkpoint's own config): see `GeneratorConditioning`. `input` as published.
+    /// `generator_conditioning` (Stage-I generator only; a Stage-II config builds its frozen Stage-I
+    /// with it, so it must be its Stage-I run's): see `GeneratorConditioning`. `input` as published.
     public var generatorConditioning = GeneratorConditioning.input
 
     enum CodingKeys: String, CodingKey {

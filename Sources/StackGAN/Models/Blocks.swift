@@ -79,7 +79,7 @@ public final class UpBlock: Layer {
     public func callAsFunction(_ x: Tensor, modulation: ConditionalAffine.Modulation? = nil, training: Bool) throws -> Tensor {
         let h = x.shape[2] >= 16 ? try x.upsampledConv3x3(weight: conv.weight) : try conv(x.upsampleNearest2x())
         let normed = try norm(h, training: training)
-        return try (modulation.map { try ConditionalAffine.apply($0, to: normed) } ?? normed).relu()
+        return try (modulation.map { try normed.modulated(scale: $0.scale, shift: $0.shift) } ?? normed).relu()
     }
 
     public var namedTensors: [NamedTensor] { conv.namedTensors(prefix: "1") + norm.namedTensors(prefix: "2") }
@@ -102,11 +102,6 @@ public final class ConditionalAffine: Layer {
     /// Scale and shift [N, C] for `code` [N, c].
     public func callAsFunction(_ code: Tensor) throws -> Modulation {
         (try gamma(code).adding(1), try beta(code))
-    }
-
-    /// h * scale + shift, each [N, C] spread over h's [N, C, H, W] grid.
-    static func apply(_ m: Modulation, to h: Tensor) throws -> Tensor {
-        try h.modulated(scale: m.scale, shift: m.shift)
     }
 
     public var namedTensors: [NamedTensor] { gamma.namedTensors(prefix: "gamma") + beta.namedTensors(prefix: "beta") }

@@ -74,7 +74,8 @@ public final class Stage1Generator: TextToImageGenerator {
 /// The frozen Stage-I generator (`STAGE1_G.*`, same z, eval mode, no gradients) makes [N, 3, 64, 64];
 /// `encoder` conv3x3 ReLU, down BN ReLU, down BN ReLU -> [N, 4ngf, 16, 16]; its own CA code tiled to
 /// 16x16 and concatenated after the image features; `hr_joint` conv3x3 BN ReLU; R `residual` blocks;
-/// `upsample1..4` -> [N, ngf/4, 256, 256]; `img` conv3x3 to 3, tanh.
+/// `upsample1..4` -> [N, ngf/4, 256, 256]; `img` conv3x3 to 3, tanh (or, with `stage2_residual`,
+/// added to the upsampled Stage-I image: see `corrected`).
 ///
 /// Stage-I's tensors are listed in `namedTensors` (checkpoints hold them, as StackGAN-Pytorch's do)
 /// but as buffers, so `parameters` (the optimizer's list) is Stage-II's own only.
@@ -126,25 +127,25 @@ public final class Stage2Generator: TextToImageGenerator {
         var h = try jointNorm(joint(Tensor.concatChannels([encoded, tiled])), training: training).relu()
         for block in residual { h = try block(h, training: training) }
         for block in upsample { h = try block(h, training: training) }
-        var logits = try img(h)
-        if config.stage2Residual { logits = try logits.adding(Self.upsampledLogits(lowResolution, to: logits.shape[2])) }
-        return GeneratorOutput(image: logits.tanh(), mu: code.mu, logVariance: code.logVariance,
+        let out = try img(h)
+        let image = config.stage2Residual ? try Self.corrected(lowResolution, by: out) : try out.tanh()
+        return GeneratorOutput(image: image, mu: code.mu, logVariance: code.logVariance,
                                condition: discriminatorCondition(config, embedding: embedding, mu: code.mu),
                                stageOneImage: lowResolution)
     }
 
-    /// artanh of the Stage-I image [N, 3, 64, 64] (clamped to +-0.999: tanh's saturated ends),
-    /// nearest-upsampled to [N, 3, size, size]: the tanh input that reproduces it. A constant.
-    static func upsampledLogits(_ image: Tensor, to size: Int) throws -> Tensor {
-        try withoutGradients {
-            let values = image.scalars.map { v -> Float in
-                let c = min(max(v, -0.999), 0.999)
-                return 0.5 * Foundation.log((1 + c) / (1 - c))
-            }
-            var x = try Tensor(shape: image.shape, scalars: values)
-            while x.shape[2] < size { x = try x.upsampleNearest2x() }
+    /// `stage2_residual`: the Stage-I image [N, 3, s, s], nearest-upsampled to the correction's
+    /// [N, 3, S, S], plus the correction, in pixel space and without a squashing function. Adding
+    /// it inside the tanh instead (tanh(correction + artanh(up(image)))) passed almost no gradient
+    /// where Stage-I is saturated (tanh' = 0.002 at artanh(0.999)), which is most pixels of a
+    /// flat background: measured, 1500 steps left every Stage-II image equal to its input.
+    static func corrected(_ image: Tensor, by correction: Tensor) throws -> Tensor {
+        let up = try withoutGradients {
+            var x = image
+            while x.shape[2] < correction.shape[2] { x = try x.upsampleNearest2x() }
             return x
         }
+        return try correction.adding(up)
     }
 
     /// Draws Stage-I's eps, then Stage-II's (StackGAN-Pytorch's order).
