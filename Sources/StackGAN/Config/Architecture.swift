@@ -112,7 +112,6 @@ public struct Architecture: Equatable, Sendable {
         stage == .one ? \.model.stage1Head : \.model.stage2Head
     }
 
-    /// The widths a Stage-I generator must share with a Stage-II built on it.
     /// What a Stage-I generator reads of `model`, by key. Stage-II builds its frozen Stage-I from its
     /// own config (when a checkpoint holds `STAGE1_G.*`), so a Stage-I checkpoint must agree on each.
     var stageOneSettings: [(key: String, value: String)] {
