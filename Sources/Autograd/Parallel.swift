@@ -1,13 +1,14 @@
-import Dispatch
 import Foundation
+import Kernels
 
-/// Splits `0..<count` into one contiguous chunk per core for elementwise loops. Small tensors run
-/// inline: a dispatch costs more than a few thousand multiply-adds.
+/// Splits `0..<count` into one contiguous chunk per thread for elementwise loops, on the threads
+/// oneDNN uses (`parallelFor`). Small tensors run inline: waking a thread costs more than a few
+/// thousand multiply-adds.
 public func parallelChunks(_ count: Int, minimumPerChunk: Int = 1 << 15, _ body: (Range<Int>) -> Void) {
-    let chunks = min(ProcessInfo.processInfo.activeProcessorCount, max(1, count / minimumPerChunk))
+    let chunks = min(parallelThreads, max(1, count / minimumPerChunk))
     guard chunks > 1 else { body(0..<count); return }
     let size = (count + chunks - 1) / chunks
-    DispatchQueue.concurrentPerform(iterations: chunks) { i in
+    parallelFor(chunks) { i in
         let start = i * size
         body(start..<min(count, start + size))
     }

@@ -8,3 +8,7 @@ static inline void *cdnnl_memory_none(void) { return DNNL_MEMORY_NONE; }
 // libgomp, which oneDNN runs its threads on: a primitive can be held to the calling thread.
 int omp_get_max_threads(void);
 void omp_set_num_threads(int);
+int omp_get_thread_num(void);
+int omp_get_num_threads(void);
+// What `#pragma omp parallel num_threads(n)` compiles to under GCC: runs fn(data) on a team of n.
+void GOMP_parallel(void (*fn)(void *), void *data, unsigned num_threads, unsigned flags);

@@ -1,3 +1,4 @@
+import CDNNL
 import XCTest
 @testable import Kernels
 
@@ -49,6 +50,30 @@ final class KernelsTests: XCTestCase {
             try Conv2dKernel.backwardWeights(g, input: x, gradOutput: dy, gradWeight: &dw, gradBias: nil)
         }
         assertClose(dw, expected.weight, "backward weights \(g)")
+    }
+
+    func testParallelForVisitsEveryIndexOnceOnOpenMPThreads() {
+        for count in [0, 1, 2, 3, 17, 1000] {
+            var visits = [Int](repeating: 0, count: count)
+            var threads = Set<Int>()
+            let lock = NSLock()
+            visits.withUnsafeMutableBufferPointer { v in
+                parallelFor(count) { i in
+                    v[i] += 1
+                    lock.lock(); threads.insert(Int(omp_get_thread_num())); lock.unlock()
+                }
+            }
+            XCTAssertEqual(visits, [Int](repeating: 1, count: count), "count \(count)")
+            XCTAssertEqual(threads.count, min(count, parallelThreads), "threads used for \(count) items")
+        }
+        // Inside a parallel region a nested call runs on the calling thread, all of it.
+        var inner = [Int](repeating: 0, count: 2 * 50)
+        inner.withUnsafeMutableBufferPointer { v in
+            parallelFor(2) { outer in
+                parallelFor(50) { i in v[outer * 50 + i] = omp_get_thread_num() == 0 && omp_get_num_threads() == 1 ? 1 : 0 }
+            }
+        }
+        XCTAssertEqual(inner, [Int](repeating: 1, count: 100))
     }
 
     func testConvolutionMatchesLoopsInEveryLayoutAndAlgorithm() throws {
