@@ -61,6 +61,20 @@ final class ElementwiseOpTests: XCTestCase {
         try checkSmooth("tanh", { $0.tanh() }, derivative: { 1 / (Foundation.cosh($0) * Foundation.cosh($0)) })
     }
 
+    /// The 16-lane rational tanh against Double's over the float range that matters, both sides
+    /// of the 4e-4 and 7.9 switches, lanes and the scalar tail alike (17 elements); NaN stays NaN.
+    func testTanhAgainstDoubleEverywhere() throws {
+        var worst = 0.0
+        for start in stride(from: -12.0, to: 12.0, by: 0.0173) {
+            let sweep: [Float] = (0..<17).map { (k: Int) -> Float in Float(start + Double(k * (k % 5)) * 1e-3) }
+            let xs: [Float] = sweep + [1e-5, -3e-4, 4.1e-4, 7.9, -7.91, 20]
+            let y = try Tensor(shape: [xs.count], scalars: xs).tanh().scalars
+            for (x, v) in zip(xs, y) { worst = max(worst, abs(Double(v) - Foundation.tanh(Double(x)))) }
+        }
+        XCTAssertLessThan(worst, 5e-7)
+        XCTAssertTrue(try Tensor(shape: [2], scalars: [.nan, 0.5]).tanh().scalars[0].isNaN)
+    }
+
     // Fixtures/sigmoid.json: scripts/make_torch_fixtures.py (|x| up to ~10: both tails)
     func testSigmoid() throws {
         try checkSmooth("sigmoid", { $0.sigmoid() }, derivative: { x in
