@@ -4,7 +4,9 @@
 # PyTorch: CPU autocast to torch.bfloat16), alternating the four so machine noise hits all of them.
 # bf16 rows are left out on a CPU without bf16 instructions. Installs PyTorch (CPU) into
 # .venv-bench on first use.
-#   bash scripts/bench_vs_pytorch.sh [iterations]
+#   bash scripts/bench_vs_pytorch.sh [iterations] [rounds]
+#   (rounds > 1: each measurement alternates the two sides that many times and the row shows the
+#   medians: single runs of either side move by 20-40% between minutes on a shared VM)
 #   STACKGAN_BIN=.build/release/stackgan BENCH_PYTHON=/path/to/python bash scripts/bench_vs_pytorch.sh
 #   WIDTHS=shapes bash scripts/bench_vs_pytorch.sh   # Stage-I only, at configs/shapes_stage1.yml's widths
 #     (gf 16, df 16, z 32, c 64, E 384, batch 32) with the published recipe on both sides
@@ -15,6 +17,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 iterations=${1:-3}
+rounds=${2:-1}
 threads=${OMP_NUM_THREADS:-$(nproc)}
 export OMP_NUM_THREADS=$threads
 python=${BENCH_PYTHON:-.venv-bench/bin/python}
@@ -46,18 +49,26 @@ precisions="fp32"
 echo "$peaks" | grep -q "bf16 2048^3 peak (1x1 conv)" && precisions="fp32 bf16"
 printf "%-18s %-5s %9s %9s %7s %9s %16s %16s %9s %9s\n" "measurement" "" "torch" "swift" "ratio" "model" "torch" "swift" "torch" "swift"
 printf "%-18s %-5s %9s %9s %7s %9s %16s %16s %9s %9s\n" "" "" "img/s" "img/s" "" "GFLOP" "GFLOP/s (%peak)" "GFLOP/s (%peak)" "RSS MiB" "RSS MiB"
+median() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 for what in train generate; do
     for stage in $stages; do
         for precision in $precisions; do
-            t=$($python scripts/reference/bench_torch.py $what --stage $stage --iterations "$iterations" --precision $precision ${torch_widths[@]+"${torch_widths[@]}"})
-            s=$($bin bench $what --stage $stage --iterations "$iterations" --precision $precision ${swift_widths[@]+"${swift_widths[@]}"})
-            ti=$(field "$t" "images/s"); si=$(field "$s" "images/s")
-            ts=$(echo "$t" | sed -E 's/.*: ([0-9.]+) s\/.*/\1/'); ss=$(echo "$s" | sed -E 's/.*: ([0-9.]+) s\/.*/\1/')
-            gf=$(field "$t" "GFLOP  peak"); tr=$(field "$t" "MiB"); sr=$(echo "$s" | sed -E 's/.*peak RSS ([0-9]+) MiB.*/\1/')
+            tis=""; sis=""; tss=""; sss=""; trs=""; srs=""
+            for _ in $(seq "$rounds"); do
+                t=$($python scripts/reference/bench_torch.py $what --stage $stage --iterations "$iterations" --precision $precision ${torch_widths[@]+"${torch_widths[@]}"})
+                s=$($bin bench $what --stage $stage --iterations "$iterations" --precision $precision ${swift_widths[@]+"${swift_widths[@]}"})
+                tis="$tis $(field "$t" "images/s")"; sis="$sis $(field "$s" "images/s")"
+                tss="$tss $(echo "$t" | sed -E 's/.*: ([0-9.]+) s\/.*/\1/')"; sss="$sss $(echo "$s" | sed -E 's/.*: ([0-9.]+) s\/.*/\1/')"
+                trs="$trs $(field "$t" "MiB")"; srs="$srs $(echo "$s" | sed -E 's/.*peak RSS ([0-9]+) MiB.*/\1/')"
+                gf=$(field "$t" "GFLOP  peak")
+                echo "    $t"; echo "    $s"
+            done
+            ti=$(echo $tis | median); si=$(echo $sis | median); ts=$(echo $tss | median); ss=$(echo $sss | median)
+            tr=$(echo $trs | tr ' ' '\n' | sort -n | tail -1); sr=$(echo $srs | tr ' ' '\n' | sort -n | tail -1)
             rate() { calc "f'{$gf / $1:.0f} ({100 * $gf / $1 / $peak:.0f}%)'"; }
             printf "%-18s %-5s %9s %9s %7s %9s %16s %16s %9s %9s\n" "$what stage $stage" "$precision" "$ti" "$si" \
                 "$(calc "f'{$si / $ti:.2f}x'")" "$gf" "$(rate "$ts")" "$(rate "$ss")" "$tr" "$sr"
-            echo "    $t"; echo "    $s"
+            [ "$rounds" -gt 1 ] && echo "    rounds, images/s: torch$tis; swift$sis"
         done
     done
 done
