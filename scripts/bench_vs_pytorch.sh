@@ -68,7 +68,7 @@ for what in train generate; do
             rate() { calc "f'{$gf / $1:.0f} ({100 * $gf / $1 / $peak:.0f}%)'"; }
             printf "%-18s %-5s %9s %9s %7s %9s %16s %16s %9s %9s\n" "$what stage $stage" "$precision" "$ti" "$si" \
                 "$(calc "f'{$si / $ti:.2f}x'")" "$gf" "$(rate "$ts")" "$(rate "$ss")" "$tr" "$sr"
-            [ "$rounds" -gt 1 ] && echo "    rounds, images/s: torch$tis; swift$sis"
+            if [ "$rounds" -gt 1 ]; then echo "    rounds, images/s: torch$tis; swift$sis"; fi
         done
     done
 done

@@ -6,8 +6,8 @@ import StackGANCLI
 // starved the threads with work (measured: a short run 8x slower), so they sleep (PASSIVE) after
 // a short spin (GOMP_SPINCOUNT 30000, a tenth of the default) that bridges the gap to the next
 // kernel: main job 239 -> 298 images/s against sleeping at once (AMD Zen 4, 2 cores). Several
-// ranks on one node share its cores, so there they sleep at once. libgomp reads these only when it loads, before
-// main, so set them and re-execute once; values the user set are kept.
+// ranks on one node share its cores, so there they sleep at once. libgomp reads these only when
+// it loads, before main, so set them and re-execute once; values the user set are kept.
 let environment = ProcessInfo.processInfo.environment
 if environment["OMP_WAIT_POLICY"] == nil {
     setenv("OMP_WAIT_POLICY", "PASSIVE", 1)

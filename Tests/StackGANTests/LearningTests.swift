@@ -7,7 +7,7 @@ import XCTest
 /// classifier of `stackgan evaluate` (trained on real images, cached under runs/.classifiers).
 ///
 /// Trains the README's main job, configs/shapes_stage1.yml (seeded, so deterministic on a given
-/// build), for its first 800 of 4000 steps so the test stays under about 3 minutes on 2 cores,
+/// build), for its first 800 of 5000 steps so the test stays under about 3 minutes on 2 cores,
 /// then scores the checkpoint with `Evaluator` on the 200 test examples x 5 captions.
 final class LearningTests: XCTestCase {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
