@@ -6,7 +6,8 @@ public var parallelThreads: Int { Int(omp_get_max_threads()) }
 /// Runs `body(i)` for every `i` in `0..<count`, spread over OpenMP's threads: the same team that
 /// runs oneDNN's primitives. With a second pool (libdispatch) beside it, each pool's threads had to
 /// sleep between calls so as not to starve the other's, and every convolution and elementwise loop
-/// paid a futex wake-up (~500 context switches a main-job step). One pool can spin briefly instead.
+/// paid a futex wake-up (~480 context switches a step at the main job's widths). One pool can
+/// spin briefly instead.
 /// Called inside another `parallelFor`, it runs on the calling thread.
 public func parallelFor(_ count: Int, _ body: (Int) -> Void) {
     guard count > 1 else { if count == 1 { body(0) }; return }
