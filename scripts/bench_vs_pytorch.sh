@@ -18,6 +18,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 iterations=${1:-3}
 rounds=${2:-1}
+for arg in iterations rounds; do
+    [[ "${!arg}" =~ ^[1-9][0-9]{0,3}$ ]] || { echo "bench_vs_pytorch.sh: $arg must be a whole number from 1 to 9999, got '${!arg}'" >&2; exit 2; }
+done
 threads=${OMP_NUM_THREADS:-$(nproc)}
 export OMP_NUM_THREADS=$threads
 python=${BENCH_PYTHON:-.venv-bench/bin/python}
