@@ -198,6 +198,37 @@ def training():
                         "tensors": tensors, "inputs": set(params) | {"x", "labels"}}])
 
 
+def pair_ops():
+    """The ops that score every image of a batch against every caption (own seed: added later)."""
+    torch.manual_seed(1)
+    # Autograd's pairwiseSum: example i * Nb + j is a_i + b_j.
+    write("pairwiseSum", [case("pairs", {"a": randn(3, 2, 2, 2), "b": randn(4, 2, 2, 2)},
+                               lambda a, b: (a[:, None] + b[None, :]).reshape(12, 2, 2, 2))])
+    write("transpose", [case("matrix", {"x": randn(3, 5)}, lambda x: x.t())])
+
+    def neighbour_mix(x, logits, window, bias):
+        # Autograd's neighbourMix: softmax over the window's taps (centre + bias) of the small
+        # image's pixels around the one containing each output pixel, clamped at the border.
+        n, c, s, _ = x.shape
+        big = logits.shape[2]
+        f, r = big // s, window // 2
+        offset = torch.zeros(window * window, dtype=torch.float64)
+        offset[window * window // 2] = bias
+        a = torch.softmax(logits + offset[None, :, None, None], dim=1)
+        rows = torch.arange(big) // f
+        out = 0
+        for t in range(window * window):
+            sy = (rows + t // window - r).clamp(0, s - 1)
+            sx = (rows + t % window - r).clamp(0, s - 1)
+            out = out + a[:, t:t + 1] * x[:, :, sy][:, :, :, sx]
+        return out
+    write("neighbourMix", [
+        case("window3", {"x": randn(2, 3, 3, 3), "logits": randn(2, 9, 12, 12)},
+             lambda x, logits: neighbour_mix(x, logits, 3, 1.5), params={"window": 3, "centreBias": 1.5}),
+        case("window5", {"x": randn(1, 2, 4, 4), "logits": randn(1, 25, 8, 8)},
+             lambda x, logits: neighbour_mix(x, logits, 5, 0.0), params={"window": 5, "centreBias": 0})])
+
+
 if __name__ == "__main__":
     os.makedirs(ROOT, exist_ok=True)
     torch.manual_seed(0)
@@ -206,3 +237,4 @@ if __name__ == "__main__":
     shapes()
     layers()
     training()
+    pair_ops()

@@ -16,8 +16,14 @@ public final class Linear: Layer {
 
     /// `training` advances spectral normalisation's power iteration (no effect on a plain linear).
     public func callAsFunction(_ x: Tensor, training: Bool = false) throws -> Tensor {
-        let w = try spectralU.map { try weight.spectralNormalized(u: $0, powerIteration: training) } ?? weight
+        let w = try effectiveWeight(powerIteration: training)
         return try x.linear(weight: w, bias: bias)
+    }
+
+    /// The weight it applies: `weight`, or with spectral normalisation weight / sigma(weight)
+    /// (`powerIteration` advances u, as a training forward does).
+    public func effectiveWeight(powerIteration: Bool) throws -> Tensor {
+        try spectralU.map { try weight.spectralNormalized(u: $0, powerIteration: powerIteration) } ?? weight
     }
 
     public var namedTensors: [NamedTensor] {

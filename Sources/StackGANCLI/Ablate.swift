@@ -54,7 +54,6 @@ struct Ablate: ParsableCommand {
         let ablation = try Ablation(config: experiment, heads: headList, techniques: techniqueSets, seeds: (0..<seeds).map { experiment.train.seed &+ UInt64($0) },
                                     steps: steps, outputDirectory: folder, evaluator: evaluator,
                                     evaluationOptions: EvaluationOptions(samplesPerCaption: samplesPerCaption, limit: limit))
-        if !ablation.skipped.isEmpty { printLine("ablation: skipping \(ablation.skipped.joined(separator: ", ")) (the architecture rejects them)") }
         let outcome = Result { try ablation.run(log: printLine) }
         if AblationReport.isAblation(folder) { refreshReport(folder) }  // the runs that finished, even after a failure
         let runs = try outcome.get()

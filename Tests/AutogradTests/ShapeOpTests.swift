@@ -51,6 +51,44 @@ final class ShapeOpTests: XCTestCase {
         try gradCheck("tile", [x]) { try x.tiled(height: height, width: width) }
     }
 
+    // Fixtures/pairwiseSum.json: scripts/make_torch_fixtures.py (a [3,...] + b [4,...] -> [12,...])
+    func testPairwiseSum() throws {
+        let c = try Fixture("pairwiseSum").named("pairs")
+        let (a, b) = (try c.tensor("a", requiresGrad: true), try c.tensor("b", requiresGrad: true))
+        try c.check([("a", a), ("b", b)]) { try Tensor.pairwiseSum(a, b) }
+        try gradCheck("pairwiseSum", [a, b]) { try Tensor.pairwiseSum(a, b) }
+        XCTAssertThrowsError(try Tensor.pairwiseSum(a, Tensor(repeating: 0, shape: [4, 2, 2, 3])))
+    }
+
+    // Fixtures/neighbourMix.json: scripts/make_torch_fixtures.py (3x3 window, x4, centre bias 1.5;
+    // 5x5 window, x2, reaching past the border)
+    func testNeighbourMix() throws {
+        for name in ["window3", "window5"] {
+            let c = try Fixture("neighbourMix").named(name)
+            let (x, logits) = (try c.tensor("x", requiresGrad: true), try c.tensor("logits", requiresGrad: true))
+            let (window, bias) = (Int(try c.param("window")), Float(try c.param("centreBias")))
+            try c.check([("x", x), ("logits", logits)]) { try x.neighbourMix(logits: logits, window: window, centreBias: bias) }
+            try gradCheck("neighbourMix \(name)", [x, logits]) { try x.neighbourMix(logits: logits, window: window, centreBias: bias) }
+        }
+        // Peaked logits pick one pixel: all weight on the right-hand neighbour shifts the image left.
+        let image = try Tensor(shape: [1, 1, 2, 2], scalars: [1, 2, 3, 4])
+        var peaked = [Float](repeating: -50, count: 9 * 16)
+        for p in 0..<16 { peaked[5 * 16 + p] = 50 }  // tap 5 = (dy 0, dx +1)
+        let shifted = try image.neighbourMix(logits: Tensor(shape: [1, 9, 4, 4], scalars: peaked), window: 3)
+        XCTAssertEqual(shifted.scalars, [2, 2, 2, 2, 2, 2, 2, 2, 4, 4, 4, 4, 4, 4, 4, 4])
+        XCTAssertThrowsError(try image.neighbourMix(logits: Tensor(repeating: 0, shape: [1, 4, 4, 4]), window: 2))
+        XCTAssertThrowsError(try image.neighbourMix(logits: Tensor(repeating: 0, shape: [1, 9, 5, 5]), window: 3))
+    }
+
+    // Fixtures/transpose.json: scripts/make_torch_fixtures.py ([3, 5] -> [5, 3])
+    func testTransposed() throws {
+        let c = try Fixture("transpose").named("matrix")
+        let x = try c.tensor("x", requiresGrad: true)
+        try c.check([("x", x)]) { try x.transposed() }
+        try gradCheck("transpose", [x]) { try x.transposed() }
+        XCTAssertThrowsError(try Tensor(repeating: 0, shape: [2, 2, 2]).transposed())
+    }
+
     // Fixtures/batchSlice.json: scripts/make_torch_fixtures.py (x[1:4]; torch.roll by -1 and by 7)
     func testSlicedAndRolledBatch() throws {
         let fixture = try Fixture("batchSlice")

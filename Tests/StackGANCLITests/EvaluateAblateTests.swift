@@ -65,6 +65,13 @@ final class EvaluateAblateTests: XCTestCase {
         let real = try XCTUnwrap(json["attributes_real"] as? [String: Double])
         XCTAssertEqual(Set(real.keys), Set(attributes.keys))
         for value in Array(attributes.values) + Array(real.values) { XCTAssertTrue((0...1).contains(value)) }
+        // Every shapes caption names the colour by its label; 7 of the 10 templates name the
+        // background, so some of these 60 captions do and some do not.
+        let share = try XCTUnwrap(json["attributes_named_share"] as? [String: Double])
+        XCTAssertEqual(share["color"], 1)
+        XCTAssertTrue((0.3...0.95).contains(try XCTUnwrap(share["background"])), "\(share)")
+        XCTAssertEqual(Set(try XCTUnwrap(json["attributes_named"] as? [String: Double]).keys), Set(attributes.keys))
+        XCTAssertNil(json["detail"], "64 px images have no detail measures")
         let fid = try XCTUnwrap(json["fid"] as? Double)
         XCTAssertTrue(fid.isFinite && fid > 0, "one training step is far from the real images: FID \(fid)")
         let d = try XCTUnwrap(json["discriminator"] as? [String: Double])
@@ -160,8 +167,7 @@ final class EvaluateAblateTests: XCTestCase {
         XCTAssertTrue(bad.error.contains("'dropout'"), bad.error)
 
         let out = try CommandHarness.temporaryFolder(for: self).appendingPathComponent("ablation")
-        // The base config has the contrastive term on, which the split head cannot carry: its
-        // "none" variant runs, its contrastive one is skipped.
+        // Every head carries every technique: nothing is skipped.
         let result = CommandHarness.run(["ablate", "--config", CommandHarness.tinyConfig, "--set", "data.path=\(CommandHarness.dataset)",
                                          "--set", "model.stage1_head=projection", "--set", "loss.contrastive_weight=1",
                                          "--heads", "split,projection", "--techniques", "none,spectral_norm+contrastive",
@@ -170,7 +176,17 @@ final class EvaluateAblateTests: XCTestCase {
         XCTAssertEqual(result.code, 0, result.error)
         let rows = try String(contentsOf: out.appendingPathComponent("summary.csv"), encoding: .utf8).split(separator: "\n").dropFirst()
         XCTAssertEqual(rows.map { $0.split(separator: ",").prefix(2).joined(separator: " ") },
-                       ["split none", "projection none", "projection spectral_norm+contrastive"])
+                       ["split none", "split spectral_norm+contrastive", "projection none", "projection spectral_norm+contrastive"])
+        let split = try CommandHarness.tensors(out.appendingPathComponent("runs/split+spectral_norm+contrastive-seed0/checkpoint.safetensors"))
+        XCTAssertNotNil(split["discriminator.get_uncond_logits.outlogits.0.weight_u"])
+
+        // A variant the architecture rejects stops the ablation before any training, naming the key.
+        let ganCLS = CommandHarness.run(["ablate", "--config", CommandHarness.tinyConfig, "--set", "data.path=\(CommandHarness.dataset)",
+                                         "--set", "family=gan_cls", "--heads", "single", "--techniques", "none,contrastive",
+                                         "--seeds", "1", "--steps", "1", "--out", out.appendingPathComponent("gancls").path])
+        XCTAssertEqual(ganCLS.code, 2, ganCLS.error)
+        XCTAssertTrue(ganCLS.error.contains("single+contrastive") && ganCLS.error.contains("loss.contrastive_weight"), ganCLS.error)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out.appendingPathComponent("gancls/runs").path), "nothing trained")
         // The technique really was on: spectral normalisation's u vectors are in that checkpoint only.
         let on = try CommandHarness.tensors(out.appendingPathComponent("runs/projection+spectral_norm+contrastive-seed0/checkpoint.safetensors"))
         XCTAssertNotNil(on["discriminator.encode_img.0.weight_u"])

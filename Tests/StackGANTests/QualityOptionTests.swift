@@ -28,7 +28,37 @@ final class QualityOptionTests: XCTestCase {
         let logit = try head(features: features, condition: code, training: false).match
         // psi = 0.5 * 10 - 1 * 0 + 0.25 = 5.25; <phi, embed> = 10 * 0.5 + 0 * 14 = 5.
         XCTAssertEqual(logit.scalars, [10.25])
-        XCTAssertEqual(try XCTUnwrap(try head.matchingFeatures(features: features, condition: code, training: false)).image.scalars, [10, 0])
+        // Its contrastive scores are cosines over the temperature: phi = (10, 0), embed = (0.5, 14).
+        let scores = try XCTUnwrap(try head.pairScores(features: features, condition: code, temperature: 0.5, training: false))
+        let cosine = Float(10 * 0.5) / (10 * (0.25 + 196 as Float).squareRoot())
+        XCTAssertEqual(scores.imageToText.scalars[0], cosine / 0.5, accuracy: 1e-6)
+        XCTAssertEqual(scores.textToImage.scalars[0], cosine / 0.5, accuracy: 1e-6)
+    }
+
+    /// The single and split heads' pair logits are their match logits of every (image, caption)
+    /// pair, with and without spectral norm, and the contrastive term trains through them.
+    func testMatchHeadPairLogitsAreTheMatchLogitsOfEveryPair() throws {
+        for spectralNorm in [false, true] {
+            var rng = RandomGenerator(seed: 4)
+            let head = SplitHead(featureChannels: 8, conditionWidth: 3, spectralNorm: spectralNorm, using: &rng)
+            let (n, features, code) = (3, Tensor.randomNormal([3, 8, 4, 4], using: &rng), Tensor.randomNormal([3, 3], using: &rng))
+            let scores = try XCTUnwrap(try withoutGradients {
+                try head.pairScores(features: features, condition: code, temperature: 0.1, training: false)
+            })
+            XCTAssertEqual(scores.imageToText.shape, [n, n])
+            for i in 0..<n { for j in 0..<n {
+                let one = try withoutGradients {
+                    try head(features: features.slicedBatch(i..<(i + 1)), condition: code.slicedBatch(j..<(j + 1)), training: false).match
+                }
+                XCTAssertEqual(scores.imageToText.scalars[i * n + j], one.scalars[0], accuracy: 1e-5, "image \(i), caption \(j)")
+                XCTAssertEqual(scores.textToImage.scalars[j * n + i], one.scalars[0], accuracy: 1e-5, "caption \(j), image \(i)")
+            } }
+            let loss = try symmetricInfoNCE(try XCTUnwrap(try head.pairScores(features: features, condition: code, temperature: 0.1,
+                                                                              training: true)))
+            try loss.backward()
+            XCTAssertTrue(try XCTUnwrap(head.match.conv.weight.grad).scalars.contains { $0 != 0 }, "the conv trains")
+            XCTAssertNil(head.realness.weight.grad, "the realness logit plays no part")
+        }
     }
 
     func testProjectionDiscriminatorsOfBothFamiliesAndStages() throws {
@@ -85,32 +115,40 @@ final class QualityOptionTests: XCTestCase {
         XCTAssertEqual(best, 1, accuracy: 1e-3)
     }
 
-    func testOneTrainingStepWithEveryOption() throws {
-        var c = experiment
-        c.model.spectralNorm = true
-        c.loss.loss = .hinge
-        (c.loss.contrastiveWeight, c.loss.modeSeekingWeight) = (1, 1)
-        c.train.augment = AugmentTransform.allCases
-        let architecture = try Architecture(c)
-        var rng = RandomGenerator(seed: 6)
-        let (g, d) = (architecture.makeGenerator(using: &rng), architecture.makeDiscriminator(using: &rng))
-        let step = GANStep(generator: g, discriminator: d, architecture: architecture, config: c)
-        let before = d.parameters.map { $0.tensor.scalars }
-        let values = try step(real: Tensor.randomNormal([4, 3, 64, 64], using: &rng), wrong: nil,
-                              embeddings: Tensor.randomNormal([4, 6], using: &rng), using: &rng)
-        for key in ["d_contrastive", "g_contrastive", "g_mode_seeking", "d_real_match", "g_match"] {
-            XCTAssertTrue(try XCTUnwrap(values[key], key).isFinite, key)
+    func testOneTrainingStepWithEveryOptionAndEveryHead() throws {
+        for head in DiscriminatorHead.allCases {
+            var c = experiment
+            c.model.stage1Head = head
+            c.model.spectralNorm = true
+            c.loss.loss = .hinge
+            (c.loss.contrastiveWeight, c.loss.modeSeekingWeight) = (1, 1)
+            c.train.augment = AugmentTransform.allCases
+            let architecture = try Architecture(c)
+            var rng = RandomGenerator(seed: 6)
+            let (g, d) = (architecture.makeGenerator(using: &rng), architecture.makeDiscriminator(using: &rng))
+            let step = GANStep(generator: g, discriminator: d, architecture: architecture, config: c)
+            let before = d.parameters.map { $0.tensor.scalars }
+            let values = try step(real: Tensor.randomNormal([4, 3, 64, 64], using: &rng), wrong: nil,
+                                  embeddings: Tensor.randomNormal([4, 6], using: &rng), using: &rng)
+            for key in ["d_contrastive", "g_contrastive", "g_mode_seeking", "d_real_match", "g_match"] {
+                XCTAssertTrue(try XCTUnwrap(values[key], "\(head): \(key)").isFinite, "\(head): \(key)")
+            }
+            XCTAssertGreaterThan(try XCTUnwrap(values["d_contrastive"]), 0, head.rawValue)
+            XCTAssertNotEqual(d.parameters.map { $0.tensor.scalars }, before, "\(head): the discriminator trained")
         }
-        XCTAssertGreaterThan(try XCTUnwrap(values["d_contrastive"]), 0)
-        XCTAssertNotEqual(d.parameters.map { $0.tensor.scalars }, before, "the discriminator trained")
     }
 
-    func testContrastiveNeedsAHeadWithMatchingFeatures() throws {
+    func testContrastiveWorksWithEveryStackGANHeadAndNotGANCLS() throws {
         var c = experiment
         c.loss.contrastiveWeight = 1
-        XCTAssertNoThrow(try Architecture(c))
-        c.model.stage1Head = .split
+        for head in DiscriminatorHead.allCases {
+            c.model.stage1Head = head
+            XCTAssertNoThrow(try Architecture(c), head.rawValue)
+        }
+        c.family = .ganCLS
+        c.model.stage1Head = .single
         XCTAssertThrowsError(try Architecture(c)) { XCTAssertTrue("\($0)".contains("loss.contrastive_weight"), "\($0)") }
+        c.family = .stackgan
         c.model.stage1Head = .projection
         c.loss.modeSeekingWeight = -1
         XCTAssertThrowsError(try Architecture(c)) { XCTAssertTrue("\($0)".contains("loss.mode_seeking_weight"), "\($0)") }
@@ -157,9 +195,10 @@ final class QualityOptionTests: XCTestCase {
         let small = try XCTUnwrap(out.stageOneImage), big = out.image
         XCTAssertEqual(big.shape, [2, 3, 256, 256])
         var worst: Float = 0
+        let (smallValues, bigValues) = (small.scalars, big.scalars)  // each `scalars` is a copy
         for n in 0..<2 { for ch in 0..<3 { for y in 0..<256 { for x in 0..<256 {
-            let s = small.scalars[((n * 3 + ch) * 64 + y / 4) * 64 + x / 4]
-            let b = big.scalars[((n * 3 + ch) * 256 + y) * 256 + x]
+            let s = smallValues[((n * 3 + ch) * 64 + y / 4) * 64 + x / 4]
+            let b = bigValues[((n * 3 + ch) * 256 + y) * 256 + x]
             worst = max(worst, abs(s - b))
         } } } }
         XCTAssertLessThan(worst, 1e-6, "a zero correction gives the nearest-upsampled Stage-I image")
@@ -170,7 +209,7 @@ final class QualityOptionTests: XCTestCase {
     func testResidualStageTwoPassesTheGradientWhereStageOneIsSaturated() throws {
         let stageOne = try Tensor(shape: [1, 1, 2, 2], scalars: [1, -1, 0.999, 0.2])
         let correction = try Tensor(shape: [1, 1, 4, 4], scalars: (0..<16).map { Float($0) / 100 }, requiresGrad: true)
-        let image = try Stage2Generator.corrected(stageOne, by: correction)
+        let image = try Stage2Generator.corrected(stageOne, by: correction, upsampling: .nearest)
         XCTAssertEqual(image.scalars[0], 1, accuracy: 1e-6)
         XCTAssertEqual(image.scalars[15], 0.2 + 0.15, accuracy: 1e-6)
         try image.sum().backward()

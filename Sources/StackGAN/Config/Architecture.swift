@@ -31,10 +31,23 @@ public struct Architecture: Equatable, Sendable {
             throw bad("model.generator_conditioning", "is \(config.model.generatorConditioning.rawValue); only StackGAN's Stage-I generator reads the code in every block")
         }
         try Self.check(config.loss, head: head, headKey: headKey, bad)
+        if config.loss.contrastiveWeight > 0 && config.family == .ganCLS {
+            throw bad("loss.contrastive_weight", "needs a head that ranks captions for an image; GAN-CLS's head adds the image's and the caption's scores, so every caption ranks the same for every image")
+        }
         if config.loss.stageOneConsistencyWeight > 0 && stage != .two {
             throw bad("loss.stage1_consistency_weight", "ties Stage-II to its Stage-I input; stage is \(stage.rawValue)")
         }
         try Self.check(config.train, stage: stage, bad)
+        let t = config.train
+        try Self.within("train.real_input_fraction", t.realInputFraction, 0...1, bad, note: "0 = off")
+        try Self.within("train.real_input_blur", t.realInputBlur, 0...8, bad, note: "64 px pixels")
+        try Self.within("train.real_input_noise", t.realInputNoise, 0...1, bad)
+        if t.realInputFraction > 0 && stage != .two {
+            throw bad("train.real_input_fraction", "feeds Stage-II real 64 px inputs; stage is \(stage.rawValue)")
+        }
+        if config.loss.reconstructionWeight > 0 && Int(t.realInputFraction * Float(t.batchSize)) < 1 {
+            throw bad("loss.reconstruction_weight", "needs rows refined from real images: train.real_input_fraction x train.batch_size must be at least 1")
+        }
         let d = config.data, size = stage == .two ? 256 : 64
         // Every image is resized to load_size (floats) before the crop: bounded, so that a typo
         // cannot ask for gigabytes per image.
@@ -130,13 +143,18 @@ public struct Architecture: Equatable, Sendable {
         try within("model.condition_dim", m.conditionDimension, 1...4096, bad)
         try within("model.df_dim", m.discriminatorWidth, 1...512, bad)
         // Stage-II's last up-block has ngf/4 channels.
-        guard (4...512).contains(m.generatorWidth), m.generatorWidth % 4 == 0 else {
-            throw bad("model.gf_dim", "must be a multiple of 4 in 4...512, got \(m.generatorWidth)")
+        for (key, width) in [("model.gf_dim", m.generatorWidth), ("model.stage2_gf_dim", m.stageTwoGeneratorWidth)] {
+            guard (4...512).contains(width), width % 4 == 0 else {
+                throw bad(key, "must be a multiple of 4 in 4...512, got \(width)\(key == "model.stage2_gf_dim" ? " (0 = gf_dim)" : "")")
+            }
         }
         guard m.embeddingScale.isFinite, m.embeddingScale > 0 else {
             throw bad("model.embedding_scale", "must be positive and finite, got \(m.embeddingScale)")
         }
         try within("model.residual_blocks", m.residualBlocks, 0...64, bad)
+        guard m.stage2MixWindow == 0 || ((1...9).contains(m.stage2MixWindow) && m.stage2MixWindow % 2 == 1 && m.stage2Residual) else {
+            throw bad("model.stage2_mix_window", "must be 0 (off) or odd in 1...9 with model.stage2_residual true, got \(m.stage2MixWindow)")
+        }
     }
 
     private static func check(_ l: LossConfig, head: DiscriminatorHead, headKey: String,
@@ -144,13 +162,11 @@ public struct Architecture: Equatable, Sendable {
         for (key, value) in [("contrastive_weight", l.contrastiveWeight), ("mode_seeking_weight", l.modeSeekingWeight),
                              ("interpolation_weight", l.interpolationWeight), ("kl_coefficient", l.klCoefficient),
                              ("wrong_weight", l.wrongWeight), ("fake_weight", l.fakeWeight),
-                             ("stage1_consistency_weight", l.stageOneConsistencyWeight)] where !(value >= 0 && value.isFinite) {
+                             ("stage1_consistency_weight", l.stageOneConsistencyWeight),
+                             ("reconstruction_weight", l.reconstructionWeight)] where !(value >= 0 && value.isFinite) {
             throw bad("loss.\(key)", "must be finite and >= 0 (0 = off), got \(value)")
         }
         try within("loss.interpolation_beta", l.interpolationBeta, 0...1, bad)
-        if l.contrastiveWeight > 0 && !head.hasMatchingFeatures {
-            throw bad("loss.contrastive_weight", "needs a head with matching features (projection), but \(headKey) is \(head.rawValue)")
-        }
         guard l.contrastiveTemperature > 0, l.contrastiveTemperature.isFinite else {
             throw bad("loss.contrastive_temperature", "must be positive, got \(l.contrastiveTemperature)")
         }
@@ -184,6 +200,7 @@ public struct Architecture: Equatable, Sendable {
         try within("train.beta1", t.beta1, 0...1, halfOpen: true, bad)
         try within("train.beta2", t.beta2, 0...1, halfOpen: true, bad)
         try within("train.ema_decay", t.emaDecay, 0...1, halfOpen: true, bad, note: "0 = off")
+        try within("train.lr_linear_decay", t.learningRateLinearDecay, 0...1, bad, note: "the share of the steps that decay; 0 = off")
         // The progress grid holds sample_count x samples_per_caption images in memory.
         try within("train.sample_count", t.sampleCount, 1...64, bad)
         try within("train.samples_per_caption", t.samplesPerCaption, 1...64, bad)

@@ -60,11 +60,13 @@ public struct LossConfig: Codable, Equatable, Sendable {
     public var interpolationWeight: Float = 0
     /// `interpolation_beta`: t = beta * t_a + (1 - beta) * t_b.
     public var interpolationBeta: Float = 0.5
-    /// `contrastive_weight`: XMC-GAN's InfoNCE between the discriminator's image feature and its
-    /// caption feature over the batch, for real images in the D step and for fakes in the G step
-    /// (0 = off; needs a head with matching features: projection).
+    /// `contrastive_weight`: XMC-GAN's InfoNCE over the batch's N x N (image, caption) pairs, for
+    /// real images in the D step and for fakes in the G step, from the head's own match score:
+    /// cosine of its image and caption vectors for projection, the match logit for single and
+    /// split (`DiscriminatorHeadLayer.pairScores`). 0 = off; StackGAN heads only.
     public var contrastiveWeight: Float = 0
-    /// `contrastive_temperature`: tau of the InfoNCE logits cos / tau (XMC-GAN: 0.1).
+    /// `contrastive_temperature`: tau of the projection head's scores cos / tau (XMC-GAN: 0.1);
+    /// match logits (single, split) are scores as they are.
     public var contrastiveTemperature: Float = 0.1
     /// `mode_seeking_weight`: MSGAN's term (Mao et al. 2019) in the generator loss, weight /
     /// (mean|G(t, z1) - G(t, z2)| / mean|z1 - z2| + 1e-5): it punishes a generator that draws the
@@ -73,12 +75,16 @@ public struct LossConfig: Codable, Equatable, Sendable {
     /// `stage1_consistency_weight`: Stage-II only; weight of mean |avgpool(Stage-II image) - Stage-I
     /// image| in the generator loss, which keeps the colours and layout Stage-I drew (0 = off).
     public var stageOneConsistencyWeight: Float = 0
+    /// `reconstruction_weight`: Stage-II only; weight of mean |image - real crop| on the rows refined
+    /// from real images (`train.real_input_fraction`).
+    public var reconstructionWeight: Float = 0
 
     enum CodingKeys: String, CodingKey {
         case loss, wrongWeight = "wrong_weight", fakeWeight = "fake_weight", splitPreset = "split_preset", weights
         case klCoefficient = "kl_coefficient", interpolationWeight = "interpolation_weight", interpolationBeta = "interpolation_beta"
         case contrastiveWeight = "contrastive_weight", contrastiveTemperature = "contrastive_temperature"
         case modeSeekingWeight = "mode_seeking_weight", stageOneConsistencyWeight = "stage1_consistency_weight"
+        case reconstructionWeight = "reconstruction_weight"
     }
 
     public init() {}
@@ -99,6 +105,7 @@ public struct LossConfig: Codable, Equatable, Sendable {
         try c.encode(contrastiveTemperature, forKey: .contrastiveTemperature)
         try c.encode(modeSeekingWeight, forKey: .modeSeekingWeight)
         try c.encode(stageOneConsistencyWeight, forKey: .stageOneConsistencyWeight)
+        try c.encode(reconstructionWeight, forKey: .reconstructionWeight)
     }
 
     /// The discriminator weights for a head: explicit `weights`, else the single weights or the preset.

@@ -1,14 +1,17 @@
 import Autograd
 
-/// Symmetric InfoNCE (CLIP, XMC-GAN) of N image vectors [N, d] against their N captions' vectors
-/// [N, d]: cosine similarities over `temperature`, cross-entropy towards the diagonal along rows
-/// (image -> its caption) and along columns (caption -> its image), averaged. Shape [], on the tape.
+/// Symmetric InfoNCE (CLIP, XMC-GAN) of N images against their N captions: cross-entropy
+/// towards the diagonal along the rows of `imageToText` (image -> its caption) and of
+/// `textToImage` (caption -> its image), averaged. Shape [], on the tape.
+public func symmetricInfoNCE(_ scores: PairScores) throws -> Tensor {
+    let diagonal = Array(0..<scores.imageToText.shape[0])
+    return try scores.imageToText.softmaxCrossEntropy(targets: diagonal)
+        .adding(scores.textToImage.softmaxCrossEntropy(targets: diagonal)).scaled(by: 0.5)
+}
+
+/// The same on cosine scores of image vectors [N, d] and their captions' vectors [N, d].
 public func symmetricInfoNCE(image: Tensor, text: Tensor, temperature: Float) throws -> Tensor {
-    let i = try image.l2NormalizedRows(), t = try text.l2NormalizedRows()
-    let diagonal = Array(0..<image.shape[0])
-    let imageToText = try i.linear(weight: t, bias: nil).scaled(by: 1 / temperature).softmaxCrossEntropy(targets: diagonal)
-    let textToImage = try t.linear(weight: i, bias: nil).scaled(by: 1 / temperature).softmaxCrossEntropy(targets: diagonal)
-    return try imageToText.adding(textToImage).scaled(by: 0.5)
+    try symmetricInfoNCE(.cosine(image: image, text: text, temperature: temperature))
 }
 
 /// MSGAN's mode-seeking term (Mao et al. 2019) for two batches of images [N, 3, S, S] made from

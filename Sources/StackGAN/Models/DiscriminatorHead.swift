@@ -19,15 +19,6 @@ public enum DiscriminatorHead: String, Codable, Sendable, CaseIterable {
         }
     }
 
-    /// Whether the head has image and caption vectors in one space (`matchingFeatures`), which
-    /// `loss.contrastive_weight` compares.
-    public var hasMatchingFeatures: Bool {
-        switch self {
-        case .single, .split: return false
-        case .projection: return true
-        }
-    }
-
     /// Whether a family's discriminator can carry this head (GAN-CLS has its own single logit only).
     public func fits(_ family: ModelFamily) -> Bool {
         switch self {
@@ -63,18 +54,27 @@ public enum DiscriminatorHead: String, Codable, Sendable, CaseIterable {
 /// checkpoint names inside the discriminator (StackGAN-Pytorch's keys where it has the head).
 public protocol DiscriminatorHeadLayer: Layer {
     func callAsFunction(features: Tensor, condition: Tensor, training: Bool) throws -> DiscriminatorLogits
-    /// Image and caption vectors [N, d] in one space (for `loss.contrastive_weight`); nil when the
-    /// head has no such space.
-    func matchingFeatures(features: Tensor, condition: Tensor, training: Bool) throws -> MatchingFeatures?
+    /// The contrastive term's scores of every image of the batch against every caption
+    /// (`loss.contrastive_weight`); nil when the head cannot rank captions for an image.
+    func pairScores(features: Tensor, condition: Tensor, temperature: Float, training: Bool) throws -> PairScores?
 }
 
-/// What the contrastive term compares: image i with caption i against the batch's other pairs.
-public struct MatchingFeatures {
-    /// [N, d] each.
-    public let image: Tensor
-    public let text: Tensor
+/// What the contrastive term (symmetric InfoNCE) reads: for N images and their N captions, two
+/// [N, N] score matrices whose diagonals hold the true pairs. Row i of `imageToText` scores image
+/// i against every caption; row j of `textToImage` scores caption j against every image.
+public struct PairScores {
+    public let imageToText: Tensor
+    public let textToImage: Tensor
+
+    /// Cosine similarities over `temperature` of image vectors [N, d] and caption vectors [N, d]
+    /// (CLIP, XMC-GAN).
+    public static func cosine(image: Tensor, text: Tensor, temperature: Float) throws -> PairScores {
+        let i = try image.l2NormalizedRows(), t = try text.l2NormalizedRows()
+        return PairScores(imageToText: try i.linear(weight: t, bias: nil).scaled(by: 1 / temperature),
+                          textToImage: try t.linear(weight: i, bias: nil).scaled(by: 1 / temperature))
+    }
 }
 
 extension DiscriminatorHeadLayer {
-    public func matchingFeatures(features: Tensor, condition: Tensor, training: Bool) throws -> MatchingFeatures? { nil }
+    public func pairScores(features: Tensor, condition: Tensor, temperature: Float, training: Bool) throws -> PairScores? { nil }
 }

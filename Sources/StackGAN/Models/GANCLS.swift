@@ -77,8 +77,9 @@ public final class GANCLSDiscriminator: TextImageDiscriminator {
         try headLayer(features: features, condition: code(condition, training: training), training: training)
     }
 
-    public func matchingFeatures(features: Tensor, condition: Tensor, training: Bool) throws -> MatchingFeatures? {
-        try headLayer.matchingFeatures(features: features, condition: code(condition, training: training), training: training)
+    public func pairScores(features: Tensor, condition: Tensor, temperature: Float, training: Bool) throws -> PairScores? {
+        try headLayer.pairScores(features: features, condition: code(condition, training: training), temperature: temperature,
+                                 training: training)
     }
 
     /// The text code [N, c] the head reads: `projection.0` of the scaled caption, LReLU(0.2).

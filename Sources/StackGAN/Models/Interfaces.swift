@@ -41,8 +41,9 @@ public protocol TextImageDiscriminator: Layer {
     func features(image: Tensor, training: Bool) throws -> Tensor
     /// Features [N, 8 ndf, 4, 4] and `GeneratorOutput.condition` [N, c or E] -> logits [N].
     func logits(features: Tensor, condition: Tensor, training: Bool) throws -> DiscriminatorLogits
-    /// The same inputs -> the head's image and caption vectors for the contrastive term (nil: none).
-    func matchingFeatures(features: Tensor, condition: Tensor, training: Bool) throws -> MatchingFeatures?
+    /// The same inputs -> the contrastive term's scores of every image against every caption (nil:
+    /// the head cannot rank captions).
+    func pairScores(features: Tensor, condition: Tensor, temperature: Float, training: Bool) throws -> PairScores?
 }
 
 extension TextImageDiscriminator {

@@ -58,8 +58,9 @@ public final class StackGANDiscriminator: TextImageDiscriminator {
         try headLayer(features: features, condition: code(condition, training: training), training: training)
     }
 
-    public func matchingFeatures(features: Tensor, condition: Tensor, training: Bool) throws -> MatchingFeatures? {
-        try headLayer.matchingFeatures(features: features, condition: code(condition, training: training), training: training)
+    public func pairScores(features: Tensor, condition: Tensor, temperature: Float, training: Bool) throws -> PairScores? {
+        try headLayer.pairScores(features: features, condition: code(condition, training: training), temperature: temperature,
+                                 training: training)
     }
 
     /// The condition code [N, c] the head reads: the condition itself (`ca_mu`), or D's projection.

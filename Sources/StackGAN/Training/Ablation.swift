@@ -57,8 +57,8 @@ public struct AblationRun: Codable, Equatable {
 
 /// Trains every variant (discriminator head x set of techniques) of one config for several seeds
 /// with the same data and step budget, evaluates each with one `Evaluator`, and summarises metric
-/// mean and spread per variant. A variant's techniques are on, the other `Technique`s off;
-/// combinations the architecture rejects (contrastive without a projection head) are skipped.
+/// mean and spread per variant. A variant's techniques are on, the other `Technique`s off; a
+/// variant the architecture rejects is a usage error before any training, naming it and the key.
 ///
 /// Folder: `runs/<variant>-seed<k>/` (ordinary training run folders; an existing one is resumed, so
 /// an interrupted ablation continues), `samples/<variant>-seed<k>.png` (each run's final grid),
@@ -69,9 +69,8 @@ public struct Ablation {
     /// The config's architecture; each variant replaces its head.
     public let architecture: Architecture
     public let heads: [DiscriminatorHead]
-    /// (head, techniques) pairs in run order, and those skipped because the architecture rejects them.
+    /// (head, techniques) pairs in run order.
     public let variants: [(head: DiscriminatorHead, techniques: [Technique])]
-    public let skipped: [String]
     public let seeds: [UInt64]
     public let outputDirectory: URL
     public let evaluator: Evaluator
@@ -96,7 +95,7 @@ public struct Ablation {
         self.outputDirectory = outputDirectory
         self.evaluator = evaluator
         self.evaluationOptions = evaluationOptions
-        var variants: [(head: DiscriminatorHead, techniques: [Technique])] = [], skipped: [String] = []
+        var variants: [(head: DiscriminatorHead, techniques: [Technique])] = []
         for head in heads {
             guard head.fits(base.family) else {  // e.g. split on gan_cls: an error, not a skipped variant
                 throw StackGANError(.usage, "--heads", "\(head.rawValue) does not fit a \(base.family.rawValue) discriminator")
@@ -104,16 +103,14 @@ public struct Ablation {
             for set in techniques ?? [[]] {
                 let candidate = Self.variant(base, head: head, techniques: techniques == nil ? nil : set, seed: seeds[0],
                                              stage: architecture.stage)
-                if (try? Architecture(candidate)) == nil {
-                    skipped.append(Self.variantName(head, techniques == nil ? nil : set))
-                } else {
-                    variants.append((head, set))
+                do { _ = try Architecture(candidate) } catch let error as StackGANError {
+                    throw StackGANError(error.kind, error.place,
+                                        "variant \(Self.variantName(head, techniques == nil ? nil : set)): \(error.message)")
                 }
+                variants.append((head, set))
             }
         }
-        guard !variants.isEmpty else { throw StackGANError(.usage, "ablate", "no variant fits the config (skipped: \(skipped.joined(separator: ", ")))") }
         self.variants = variants
-        self.skipped = skipped
         self.techniquesGiven = techniques != nil
     }
 

@@ -29,7 +29,13 @@ public final class GANStep {
         loss = architecture.makeLoss(config.loss)
         noiseDimension = architecture.model.noiseDimension
         augment = DiffAugment(transforms: config.train.augment)
+        realInputFraction = config.train.realInputFraction
+        degradation = RealInputDegradation(maxBlur: config.train.realInputBlur, noise: config.train.realInputNoise)
     }
+
+    /// `train.real_input_fraction` and how those real inputs are softened (Stage-II only).
+    public let realInputFraction: Float
+    let degradation: RealInputDegradation
 
     /// `real` [N,3,S,S] in [-1,1], `embeddings` [N,E]; `wrong` [N,3,S,S] are real images of other
     /// captions (`wrong_pairs: differentClass`), or nil for `shift` (see `scorePairs`). Returns the
@@ -40,7 +46,15 @@ public final class GANStep {
                                using random: inout RandomGenerator) throws -> [String: Float] {
         let n = real.shape[0]
         let noise = Tensor.randomNormal(examples: n, width: noiseDimension, using: &random)
-        let fake = try generator(embedding: embeddings, noise: noise, training: true, using: &random)
+        // Stage-II's first `realRows` rows refine the batch's own real images brought to 64 px.
+        let realRows = generator is Stage2Generator ? Int(realInputFraction * Float(n)) : 0
+        let fake: GeneratorOutput
+        if realRows > 0, let stageTwo = generator as? Stage2Generator {
+            let low = try degradation(real.slicedBatch(0..<realRows), size: Stage1Generator.imageSize, using: &random)
+            fake = try stageTwo(embedding: embeddings, noise: noise, realLowResolution: low, training: true, using: &random)
+        } else {
+            fake = try generator(embedding: embeddings, noise: noise, training: true, using: &random)
+        }
 
         func seen(_ images: Tensor) throws -> Tensor { augment.transforms.isEmpty ? images : try augment(images, using: &random) }
         let pairs = try discriminator.scorePairs(realImages: seen(real), wrongImages: wrong.map(seen),
@@ -72,9 +86,16 @@ public final class GANStep {
             gLoss = try gLoss.adding("mode_seeking", modeSeeking(fake.image, other.image, noise: noise, otherNoise),
                                      weight: loss.config.modeSeekingWeight)
         }
-        if loss.config.stageOneConsistencyWeight > 0, let stageOne = fake.stageOneImage {
-            gLoss = try gLoss.adding("stage1_consistency", stageConsistency(fake.image, stageOne: stageOne),
-                                     weight: loss.config.stageOneConsistencyWeight)
+        if loss.config.reconstructionWeight > 0 && realRows > 0 {
+            let rows = 0..<realRows
+            let difference = try fake.image.slicedBatch(rows).subtracting(real.slicedBatch(rows))
+            gLoss = try gLoss.adding("reconstruction", difference.absolute().mean(), weight: loss.config.reconstructionWeight)
+        }
+        // The tie holds the rows drawn from Stage-I's samples; real rows have their real target.
+        if loss.config.stageOneConsistencyWeight > 0, let stageOne = fake.stageOneImage, realRows < n {
+            let tie = realRows == 0 ? try stageConsistency(fake.image, stageOne: stageOne)
+                : try stageConsistency(fake.image.slicedBatch(realRows..<n), stageOne: stageOne.slicedBatch(realRows..<n))
+            gLoss = try gLoss.adding("stage1_consistency", tie, weight: loss.config.stageOneConsistencyWeight)
         }
         if loss.config.interpolationWeight > 0 {
             let mixed = try GANLoss.interpolatedEmbeddings(embeddings, partners: interpolationPartners,
@@ -96,12 +117,14 @@ public final class GANStep {
         return values
     }
 
-    /// The contrastive term on features [N, 8 ndf, 4, 4] and their captions' condition.
+    /// The contrastive term on features [N, 8 ndf, 4, 4] and their captions' condition, from the
+    /// head's scores of every image against every caption of the batch.
     private func contrastive(features: Tensor, condition: Tensor) throws -> Tensor {
-        guard let m = try discriminator.matchingFeatures(features: features, condition: condition, training: true) else {
-            throw StackGANError(.usage, "config", "`loss.contrastive_weight` needs a head with matching features (projection)")
+        guard let scores = try discriminator.pairScores(features: features, condition: condition,
+                                                         temperature: loss.config.contrastiveTemperature, training: true) else {
+            throw StackGANError(.usage, "loss.contrastive_weight", "the \(discriminator.head.rawValue) head cannot rank captions for an image")
         }
-        return try symmetricInfoNCE(image: m.image, text: m.text, temperature: loss.config.contrastiveTemperature)
+        return try symmetricInfoNCE(scores)
     }
 
     /// A NaN or infinite loss stops training: a `.training` error naming the network and its terms.

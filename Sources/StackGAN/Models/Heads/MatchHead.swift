@@ -29,6 +29,32 @@ public final class MatchHead: DiscriminatorHeadLayer {
         DiscriminatorLogits(match: try match(features: features, condition: condition, training: training), real: nil)
     }
 
+    /// The match logit of every image against every caption, [N, N] (entry (i, j): image i,
+    /// caption j), as the contrastive scores: logits used as they are (`temperature` is for
+    /// cosine scores). The conv is linear in its input, so conv(concat(f_i, tile(c_j))) =
+    /// conv(concat(f_i, 0)) + conv(concat(0, tile(c_j))): the image part runs once per image, the
+    /// caption part once per caption, and only their sum, the activation and the 4x4 logit conv run
+    /// per pair. Spectral normalisation's power iteration is not advanced here (the match pass
+    /// does that); with batch norm the N x N pairs form its batch.
+    public func pairScores(features: Tensor, condition: Tensor, temperature: Float, training: Bool) throws -> PairScores? {
+        let logits = try pairLogits(features: features, condition: condition, training: training)
+        return PairScores(imageToText: logits, textToImage: try logits.transposed())
+    }
+
+    /// [N, N] match logits of every (image, caption) pair.
+    func pairLogits(features f: Tensor, condition code: Tensor, training: Bool) throws -> Tensor {
+        let (n, c, size) = (f.shape[0], code.shape[1], Array(f.shape.dropFirst(2)))
+        let w = try conv.effectiveWeight(powerIteration: false)
+        let image = try Tensor.concatChannels([f, Tensor(repeating: 0, shape: [n, c] + size)])
+            .conv2d(weight: w, stride: conv.stride, padding: conv.padding)
+        let text = try Tensor.concatChannels([Tensor(repeating: 0, shape: f.shape), code.tiled(height: size[0], width: size[1])])
+            .conv2d(weight: w, stride: conv.stride, padding: conv.padding)
+        var h = try Tensor.pairwiseSum(image, text)
+        if let norm { h = try norm(h, training: training) }
+        return try h.leakyRelu(slope: 0.2).conv2d(weight: logit.effectiveWeight(powerIteration: false), bias: logit.bias,
+                                                   stride: logit.stride, padding: logit.padding).reshaped([n, n])
+    }
+
     public var namedTensors: [NamedTensor] {
         conv.namedTensors(prefix: "get_cond_logits.outlogits.0") + (norm?.namedTensors(prefix: "get_cond_logits.outlogits.1") ?? [])
             + logit.namedTensors(prefix: "get_cond_logits.outlogits.3")

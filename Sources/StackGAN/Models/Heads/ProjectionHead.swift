@@ -23,15 +23,18 @@ public final class ProjectionHead: DiscriminatorHeadLayer {
         return DiscriminatorLogits(match: try realness.adding(m.image.multiplying(m.text).rowSums()), real: nil)
     }
 
-    public func matchingFeatures(features: Tensor, condition: Tensor, training: Bool) throws -> MatchingFeatures? {
-        try vectors(features: features, condition: condition, training: training)
+    /// The cosine similarities of phi and embed(code) over `temperature` (XMC-GAN's contrastive
+    /// scores; the inner product the logit adds, normalised).
+    public func pairScores(features: Tensor, condition: Tensor, temperature: Float, training: Bool) throws -> PairScores? {
+        let v = try vectors(features: features, condition: condition, training: training)
+        return try .cosine(image: v.image, text: v.text, temperature: temperature)
     }
 
     /// phi [N, C] and embed(code) [N, C].
-    private func vectors(features: Tensor, condition: Tensor, training: Bool) throws -> MatchingFeatures {
+    private func vectors(features: Tensor, condition: Tensor, training: Bool) throws -> (image: Tensor, text: Tensor) {
         let (n, c) = (features.shape[0], features.shape[1])
         let phi = try features.reshaped([n * c, features.count / (n * c)]).rowSums().reshaped([n, c])
-        return MatchingFeatures(image: phi, text: try embed(condition, training: training))
+        return (phi, try embed(condition, training: training))
     }
 
     public var namedTensors: [NamedTensor] {

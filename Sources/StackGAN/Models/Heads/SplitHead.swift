@@ -19,6 +19,11 @@ public final class SplitHead: DiscriminatorHeadLayer {
                             real: try realness(features, training: training).flattenedLogits())
     }
 
+    /// Its match head's pair logits.
+    public func pairScores(features: Tensor, condition: Tensor, temperature: Float, training: Bool) throws -> PairScores? {
+        try match.pairScores(features: features, condition: condition, temperature: temperature, training: training)
+    }
+
     public var namedTensors: [NamedTensor] {
         match.namedTensors + realness.namedTensors(prefix: "get_uncond_logits.outlogits.0")
     }
