@@ -82,6 +82,10 @@ public struct TrainConfig: Codable, Equatable {
     public var beta2: Float = 0.999
     /// `lr_decay_epochs`: halve both learning rates every this many epochs (0 = never).
     public var learningRateDecayEpochs = 20
+    /// `lr_linear_decay`: over this last share of the run's steps both learning rates fall
+    /// linearly to zero (0 = off, as published). A GAN's last updates at full rate leave the
+    /// generator wherever the adversarial game happens to be; decaying lets it settle.
+    public var learningRateLinearDecay: Float = 0
     public var seed: UInt64 = 0
     public var logEvery = 10
     /// `sample_every`: write a sample grid every this many steps (0 = only at the end).
@@ -104,6 +108,17 @@ public struct TrainConfig: Codable, Equatable {
     /// `sync_batchnorm`: on several MPI ranks, batch norm normalises with the global batch's
     /// statistics instead of each rank's slice (as DDP's SyncBatchNorm). No effect on one rank.
     public var syncBatchNorm = false
+    /// `real_input_fraction`: Stage-II only. This share of each batch (rounded down) is refined from
+    /// the batch's own real images brought to 64 px (box-averaged, then softened: see
+    /// `real_input_blur`, `real_input_noise`) instead of from Stage-I's samples, and
+    /// `loss.reconstruction_weight` ties those rows to the real 256 px crop they came from: a
+    /// supervised signal for the detail a 64 px image cannot hold (0 = off, as published).
+    public var realInputFraction: Float = 0
+    /// `real_input_blur`: each real 64 px input is blurred by a Gaussian of standard deviation
+    /// drawn uniformly from [0, this] 64 px pixels, as Stage-I's samples are softer than real images.
+    public var realInputBlur: Float = 0
+    /// `real_input_noise`: standard deviation of Gaussian noise added to each real 64 px input ([-1, 1] scale).
+    public var realInputNoise: Float = 0
     /// `replica_check_every`: on several MPI ranks, compare a checksum of the weights across
     /// ranks every this many steps and stop if they differ (0 = never).
     public var replicaCheckEvery = 100
@@ -111,10 +126,11 @@ public struct TrainConfig: Codable, Equatable {
     enum CodingKeys: String, CodingKey {
         case batchSize = "batch_size", maxSteps = "max_steps", maxEpochs = "max_epochs"
         case generatorLearningRate = "generator_lr", discriminatorLearningRate = "discriminator_lr", beta1, beta2
-        case learningRateDecayEpochs = "lr_decay_epochs", seed, logEvery = "log_every", sampleEvery = "sample_every"
+        case learningRateDecayEpochs = "lr_decay_epochs", learningRateLinearDecay = "lr_linear_decay", seed, logEvery = "log_every", sampleEvery = "sample_every"
         case checkpointEvery = "checkpoint_every", sampleCount = "sample_count", samplesPerCaption = "samples_per_caption"
         case emaDecay = "ema_decay", stage1Checkpoint = "stage1_checkpoint", augment, precision
         case syncBatchNorm = "sync_batchnorm", replicaCheckEvery = "replica_check_every"
+        case realInputFraction = "real_input_fraction", realInputBlur = "real_input_blur", realInputNoise = "real_input_noise"
     }
 
     public init() {}

@@ -26,6 +26,14 @@ public enum GeneratorConditioning: String, Codable, Sendable {
     case everyBlock = "every_block"
 }
 
+/// How Stage-II (`stage2_residual`) brings its 64 px input to 256 px before adding its correction.
+/// `nearest` repeats each pixel 4x4 (blocky stairs on every edge the correction must remove);
+/// `bicubic` interpolates (soft edges the correction must sharpen).
+public enum Stage2Upsampling: String, Codable, Sendable {
+    case nearest
+    case bicubic
+}
+
 /// Widths of the StackGAN and GAN-CLS models, decoded by ConfigLoader from snake_case keys (which
 /// fills the published defaults and rejects unknown keys); `Architecture` validates them.
 public struct ModelConfig: Codable, Equatable, Sendable {
@@ -37,6 +45,10 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public var conditionDimension = 128
     /// `gf_dim`, ngf: generator width (Stage-I's first map has 8 ngf channels).
     public var generatorWidth = 128
+    /// `stage2_gf_dim`: the Stage-II generator's own ngf (0 = `gf_dim`, as published). `gf_dim`
+    /// must stay the Stage-I run's, which Stage-II rebuilds frozen; this widens Stage-II alone,
+    /// whose last maps are only ngf/2 and ngf/4 channels at 128 and 256 px.
+    public var stage2GeneratorWidth = 0
     /// `df_dim`, ndf: discriminator width.
     public var discriminatorWidth = 64
     /// `residual_blocks`, R: Stage-II residual blocks.
@@ -67,18 +79,34 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     /// and keeps its colours and layout while it learns detail. Off as published
     /// (StackGAN's Stage-II draws the 256x256 image from scratch).
     public var stage2Residual = false
+    /// `stage2_upsample`: see `Stage2Upsampling`; nearest as before this option.
+    public var stage2Upsample = Stage2Upsampling.nearest
+    /// `stage2_mix_window`: with `stage2_residual`, the image the correction is added to is not a
+    /// fixed upsampling of the 64 px input but a learned per-pixel mix of its pixels in a w x w
+    /// window (`Tensor.neighbourMix`; w odd, 0 = off): each 256 px pixel chooses among its
+    /// neighbours' colours, so Stage-II can place a hard edge anywhere in the window in the
+    /// input's own colours (kernel prediction). Off as published.
+    public var stage2MixWindow = 0
+    /// `stage2_skips`: Stage-II's decoder also reads its encoder's 64x64 and 32x32 maps (U-Net
+    /// skips, concatenated before the up-blocks that take them), so where an edge of the 64 px
+    /// input lies reaches the 256 px correction without passing the 16x16 bottleneck. Off as published.
+    public var stage2Skips = false
     /// `generator_conditioning` (Stage-I generator only; a Stage-II config builds its frozen Stage-I
     /// with it, so it must be its Stage-I run's): see `GeneratorConditioning`. `input` as published.
     public var generatorConditioning = GeneratorConditioning.input
 
     enum CodingKeys: String, CodingKey {
         case embeddingDimension = "embedding_dim", noiseDimension = "z_dim", conditionDimension = "condition_dim"
-        case generatorWidth = "gf_dim", discriminatorWidth = "df_dim", residualBlocks = "residual_blocks"
+        case generatorWidth = "gf_dim", stage2GeneratorWidth = "stage2_gf_dim", discriminatorWidth = "df_dim", residualBlocks = "residual_blocks"
         case caActivation = "ca_activation", stage1Head = "stage1_head", stage2Head = "stage2_head"
         case embeddingScale = "embedding_scale", discriminatorCondition = "discriminator_condition"
         case spectralNorm = "spectral_norm", stage2Residual = "stage2_residual"
+        case stage2Upsample = "stage2_upsample", stage2Skips = "stage2_skips", stage2MixWindow = "stage2_mix_window"
         case generatorConditioning = "generator_conditioning"
     }
 
     public init() {}
+
+    /// Stage-II's ngf: `stage2_gf_dim`, else `gf_dim`.
+    public var stageTwoGeneratorWidth: Int { stage2GeneratorWidth > 0 ? stage2GeneratorWidth : generatorWidth }
 }

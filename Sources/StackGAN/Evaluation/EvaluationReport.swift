@@ -50,6 +50,14 @@ public struct EvaluationReport: Codable, Equatable {
     public var attributes: [String: Double]
     public var attributesReal: [String: Double]
     public var attributesMajority: [String: Double]
+    /// The same accuracy over the generated images whose caption names one of the attribute's
+    /// labels as a word ("gray" in "on a gray background"; "tiny" names no size label), and the
+    /// share of captions that do: a caption that leaves the background out cannot be drawn with
+    /// the right one except by chance, so `attributes` has a ceiling below 100% where captions
+    /// leave attributes out, and this one does not.
+    /// (Optional: reports written before these existed have neither.)
+    public var attributesNamed: [String: Double]? = nil
+    public var attributesNamedShare: [String: Double]? = nil
     /// R-precision of generated images, of the split's real images (the ceiling) and of random
     /// scores (1 / candidates), from `matcherPath`'s image-text matcher; nil without a matcher.
     public var rPrecision: Double?
@@ -62,6 +70,12 @@ public struct EvaluationReport: Codable, Equatable {
     /// split's real images and of the generated ones (lower is better).
     public var fid: Double
     public var discriminator: DiscriminatorScores
+    /// Images larger than the classifier's 64 px (Stage-II) only: edge sharpness and high-frequency
+    /// share of the generated images, of the split's real crops (the ceiling) and of the same crops
+    /// taken to 64 px and back up by bicubic interpolation (what upscaling a perfect 64 px image gives).
+    public var detail: DetailScores? = nil
+    public var detailReal: DetailScores? = nil
+    public var detailUpscaled: DetailScores? = nil
     /// Examples left out of the accuracies because their class is unknown to the classifier.
     public var unlabelledExamples: Int
     public var seconds: Double
@@ -98,6 +112,9 @@ public struct EvaluationReport: Codable, Equatable {
         for name in attributes.keys.sorted() {
             rows.append(("\(name) accuracy", pct(attributes[name] ?? 0) + "  (real " + pct(attributesReal[name] ?? 0).trimmingCharacters(in: .whitespaces)
                          + ", chance " + pct(attributesMajority[name] ?? 0).trimmingCharacters(in: .whitespaces) + ")"))
+            if let named = attributesNamed?[name], let share = attributesNamedShare?[name], share > 0 {
+                rows.append(("  captions naming it", pct(named) + "  (" + pct(share).trimmingCharacters(in: .whitespaces) + " of captions)"))
+            }
         }
         if let rPrecision, let real = rPrecisionReal, let chance = rPrecisionChance {
             rows += [("R-precision", pct(rPrecision)), ("  real-image ceiling", pct(real)),
@@ -113,6 +130,12 @@ public struct EvaluationReport: Codable, Equatable {
         ]
         if let r = discriminator.realnessReal, let f = discriminator.realnessFake {
             rows += [("realness(real)", num(r)), ("realness(fake)", num(f))]
+        }
+        if let detail, let real = detailReal, let up = detailUpscaled {
+            rows += [("edge sharpness", num(detail.edgeSharpness)), ("  real crops", num(real.edgeSharpness)),
+                     ("  real crops via 64 px, bicubic", num(up.edgeSharpness)),
+                     ("high-frequency share", num(detail.highFrequencyShare)), ("  real crops", num(real.highFrequencyShare)),
+                     ("  real crops via 64 px, bicubic", num(up.highFrequencyShare))]
         }
         if unlabelledExamples > 0 { rows.append(("unlabelled examples", String(unlabelledExamples))) }
         rows.append(("time", String(format: "%.1f s", seconds)))

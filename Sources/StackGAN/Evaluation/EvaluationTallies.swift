@@ -15,6 +15,8 @@ struct ImageTally {
     /// Matcher embeddings [queries * E] and the caption row (example * K + caption) each is scored against.
     var embeddings: [Float] = []
     var captionRows: [Int] = []
+    /// Generated images only: the caption row (example * K + caption) each was drawn from.
+    var sources: [Int] = []
 
     init(heads: Int) {
         predicted = Array(repeating: [], count: heads)
@@ -42,6 +44,16 @@ struct ImageTally {
 
     /// Head h's accuracy over the images whose example has a label.
     func accuracy(head h: Int) -> Double { labelAccuracy(predicted: predicted[h], truth: truth[h]).accuracy }
+
+    /// Head h's accuracy over the generated images whose caption `names` (by caption row), and the
+    /// share of labelled images whose caption does: a caption that leaves an attribute out leaves
+    /// the generator free to draw any value of it.
+    func accuracy(head h: Int, where names: (Int) -> Bool) -> (accuracy: Double, share: Double) {
+        let kept = sources.indices.filter { names(sources[$0]) }
+        let result = labelAccuracy(predicted: kept.map { predicted[h][$0] }, truth: kept.map { truth[h][$0] })
+        let labelled = truth[h].filter { $0 != nil }.count
+        return (result.accuracy, Double(kept.filter { truth[h][$0] != nil }.count) / Double(max(labelled, 1)))
+    }
 }
 
 /// Running means of the checkpoint discriminator's sigmoid outputs on real, wrong and fake pairs.

@@ -81,6 +81,7 @@ public struct Evaluator {
         var report = try pass.report(count: count, seed: options.seed)
         (report.checkpoint, report.dataset, report.split, report.family, report.stage) = (checkpoint, path, split, config.family.rawValue, config.stage)
         (report.head, report.step, report.seconds) = (head.rawValue, state?.step, Date().timeIntervalSince(start))
+        (report.detail, report.detailReal, report.detailUpscaled) = (pass.detail?.fake.scores, pass.detail?.real.scores, pass.detail?.upscaled.scores)
         return report
     }
 }
@@ -98,6 +99,8 @@ struct EvaluationPass {
     var rng: RandomGenerator
     var real: ImageTally, fake: ImageTally
     var pairs = DiscriminatorTally()
+    /// Generated, real and real-through-64-px detail, for images larger than the classifier's.
+    var detail: (fake: DetailTally, real: DetailTally, upscaled: DetailTally)?
 
     init(evaluator: Evaluator, dataset: TextImageDataset, generator: any TextToImageGenerator, discriminator: any TextImageDiscriminator,
          noiseWidth: Int, imageSize: Int, loadSize: Int, samplesPerCaption: Int, seed: UInt64) {
@@ -107,6 +110,7 @@ struct EvaluationPass {
         rng = RandomGenerator(seed: seed)
         real = ImageTally(heads: labels.count)
         fake = ImageTally(heads: labels.count)
+        if imageSize > ConditionClassifier.imageSize { detail = (DetailTally(), DetailTally(), DetailTally()) }
     }
 
     /// Scores the real images of `chunk` and the images generated from each of their captions.
@@ -114,6 +118,11 @@ struct EvaluationPass {
         let k = dataset.captionsPerImage
         let realImages = try RealImages.decode(dataset, indices: chunk, loadSize: loadSize, cropSize: imageSize).tensor()
         try measure(realImages, examples: chunk, captions: chunk.map { i in (0..<k).map { i * k + $0 } }, into: &real)
+        if detail != nil {
+            let small = try downsampled(realImages, to: ConditionClassifier.imageSize)
+            detail?.real.add(realImages)
+            detail?.upscaled.add(try bicubicUpsampled(small, factor: imageSize / ConditionClassifier.imageSize))
+        }
         let realFeatures = try discriminator.features(image: realImages, training: false)
         for caption in 0..<k {
             var values = [Float]()
@@ -123,6 +132,8 @@ struct EvaluationPass {
                 let noise = Tensor.randomNormal([chunk.count, noiseWidth], using: &rng)
                 let out = try generator(embedding: embeddings, noise: noise, training: false, using: &rng)
                 try measure(out.image, examples: chunk, captions: chunk.map { [$0 * k + caption] }, into: &fake)
+                fake.sources += chunk.map { $0 * k + caption }
+                detail?.fake.add(out.image)
                 pairs.addFake(try discriminator(image: out.image, condition: out.condition, training: false), count: chunk.count)
                 if sample == 0 { try scorePairs(realFeatures, condition: out.condition, chunk: chunk) }
             }
@@ -164,8 +175,16 @@ struct EvaluationPass {
         let majority = majorityRate(classLabels)
         let realAccuracy = real.accuracy(head: 0)
         var attributes: [String: Double] = [:], attributesReal: [String: Double] = [:], attributesMajority: [String: Double] = [:]
+        var attributesNamed: [String: Double] = [:], attributesNamedShare: [String: Double] = [:]
+        let k = dataset.captionsPerImage
         for (h, head) in classifier.heads.enumerated().dropFirst() where labels[h].contains(where: { $0 != nil }) {
             attributes[head.name] = fake.accuracy(head: h)
+            let words = Set(head.classNames.map { $0.lowercased() })
+            let named = fake.accuracy(head: h) { row in
+                let captions = dataset.captions[row / k]
+                return row % k < captions.count && !words.isDisjoint(with: captionWords(captions[row % k]))
+            }
+            (attributesNamed[head.name], attributesNamedShare[head.name]) = (named.accuracy, named.share)
             attributesReal[head.name] = real.accuracy(head: h)
             attributesMajority[head.name] = majorityRate(Array(labels[h].prefix(count)))
         }
@@ -190,10 +209,16 @@ struct EvaluationPass {
             conditionAccuracy: fake.accuracy(head: 0), realAccuracy: realAccuracy, chance: max(majority, 1 / Double(max(classifier.classCount, 1))),
             majorityRate: majority, classifierWarning: EvaluationReport.classifierWarning(realAccuracy: realAccuracy, majorityRate: majority),
             attributes: attributes, attributesReal: attributesReal, attributesMajority: attributesMajority,
+            attributesNamed: attributesNamed, attributesNamedShare: attributesNamedShare,
             rPrecision: alignment?.fake.rate, rPrecisionReal: alignment?.real.rate, rPrecisionChance: alignment?.fake.chance,
             rPrecisionCandidates: alignment?.fake.candidates, matcherPath: evaluator.matcherPath,
             fid: try FrechetDistance.between(features: real.features, fake.features, width: width),
             discriminator: pairs.scores(splitHead: discriminator.head == .split),
             unlabelledExamples: classLabels.filter { $0 == nil }.count, seconds: 0)
     }
+}
+
+/// A caption's words, lower-cased: runs of letters and digits.
+func captionWords(_ caption: String) -> Set<String> {
+    Set(caption.lowercased().split { !$0.isLetter && !$0.isNumber }.map(String.init))
 }

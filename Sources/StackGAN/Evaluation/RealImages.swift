@@ -49,23 +49,3 @@ struct RealImages {
         } }
     }
 }
-
-/// images [N, 3, S, S] -> [N, 3, S/f, S/f] by averaging f x f blocks, f = S / `size` (Stage-II's
-/// 256 px images for the 64 px classifier; 4x4 box averaging is what an antialiased resize to a
-/// quarter does). A 64 px input is returned as it is.
-public func downsampled(_ images: Tensor, to size: Int) throws -> Tensor {
-    guard images.rank == 4, images.shape[2] == images.shape[3], size > 0, images.shape[2] % size == 0 else {
-        throw EvaluationError("downsample: images \(images.shape) are not square multiples of \(size) px")
-    }
-    let s = images.shape[2], f = s / size
-    if f == 1 { return images }
-    let planes = images.shape[0] * images.shape[1]
-    var out = [Float](repeating: 0, count: planes * size * size)
-    let scale = 1 / Float(f * f), p = images.pointer
-    for plane in 0..<planes { for y in 0..<size { for x in 0..<size {
-        var total: Float = 0
-        for dy in 0..<f { for dx in 0..<f { total += p[(plane * s + y * f + dy) * s + x * f + dx] } }
-        out[(plane * size + y) * size + x] = total * scale
-    } } }
-    return try Tensor(shape: [images.shape[0], images.shape[1], size, size], scalars: out)
-}

@@ -157,13 +157,20 @@ public final class ConvStack: Layer {
     }
 
     public func callAsFunction(_ x: Tensor, training: Bool) throws -> Tensor {
+        try outputs(x, training: training).last ?? x
+    }
+
+    /// Every group's output, first to last (the last is `callAsFunction`'s).
+    public func outputs(_ x: Tensor, training: Bool) throws -> [Tensor] {
         var h = try convs[0](x, training: training).activated(slope: slope)
+        var all = [h]
         for (k, conv) in convs.dropFirst().enumerated() {
             h = try conv(h, training: training)
             if k < norms.count { h = try norms[k](h, training: training) }
             h = h.activated(slope: slope)
+            all.append(h)
         }
-        return h
+        return all
     }
 
     public var namedTensors: [NamedTensor] {

@@ -18,6 +18,8 @@ func discriminatorCondition(_ config: ModelConfig, embedding: Tensor, mu: Tensor
 /// With `generator_conditioning: every_block`, `condition1..4` (ConditionalAffine) modulate the
 /// up-blocks by c_hat.
 public final class Stage1Generator: TextToImageGenerator {
+    /// The side of its images.
+    public static let imageSize = 64
     public let config: ModelConfig
     public let caNet: ConditioningAugmentation
     public let fc: Linear
@@ -89,13 +91,19 @@ public final class Stage2Generator: TextToImageGenerator {
     public let residual: [ResidualBlock]
     public let upsample: [UpBlock]
     public let img: Conv2d
+    /// `stage2_mix_window` w > 0: conv3x3 to the w*w logits of `Tensor.neighbourMix` (`mix.0`).
+    public let mix: Conv2d?
+
+    /// The mix's centre-tap logit offset: with zero logits the centre pixel weighs e^4 / (e^4 +
+    /// w*w - 1) (0.69 for 5 x 5), so training starts near nearest-neighbour upsampling.
+    static let mixCentreBias: Float = 4
 
     /// Takes `stageOne` (typically loaded from a Stage-I checkpoint) and freezes it.
     public init(config: ModelConfig, stageOne: Stage1Generator, using generator: inout RandomGenerator) {
         self.config = config
         self.stageOne = stageOne
         stageOne.setTrainable(false)
-        let ngf = config.generatorWidth, c = config.conditionDimension
+        let ngf = config.stageTwoGeneratorWidth, c = config.conditionDimension
         caNet = ConditioningAugmentation(embeddingDimension: config.embeddingDimension, conditionDimension: c,
                                          activation: config.caActivation, inputScale: config.embeddingScale, using: &generator)
         let first = conv3x3(3, ngf, using: &generator)
@@ -107,11 +115,15 @@ public final class Stage2Generator: TextToImageGenerator {
         for _ in 0..<config.residualBlocks { blocks.append(ResidualBlock(channels: 4 * ngf, using: &generator)) }
         residual = blocks
         var ups: [UpBlock] = []
-        for (i, o) in [(4 * ngf, 2 * ngf), (2 * ngf, ngf), (ngf, ngf / 2), (ngf / 2, ngf / 4)] {
+        // With skips the 32x32 and 64x64 maps arrive with the encoder's maps of that size beside them.
+        let skip = config.stage2Skips ? 2 : 1
+        for (i, o) in [(4 * ngf, 2 * ngf), (2 * ngf * skip, ngf), (ngf * skip, ngf / 2), (ngf / 2, ngf / 4)] {
             ups.append(UpBlock(i, o, using: &generator))
         }
         upsample = ups
         img = conv3x3(ngf / 4, 3, using: &generator)
+        let w = config.stage2MixWindow
+        mix = w > 0 ? conv3x3(ngf / 4, w * w, using: &generator) : nil
     }
 
     /// With both CA eps given, [N, c] each: `conditioningNoise` for Stage-II's CA,
@@ -121,29 +133,53 @@ public final class Stage2Generator: TextToImageGenerator {
         let lowResolution = try withoutGradients {
             try stageOne(embedding: embedding, noise: noise, conditioningNoise: stageOneEps, training: false).image
         }
-        let encoded = try encoder(lowResolution, training: training)
+        return try refine(lowResolution, embedding: embedding, conditioningNoise: eps, training: training)
+    }
+
+    /// Stage-II proper: a 64 px image [N, 3, 64, 64] (Stage-I's, or in training a real image
+    /// brought down to 64 px) and its caption [N, E] -> [N, 3, 256, 256]. `stageOneImage` of the
+    /// output is `lowResolution`.
+    public func refine(_ lowResolution: Tensor, embedding: Tensor, conditioningNoise eps: Tensor,
+                       training: Bool) throws -> GeneratorOutput {
+        let maps = try encoder.outputs(lowResolution, training: training)  // 64x64, 32x32, 16x16
+        let encoded = maps[maps.count - 1]
         let code = try caNet(embedding, noise: eps)
         let tiled = try code.sample.tiled(height: encoded.shape[2], width: encoded.shape[3])
         var h = try jointNorm(joint(Tensor.concatChannels([encoded, tiled])), training: training).relu()
         for block in residual { h = try block(h, training: training) }
-        for block in upsample { h = try block(h, training: training) }
+        for block in upsample {
+            if config.stage2Skips, let skip = maps.first(where: { $0.shape[2] == h.shape[2] }), skip !== encoded {
+                h = try Tensor.concatChannels([h, skip])
+            }
+            h = try block(h, training: training)
+        }
         let out = try img(h)
-        let image = config.stage2Residual ? try Self.corrected(lowResolution, by: out) : try out.tanh()
+        let image: Tensor
+        if let mix {
+            let base = try lowResolution.neighbourMix(logits: mix(h), window: config.stage2MixWindow, centreBias: Self.mixCentreBias)
+            image = try out.adding(base)
+        } else {
+            image = config.stage2Residual ? try Self.corrected(lowResolution, by: out, upsampling: config.stage2Upsample) : try out.tanh()
+        }
         return GeneratorOutput(image: image, mu: code.mu, logVariance: code.logVariance,
                                condition: discriminatorCondition(config, embedding: embedding, mu: code.mu),
                                stageOneImage: lowResolution)
     }
 
-    /// `stage2_residual`: the Stage-I image [N, 3, s, s], nearest-upsampled to the correction's
-    /// [N, 3, S, S], plus the correction, in pixel space and without a squashing function. Adding
-    /// it inside the tanh instead (tanh(correction + artanh(up(image)))) passed almost no gradient
-    /// where Stage-I is saturated (tanh' = 0.002 at artanh(0.999)), which is most pixels of a
-    /// flat background.
-    static func corrected(_ image: Tensor, by correction: Tensor) throws -> Tensor {
+    /// `stage2_residual`: the Stage-I image [N, 3, s, s], upsampled (`stage2_upsample`) to the
+    /// correction's [N, 3, S, S], plus the correction, in pixel space and without a squashing
+    /// function. Adding it inside the tanh instead (tanh(correction + artanh(up(image)))) passed
+    /// almost no gradient where Stage-I is saturated (tanh' = 0.002 at artanh(0.999)), which is
+    /// most pixels of a flat background.
+    static func corrected(_ image: Tensor, by correction: Tensor, upsampling: Stage2Upsampling) throws -> Tensor {
         let up = try withoutGradients {
-            var x = image
-            while x.shape[2] < correction.shape[2] { x = try x.upsampleNearest2x() }
-            return x
+            switch upsampling {
+            case .bicubic: return try bicubicUpsampled(image, factor: correction.shape[2] / max(image.shape[2], 1))
+            case .nearest:
+                var x = image
+                while x.shape[2] < correction.shape[2] { x = try x.upsampleNearest2x() }
+                return x
+            }
         }
         return try correction.adding(up)
     }
@@ -151,11 +187,29 @@ public final class Stage2Generator: TextToImageGenerator {
     /// Draws Stage-I's eps, then Stage-II's (StackGAN-Pytorch's order).
     public func callAsFunction(embedding: Tensor, noise: Tensor, training: Bool,
                                using generator: inout RandomGenerator) throws -> GeneratorOutput {
+        try self(embedding: embedding, noise: noise, realLowResolution: nil, training: training, using: &generator)
+    }
+
+    /// As above, with the first k rows refined from `realLowResolution` [k, 3, 64, 64] (real images
+    /// brought to 64 px: `train.real_input_fraction`) instead of from Stage-I's samples.
+    public func callAsFunction(embedding: Tensor, noise: Tensor, realLowResolution real: Tensor?, training: Bool,
+                               using generator: inout RandomGenerator) throws -> GeneratorOutput {
         let rows = embedding.shape.first ?? 0
         let stageOneEps = Tensor.randomNormal(examples: rows, width: config.conditionDimension, using: &generator)
         let eps = Tensor.randomNormal(examples: rows, width: config.conditionDimension, using: &generator)
-        return try self(embedding: embedding, noise: noise, conditioningNoise: eps, stageOneConditioningNoise: stageOneEps,
-                        training: training)
+        guard let real else {
+            return try self(embedding: embedding, noise: noise, conditioningNoise: eps, stageOneConditioningNoise: stageOneEps,
+                            training: training)
+        }
+        let sampled = try withoutGradients {
+            try stageOne(embedding: embedding, noise: noise, conditioningNoise: stageOneEps, training: false).image
+        }
+        guard real.count <= sampled.count, Array(real.shape.dropFirst()) == Array(sampled.shape.dropFirst()) else {
+            throw ShapeError("Stage2Generator", "real inputs \(real.shape) do not fit Stage-I's images \(sampled.shape)")
+        }
+        var pixels = sampled.scalars
+        real.scalars.withUnsafeBufferPointer { pixels.replaceSubrange(0..<real.count, with: $0) }
+        return try refine(Tensor(shape: sampled.shape, scalars: pixels), embedding: embedding, conditioningNoise: eps, training: training)
     }
 
     public var namedTensors: [NamedTensor] {
@@ -164,5 +218,6 @@ public final class Stage2Generator: TextToImageGenerator {
             + joint.namedTensors(prefix: "hr_joint.0") + jointNorm.namedTensors(prefix: "hr_joint.1")
             + residual.enumerated().flatMap { $1.namedTensors(prefix: "residual.\($0)") }
             + upsample.enumerated().flatMap { $1.namedTensors(prefix: "upsample\($0 + 1)") } + img.namedTensors(prefix: "img.0")
+            + (mix?.namedTensors(prefix: "mix.0") ?? [])
     }
 }

@@ -134,7 +134,12 @@ public final class Trainer {
         let batch = parallel.slice(global)
         let (n, s, e) = (batch.size, batch.imageSize, batch.embeddingWidth)
         let decay = config.train.learningRateDecayEpochs
-        let factor = decay > 0 ? Float(pow(0.5, Double(batch.epoch / decay))) : 1
+        var factor = decay > 0 ? Float(pow(0.5, Double(batch.epoch / decay))) : 1
+        let linear = config.train.learningRateLinearDecay
+        if linear > 0 {  // 1 until the last `linear` share of the steps, then down to 1/decaying at the last step
+            let decaying = max(Double(totalSteps) * Double(linear), 1)
+            factor *= Float(min(1, Double(totalSteps - state.step) / decaying))
+        }
         iteration.generatorOptimizer.learningRate = config.train.generatorLearningRate * factor
         iteration.discriminatorOptimizer.learningRate = config.train.discriminatorLearningRate * factor
 
