@@ -31,6 +31,11 @@ public struct Architecture: Equatable, Sendable {
             throw bad("model.generator_conditioning", "is \(config.model.generatorConditioning.rawValue); only StackGAN's Stage-I generator reads the code in every block")
         }
         try Self.check(config.loss, head: head, headKey: headKey, bad)
+        for (key, weight) in [("loss.r1_weight", config.loss.r1Weight), ("loss.ma_gp_weight", config.loss.maGPWeight)]
+            where weight > 0 && !config.model.spectralNorm {
+            // Batch norm's training-mode backward is not written in recorded ops (no double backward).
+            throw bad(key, "needs gradients of the discriminator's gradient, which its batch norm has no double backward for: set model.spectral_norm: true (a discriminator without batch norm)")
+        }
         if config.loss.stageOneConsistencyWeight > 0 && stage != .two {
             throw bad("loss.stage1_consistency_weight", "ties Stage-II to its Stage-I input; stage is \(stage.rawValue)")
         }
@@ -144,10 +149,15 @@ public struct Architecture: Equatable, Sendable {
         for (key, value) in [("contrastive_weight", l.contrastiveWeight), ("mode_seeking_weight", l.modeSeekingWeight),
                              ("interpolation_weight", l.interpolationWeight), ("kl_coefficient", l.klCoefficient),
                              ("wrong_weight", l.wrongWeight), ("fake_weight", l.fakeWeight),
-                             ("stage1_consistency_weight", l.stageOneConsistencyWeight)] where !(value >= 0 && value.isFinite) {
+                             ("stage1_consistency_weight", l.stageOneConsistencyWeight), ("r1_weight", l.r1Weight),
+                             ("ma_gp_weight", l.maGPWeight)] where !(value >= 0 && value.isFinite) {
             throw bad("loss.\(key)", "must be finite and >= 0 (0 = off), got \(value)")
         }
         try within("loss.interpolation_beta", l.interpolationBeta, 0...1, bad)
+        try within("loss.r1_every", l.r1Every, 1...1_000_000, bad, note: "apply R1 every k discriminator steps")
+        guard (2...16).contains(l.maGPPower), l.maGPPower % 2 == 0 else {
+            throw bad("loss.ma_gp_power", "must be an even number in 2...16 (DF-GAN: 6), got \(l.maGPPower)")
+        }
         if l.contrastiveWeight > 0 && !head.hasMatchingFeatures {
             throw bad("loss.contrastive_weight", "needs a head with matching features (projection), but \(headKey) is \(head.rawValue)")
         }
