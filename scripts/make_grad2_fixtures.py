@@ -23,7 +23,6 @@ d embedding|^2)^3) (DF-GAN's p = 6, without its k), and each one's gradient w.r.
 computed in float64 from the float32 weights with the Swift engine's spectral norm (one power-
 iteration step in training mode, u and v constants for the gradient, as torch.nn.utils.spectral_norm).
 """
-import json
 import os
 
 import numpy as np
@@ -31,15 +30,12 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import save_file
 
-from make_torch_fixtures import randn, ROOT
+from make_quality_fixtures import color, translate
+from make_quality_fixtures import spectral as spectral_and_u
+from make_torch_fixtures import randn, write
 
 SCRIPT = "scripts/make_grad2_fixtures.py"
 PENALTIES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "StackGANTests", "Fixtures", "penalties")
-
-
-def encode(t, digits):
-    values = ",".join("%.*g" % (digits, v) for v in t.detach().double().reshape(-1).tolist())
-    return '{"shape":%s,"values":[%s]}' % (list(t.shape), values)
 
 
 def second_order(name, inputs, fn, first, params=None):
@@ -64,26 +60,8 @@ def second_order(name, inputs, fn, first, params=None):
 
 
 def spectral(weight, u):
-    """The Swift engine's spectral norm in training mode (as make_quality_fixtures.spectral)."""
-    w = weight.reshape(weight.shape[0], -1)
-    with torch.no_grad():
-        v = F.normalize(w.t() @ u, dim=0, eps=1e-12)
-        u1 = F.normalize(w @ v, dim=0, eps=1e-12)
-    return weight / torch.dot(u1, w @ v)
-
-
-def translate(x, dx, dy):
-    n, c, h, w = x.shape
-    padded = F.pad(x, (w, w, h, h))
-    return torch.stack([padded[i, :, h - dy[i]:2 * h - dy[i], w - dx[i]:2 * w - dx[i]] for i in range(n)])
-
-
-def color(x, brightness, saturation, contrast):
-    x = x + brightness.reshape(-1, 1, 1, 1)
-    m = x.mean(dim=1, keepdim=True)
-    x = (x - m) * saturation.reshape(-1, 1, 1, 1) + m
-    m = x.mean(dim=[1, 2, 3], keepdim=True)
-    return (x - m) * contrast.reshape(-1, 1, 1, 1) + m
+    """The Swift engine's spectral norm in training mode: one power-iteration step, u and v constants."""
+    return spectral_and_u(weight, u)[0]
 
 
 def op_cases():
@@ -160,16 +138,6 @@ def net_case():
     for k, g in zip(t, grads):
         tensors["grad2." + k] = torch.zeros_like(inputs[k]) if g is None else g
     return {"name": "net", "params": {}, "tensors": tensors, "inputs": set(inputs)}
-
-
-def write_json(op, cases):
-    body = ",\n".join(
-        '{"name":%s,"params":%s,"tensors":{%s}}' % (
-            json.dumps(c["name"]), json.dumps(c["params"]),
-            ",\n".join('"%s":%s' % (k, encode(v, 4 if k in c["inputs"] else 7)) for k, v in c["tensors"].items()))
-        for c in cases)
-    with open(os.path.join(ROOT, op + ".json"), "w") as f:
-        f.write('{"script":"%s","cases":[\n%s]}\n' % (SCRIPT, body))
 
 
 # The penalised discriminator: Stage-I, df_dim 1 (features [N, 8, 4, 4]), condition_dim 4,
@@ -256,7 +224,7 @@ def penalties():
 
 def main():
     torch.manual_seed(26)
-    write_json("doubleBackward", op_cases() + [net_case()])
+    write("doubleBackward", op_cases() + [net_case()], script=SCRIPT)
     penalties()
 
 

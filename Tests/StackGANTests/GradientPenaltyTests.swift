@@ -39,15 +39,13 @@ final class GradientPenaltyTests: XCTestCase {
                 let d = architecture.makeDiscriminator(using: &rng)
                 let metadata = try SafeTensors.load(Self.url("weights"), into: d.namedTensors, allowExtra: true)  // other heads' too
                 XCTAssertEqual(metadata["script"], "scripts/make_grad2_fixtures.py")
-                let x = images.detached(), embedding = try Tensor(shape: e.shape, scalars: e.values)
-                x.requiresGrad = true
-                embedding.requiresGrad = true
+                let x = images.detachedRequiringGradient()
+                let embedding = try Tensor(shape: e.shape, scalars: e.values, requiresGrad: true)
                 let real = try d(image: x.translated(dx: [3, -2], dy: [-1, 4]), condition: embedding, training: true)
                 let name = "\(head.rawValue).\(penalty)"
                 try assertClose(real.match, entry(name + ".match"), tolerance: 1e-4, name + " logits")
                 let loss = architecture.makeLoss(c.loss)
-                let due = loss.penalties(afterSteps: 0)
-                let terms = try loss.gradientPenalties(real: real, images: x, condition: embedding, r1: due.r1, matchingAware: due.matchingAware)
+                let terms = try loss.gradientPenalties(real: real, images: x, condition: embedding, due: loss.penalties(afterSteps: 0))
                 XCTAssertEqual(terms.map(\.name), [penalty])
                 let term = try XCTUnwrap(terms.first)
                 XCTAssertEqual(term.weight, penalty == "r1" ? 0.5 : 1, "R1 is gamma / 2")

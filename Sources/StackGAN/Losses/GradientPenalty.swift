@@ -24,13 +24,14 @@ extension GANLoss {
         (config.r1Weight > 0 && (discriminatorSteps + 1) % config.r1Every == 0, config.maGPWeight > 0)
     }
 
-    /// The gradient penalties on the real pairs' logits: `images` [N, 3, S, S] the real images
-    /// before augmentation and `condition` [N, c or E] the discriminator's condition, leaves that
-    /// require gradients. Returns (name, unweighted value, weight) for each term due: "r1", the
+    /// The gradient penalties `due` on the real pairs' logits: `images` [N, 3, S, S] the real
+    /// images before augmentation and `condition` [N, c or E] the discriminator's condition, leaves
+    /// that require gradients. Returns (name, unweighted value, weight) for each term due: "r1", the
     /// mean of |d logit / d image|^2 summed over the head's logits, weighted gamma / 2 times
     /// `r1_every`; "ma_gp", the match logit's gradient w.r.t. (image, condition), weighted k.
     func gradientPenalties(real: DiscriminatorLogits, images: Tensor, condition: Tensor,
-                           r1: Bool, matchingAware: Bool) throws -> [(name: String, term: Tensor, weight: Float)] {
+                           due: (r1: Bool, matchingAware: Bool)) throws -> [(name: String, term: Tensor, weight: Float)] {
+        let (r1, matchingAware) = due
         guard r1 || matchingAware else { return [] }
         var terms: [(name: String, term: Tensor, weight: Float)] = []
         let match = try gradientSquaredNorms(of: real.match, withRespectTo: matchingAware ? [images, condition] : [images])

@@ -46,18 +46,12 @@ public final class GANStep {
         func seen(_ images: Tensor) throws -> Tensor { augment.transforms.isEmpty ? images : try augment(images, using: &random) }
         // Gradient penalties differentiate the real pairs' logits w.r.t. D's inputs: leaves then.
         let due = loss.penalties(afterSteps: discriminatorOptimizer.step)
-        func input(_ t: Tensor, _ penalised: Bool) -> Tensor {
-            guard penalised else { return t }
-            let leaf = t.detached()
-            leaf.requiresGrad = true
-            return leaf
-        }
-        let (realImages, condition) = (input(real, due.r1 || due.matchingAware), input(fake.condition, due.matchingAware))
+        let realImages = due.r1 || due.matchingAware ? real.detachedRequiringGradient() : real
+        let condition = due.matchingAware ? fake.condition.detachedRequiringGradient() : fake.condition
         let pairs = try discriminator.scorePairs(realImages: seen(realImages), wrongImages: wrong.map(seen),
                                                  fakeImages: seen(fake.image.detached()), condition: condition, training: true)
         var dLoss = try loss.discriminator(pairs)
-        for penalty in try loss.gradientPenalties(real: pairs.real, images: realImages, condition: condition,
-                                                  r1: due.r1, matchingAware: due.matchingAware) {
+        for penalty in try loss.gradientPenalties(real: pairs.real, images: realImages, condition: condition, due: due) {
             dLoss = try dLoss.adding(penalty.name, penalty.term, weight: penalty.weight)
         }
         if loss.config.contrastiveWeight > 0 {
