@@ -61,14 +61,14 @@ def case(name, inputs, fn, grad=None, params=None, extra=None):
     return {"name": name, "params": params or {}, "tensors": tensors, "inputs": inputs}
 
 
-def write(op, cases):
+def write(op, cases, script=SCRIPT):
     body = ",\n".join(
         '{"name":%s,"params":%s,"tensors":{%s}}' % (
             json.dumps(c["name"]), json.dumps(c["params"]),
             ",\n".join('"%s":%s' % (k, encode(v, 4 if k in c["inputs"] else 7)) for k, v in c["tensors"].items()))
         for c in cases)
     with open(os.path.join(ROOT, op + ".json"), "w") as f:
-        f.write('{"script":"%s","cases":[\n%s]}\n' % (SCRIPT, body))
+        f.write('{"script":"%s","cases":[\n%s]}\n' % (script, body))
 
 
 def elementwise():

@@ -173,6 +173,14 @@ public final class Tensor {
         return copy
     }
 
+    /// A copy that is a leaf requiring a gradient (PyTorch's `x.detach().requires_grad_()`): an
+    /// input to differentiate w.r.t. with `gradients(of:withRespectTo:)`.
+    public func detachedRequiringGradient() -> Tensor {
+        let copy = detached()
+        copy.requiresGrad = true
+        return copy
+    }
+
     /// Overwrites this tensor's values (optimizers, loading checkpoints).
     public func assign(_ values: UnsafeBufferPointer<Float>) throws {
         guard values.count == count else { throw ShapeError("assign", "\(values.count) values for shape \(shape)") }

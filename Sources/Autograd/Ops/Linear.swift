@@ -2,7 +2,7 @@ import Kernels
 
 extension Tensor {
     /// y[N,O] = x[N,I] * weight[O,I]^T + bias[O] (PyTorch's nn.Linear layout).
-    /// Backward: dx = g * W, dW = g^T * x, db = column sums of g.
+    /// Backward: dx = g * W, dW = g^T * x, db = column sums of g (as `matmul`s for create-graph).
     public func linear(weight: Tensor, bias: Tensor?) throws -> Tensor {
         guard rank == 2, weight.rank == 2, weight.shape[1] == shape[1] else {
             throw ShapeError("linear", "input \(shape) does not fit weight \(weight.shape) (expected input [N, \(weight.rank == 2 ? weight.shape[1] : -1)])")
@@ -17,7 +17,7 @@ extension Tensor {
                           beta: bias == nil ? 0 : 1, c: out.pointer)
         var inputs = [self, weight]
         if let bias { inputs.append(bias) }
-        return out.recorded(inputs) { [self] g in
+        return out.recorded(inputs, backward: { [self] g in
             let dx = self.requiresGrad ? Tensor.uninitialized([n, i]) : nil
             let dw = weight.requiresGrad ? Tensor.uninitialized([o, i]) : nil
             if let dx { try Gemm.multiply(transposeA: false, transposeB: false, m: n, n: i, k: o, a: g.pointer, b: weight.pointer, c: dx.pointer) }
@@ -29,6 +29,9 @@ extension Tensor {
                 grads.append(db)
             }
             return grads
-        }
+        }, differentiable: { [self] g, needs in
+            [needs[0] ? try g.matmul(weight) : nil, needs[1] ? try g.matmul(self, transposeSelf: true) : nil]
+                + (bias == nil ? [] : [needs[2] ? try g.summedOverBatch() : nil])
+        })
     }
 }

@@ -11,8 +11,6 @@ extension Tensor {
             throw ShapeError("reshape", "cannot reshape \(shape) (\(count) values) to \(newShape)")
         }
         let inputShape = shape
-        return Tensor(shape: resolved, storage: storage).recorded([self]) { g in
-            [Tensor(shape: inputShape, storage: g.storage)]
-        }
+        return Tensor(shape: resolved, storage: storage).recorded([self], backwardRecords: true, backward: { g in [try g.reshaped(inputShape)] })
     }
 }

@@ -10,10 +10,14 @@ extension Tensor {
             for c in 0..<k { s += pointer[r * k + c] }
             out.pointer[r] = s
         }
-        return out.recorded([self]) { g in
-            let d = Tensor.uninitialized([n, k])
-            for r in 0..<n { (d.pointer + r * k).initialize(repeating: g.pointer[r], count: k) }
-            return [d]
-        }
+        return out.recorded([self], backwardRecords: true, backward: { g in [try g.repeatedInRows(k)] })
+    }
+
+    /// [N] -> [N, K] with row n all g[n]: `rowSums`'s backward, whose own backward is `rowSums`.
+    func repeatedInRows(_ k: Int) throws -> Tensor {
+        guard rank == 1 else { throw ShapeError("repeatedInRows", "expected [N], got \(shape)") }
+        let n = shape[0]
+        guard k > 0 else { return Tensor(repeating: 0, shape: [n, 0]) }
+        return try reshaped([n, 1]).tiled(height: 1, width: k).reshaped([n, k])
     }
 }

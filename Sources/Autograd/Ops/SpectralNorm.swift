@@ -5,7 +5,7 @@ extension Tensor {
     /// 2018 (and PyTorch's spectral_norm) from the persistent vector `u` [O]: v = normalise(W^T u),
     /// with `powerIteration` u <- normalise(W v) (written back into `u`, one step per training
     /// update), then sigma = u^T W v. u and v are constants for the gradient:
-    /// dW = g / sigma - (sum(g * W) / sigma^2) u v^T.
+    /// dW = g / sigma - (sum(g * W) / sigma^2) u v^T (create-graph: the same in recorded ops).
     public func spectralNormalized(u: Tensor, powerIteration: Bool) throws -> Tensor {
         guard rank >= 2, u.shape == [shape[0]] else {
             throw ShapeError("spectralNorm", "weight \(shape) needs u of shape [\(shape.first ?? 0)], got \(u.shape)")
@@ -42,7 +42,7 @@ extension Tensor {
         sigma = Swift.max(sigma, 1e-12)
         let out = map { $0 / sigma }
         let uFixed = uValues
-        return out.recorded([self]) { [self] g in
+        return out.recorded([self], backward: { [self] g in
             // Pointers taken once: `Tensor.pointer` inside the loops checked the layout and the
             // exclusivity of every element's access (3% of a small model's step, perf).
             let (gp, wp, n) = (g.pointer, pointer, count)
@@ -58,6 +58,13 @@ extension Tensor {
                 }
             }
             return [d]
-        }
+        }, differentiable: { [self] g, _ in
+            // The same formula in recorded ops, with sigma = <W, u v^T> on the tape.
+            let uv = Tensor.uninitialized(shape)
+            for r in 0..<o { for c in 0..<m { uv.pointer[r * m + c] = uFixed[r] * v[c] } }
+            let inverse = try multiplying(uv).sum().reciprocal()
+            let coefficient = try g.multiplying(self).sum().multiplying(inverse.multiplying(inverse))
+            return [try g.multiplying(inverse.broadcast(to: shape)).subtracting(uv.multiplying(coefficient.broadcast(to: shape)))]
+        })
     }
 }

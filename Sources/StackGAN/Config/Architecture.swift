@@ -34,6 +34,11 @@ public struct Architecture: Equatable, Sendable {
         if config.loss.contrastiveWeight > 0 && config.family == .ganCLS {
             throw bad("loss.contrastive_weight", "needs a head that ranks captions for an image; GAN-CLS's head adds the image's and the caption's scores, so every caption ranks the same for every image")
         }
+        for (key, weight) in [("loss.r1_weight", config.loss.r1Weight), ("loss.ma_gp_weight", config.loss.maGPWeight)]
+            where weight > 0 && !config.model.spectralNorm {
+            // Batch norm's training-mode backward is not written in recorded ops (no double backward).
+            throw bad(key, "needs gradients of the discriminator's gradient, which its batch norm has no double backward for: set model.spectral_norm: true (a discriminator without batch norm)")
+        }
         if config.loss.stageOneConsistencyWeight > 0 && stage != .two {
             throw bad("loss.stage1_consistency_weight", "ties Stage-II to its Stage-I input; stage is \(stage.rawValue)")
         }
@@ -162,11 +167,16 @@ public struct Architecture: Equatable, Sendable {
         for (key, value) in [("contrastive_weight", l.contrastiveWeight), ("mode_seeking_weight", l.modeSeekingWeight),
                              ("interpolation_weight", l.interpolationWeight), ("kl_coefficient", l.klCoefficient),
                              ("wrong_weight", l.wrongWeight), ("fake_weight", l.fakeWeight),
-                             ("stage1_consistency_weight", l.stageOneConsistencyWeight),
-                             ("reconstruction_weight", l.reconstructionWeight)] where !(value >= 0 && value.isFinite) {
+                             ("stage1_consistency_weight", l.stageOneConsistencyWeight), ("r1_weight", l.r1Weight),
+                             ("ma_gp_weight", l.maGPWeight), ("reconstruction_weight", l.reconstructionWeight)]
+            where !(value >= 0 && value.isFinite) {
             throw bad("loss.\(key)", "must be finite and >= 0 (0 = off), got \(value)")
         }
         try within("loss.interpolation_beta", l.interpolationBeta, 0...1, bad)
+        try within("loss.r1_every", l.r1Every, 1...1_000_000, bad, note: "apply R1 every k discriminator steps")
+        guard (2...16).contains(l.maGPPower), l.maGPPower % 2 == 0 else {
+            throw bad("loss.ma_gp_power", "must be an even number in 2...16 (DF-GAN: 6), got \(l.maGPPower)")
+        }
         guard l.contrastiveTemperature > 0, l.contrastiveTemperature.isFinite else {
             throw bad("loss.contrastive_temperature", "must be positive, got \(l.contrastiveTemperature)")
         }

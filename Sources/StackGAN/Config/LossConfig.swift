@@ -78,6 +78,22 @@ public struct LossConfig: Codable, Equatable, Sendable {
     /// `reconstruction_weight`: Stage-II only; weight of mean |image - real crop| on the rows refined
     /// from real images (`train.real_input_fraction`).
     public var reconstructionWeight: Float = 0
+    /// `r1_weight`: gamma of R1 (Mescheder et al. 2018, StyleGAN2), gamma / 2 * the mean over the
+    /// real matched pairs of |d D(x, t) / d x|^2, x the image before augmentation (every logit
+    /// the head gives the pair: match, and realness for a split head). Needs gradients of
+    /// gradients and a discriminator without batch norm (`model.spectral_norm: true`). 0 = off.
+    public var r1Weight: Float = 0
+    /// `r1_every`: lazy regularisation (StyleGAN2): R1 on every k-th discriminator step only,
+    /// weighted k times.
+    public var r1Every = 1
+    /// `ma_gp_weight`: k of DF-GAN's matching-aware gradient penalty, k * the mean over the real
+    /// matched pairs of |(d D / d x, d D / d e)|^p, the gradient of the match logit w.r.t. the
+    /// image x (before augmentation) and the condition e the discriminator reads (the caption
+    /// embedding with `discriminator_condition: embedding`, else the CA mu), concatenated per
+    /// example. DF-GAN: k = 2, p = 6. Needs what R1 needs. 0 = off.
+    public var maGPWeight: Float = 0
+    /// `ma_gp_power`: p, an even number.
+    public var maGPPower = 6
 
     enum CodingKeys: String, CodingKey {
         case loss, wrongWeight = "wrong_weight", fakeWeight = "fake_weight", splitPreset = "split_preset", weights
@@ -85,6 +101,7 @@ public struct LossConfig: Codable, Equatable, Sendable {
         case contrastiveWeight = "contrastive_weight", contrastiveTemperature = "contrastive_temperature"
         case modeSeekingWeight = "mode_seeking_weight", stageOneConsistencyWeight = "stage1_consistency_weight"
         case reconstructionWeight = "reconstruction_weight"
+        case r1Weight = "r1_weight", r1Every = "r1_every", maGPWeight = "ma_gp_weight", maGPPower = "ma_gp_power"
     }
 
     public init() {}
@@ -106,6 +123,10 @@ public struct LossConfig: Codable, Equatable, Sendable {
         try c.encode(modeSeekingWeight, forKey: .modeSeekingWeight)
         try c.encode(stageOneConsistencyWeight, forKey: .stageOneConsistencyWeight)
         try c.encode(reconstructionWeight, forKey: .reconstructionWeight)
+        try c.encode(r1Weight, forKey: .r1Weight)
+        try c.encode(r1Every, forKey: .r1Every)
+        try c.encode(maGPWeight, forKey: .maGPWeight)
+        try c.encode(maGPPower, forKey: .maGPPower)
     }
 
     /// The discriminator weights for a head: explicit `weights`, else the single weights or the preset.

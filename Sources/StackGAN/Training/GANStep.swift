@@ -2,7 +2,8 @@ import Autograd
 import NN
 
 /// One alternating training iteration on tensors: a discriminator step on real, wrong and detached
-/// fake pairs (`scorePairs`, the pass the parity test checks against PyTorch), then a generator
+/// fake pairs (`scorePairs`, the pass the parity test checks against PyTorch; plus the gradient
+/// penalties on the real pairs that `loss.r1_weight` and `loss.ma_gp_weight` ask for), then a generator
 /// step with all loss terms (adversarial, KL, optional GAN-INT). The Trainer feeds it batches from
 /// a dataset; `stackgan bench train` feeds it synthetic ones.
 public final class GANStep {
@@ -57,9 +58,16 @@ public final class GANStep {
         }
 
         func seen(_ images: Tensor) throws -> Tensor { augment.transforms.isEmpty ? images : try augment(images, using: &random) }
-        let pairs = try discriminator.scorePairs(realImages: seen(real), wrongImages: wrong.map(seen),
-                                                 fakeImages: seen(fake.image.detached()), condition: fake.condition, training: true)
+        // Gradient penalties differentiate the real pairs' logits w.r.t. D's inputs: leaves then.
+        let due = loss.penalties(afterSteps: discriminatorOptimizer.step)
+        let realImages = due.r1 || due.matchingAware ? real.detachedRequiringGradient() : real
+        let condition = due.matchingAware ? fake.condition.detachedRequiringGradient() : fake.condition
+        let pairs = try discriminator.scorePairs(realImages: seen(realImages), wrongImages: wrong.map(seen),
+                                                 fakeImages: seen(fake.image.detached()), condition: condition, training: true)
         var dLoss = try loss.discriminator(pairs)
+        for penalty in try loss.gradientPenalties(real: pairs.real, images: realImages, condition: condition, due: due) {
+            dLoss = try dLoss.adding(penalty.name, penalty.term, weight: penalty.weight)
+        }
         if loss.config.contrastiveWeight > 0 {
             dLoss = try dLoss.adding("contrastive", contrastive(features: pairs.realFeatures, condition: fake.condition),
                                      weight: loss.config.contrastiveWeight)
