@@ -19,13 +19,13 @@ final class LearningTests: XCTestCase {
         let run = FileManager.default.temporaryDirectory.appendingPathComponent("learning-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: run) }
         let start = Date()
-        let trainer = try Trainer(config: config, runDirectory: run, writeLogs: false, log: { _ in })
+        let trainer = try Trainer(architecture: Architecture(config), folder: RunFolder(run), writeLogs: false, log: { _ in })
         try trainer.run()
         let trained = Date().timeIntervalSince(start)
 
         let (classifier, url, _) = try ConditionClassifier.cached(
             datasetPath: config.data.path, directory: Self.repository.appendingPathComponent("runs/.classifiers"))
-        let report = try Evaluator(classifier: classifier, classifierPath: url.path).evaluate(checkpoint: trainer.checkpointURL.path)
+        let report = try Evaluator(classifier: classifier, classifierPath: url.path).evaluate(checkpoint: trainer.folder.url(.checkpoint).path)
         print(report.table)
         let colour = try XCTUnwrap(report.attributes["color"]), colourChance = try XCTUnwrap(report.attributesMajority["color"])
         print(String(format: "learning test: %d steps in %.0f s, condition accuracy %.1f%% (chance %.1f%%, real images %.1f%%), colour %.1f%% (chance %.1f%%)",
