@@ -82,7 +82,7 @@ public struct RunFolder {
     /// folder while it keeps the lock.
     public func create() throws -> RunFolderLock {
         try makeFolder(url.path, what: "run folder")
-        let lock = try RunFolderLock(folder: url)
+        let lock = try RunFolderLock(file: destination(.lock))
         do {
             try FileManager.default.createDirectory(at: url.appendingPathComponent(RunFile.samplesFolder), withIntermediateDirectories: true)
         } catch {
@@ -175,13 +175,17 @@ public final class RunFolderLock {
     public let folder: URL
     private let descriptor: Int32
 
-    /// Takes the lock or throws `.training` naming the folder and the holder's pid.
-    public init(folder: URL) throws {
-        self.folder = folder
-        let name = RunFile.lock.path
-        let fd = open(folder.appendingPathComponent(name).path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+    /// Takes the lock of `folder` (`.stackgan.lock` in it).
+    public convenience init(folder: URL) throws {
+        try self.init(file: folder.appendingPathComponent(RunFile.lock.path))
+    }
+
+    /// Takes the lock `file` or throws `.training` naming its folder and the holder's pid.
+    init(file: URL) throws {
+        folder = file.deletingLastPathComponent()
+        let fd = open(file.path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
-            throw StackGANError(.output, folder.path, "cannot create the lock file \(name): \(String(cString: strerror(errno)))")
+            throw StackGANError(.output, folder.path, "cannot create the lock file \(file.lastPathComponent): \(String(cString: strerror(errno)))")
         }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             let reason = errno
