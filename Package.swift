@@ -1,7 +1,8 @@
 // swift-tools-version:5.9
 // The tree reads as the pipeline: C libraries -> Kernels (oneDNN) -> Autograd (tensor, tape, ops)
 // -> NN (layers, optimizers, checkpoints) -> StackGAN (models, training) -> stackgan (CLI).
-// Datasets (HDF5, PNG, JPEG) stands beside the engine and meets it in StackGAN.
+// Datasets (HDF5, PNG, JPEG) stands beside the engine and meets it in StackGAN; both draw from
+// Random. docs/architecture.md has the diagram.
 import Foundation
 import PackageDescription
 
@@ -24,9 +25,11 @@ let package = Package(
         .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi"),
 
         .target(name: "Kernels", dependencies: ["CDNNL"]),
-        .target(name: "Autograd", dependencies: ["Kernels"]),
+        // The one seeded generator, below both the engine and the data layer, which draw from it.
+        .target(name: "Random"),
+        .target(name: "Autograd", dependencies: ["Kernels", "Random"]),
         .target(name: "NN", dependencies: ["Autograd"]),
-        .target(name: "Datasets", dependencies: ["CHDF5", "CPNG", "CTurboJPEG"]),
+        .target(name: "Datasets", dependencies: ["CHDF5", "CPNG", "CTurboJPEG", "Random"]),
         // The only importer of CMPI: data-parallel training over MPI.
         .target(name: "Distributed", dependencies: ["CMPI"]),
         .target(name: "StackGAN", dependencies: ["NN", "Kernels", "Datasets", "Distributed", "Yams"]),

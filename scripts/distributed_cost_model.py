@@ -11,7 +11,7 @@ import math
 LATENCY = 30e-6          # s per message on TCP (an assumption; InfiniBand is ~2 us)
 BUCKET = 16 * 2**20      # bytes (DataParallel.bucketCount floats)
 # Trained parameters counted from checkpoints at published widths (gf_dim 128, df_dim 64);
-# images/s per 2-core node: README's `stackgan bench train` table (quiet machine, EPYC Zen 4).
+# images/s per 2-core node: docs/performance.md's `stackgan bench train` table (quiet machine, EPYC Zen 4).
 STAGES = {
     "Stage-I (64 px)": {"D": 5_715_713, "G": 10_137_408, "images_per_s": 66.2, "batch": 64},
     "Stage-II (256 px)": {"D": 71_269_122, "G": 26_126_240, "images_per_s": 3.7, "batch": 16},

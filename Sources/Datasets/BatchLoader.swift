@@ -1,6 +1,7 @@
 // Batches for GAN-CLS / StackGAN training: real images, mismatched ("wrong") images,
 // caption embeddings, with seeded order, exact resumption and background prefetch.
 import Foundation
+import Random
 
 /// How a mismatched (wrong) image is chosen for each example.
 public enum WrongPairStrategy: String, Codable, Sendable {
@@ -270,7 +271,7 @@ struct BatchMaker {
     func order(epoch: Int) -> [Int] {
         var order = Array(0..<dataset.count)
         if options.shuffle {
-            var rng = Xoshiro256(seed: options.seed, UInt64(truncatingIfNeeded: epoch), 0x5EED)
+            var rng = RandomGenerator(seed: options.seed, UInt64(truncatingIfNeeded: epoch), 0x5EED)
             rng.shuffle(&order)
         }
         return order
@@ -288,7 +289,7 @@ struct BatchMaker {
     }
 
     func assemble(indices: [Int], epoch: Int, batch: Int) throws -> Batch {
-        var rng = Xoshiro256(seed: options.seed, UInt64(truncatingIfNeeded: epoch), UInt64(truncatingIfNeeded: batch))
+        var rng = RandomGenerator(seed: options.seed, UInt64(truncatingIfNeeded: epoch), UInt64(truncatingIfNeeded: batch))
         let n = indices.count, s = options.imageSize, e = dataset.embeddingWidth, k = dataset.captionsPerImage
         let plane = 3 * s * s
         var images = [Float](repeating: 0, count: n * plane)
@@ -331,7 +332,7 @@ struct BatchMaker {
                      size: n, imageSize: s, embeddingWidth: e, epoch: epoch, batchIndex: batch)
     }
 
-    func decode(_ index: Int, into buffer: inout [Float], slot: Int, rng: inout Xoshiro256) throws {
+    func decode(_ index: Int, into buffer: inout [Float], slot: Int, rng: inout RandomGenerator) throws {
         let plane = 3 * options.imageSize * options.imageSize
         let image = cache == nil ? try dataset.image(at: index) : nil
         buffer.withUnsafeMutableBufferPointer { all in
@@ -362,7 +363,7 @@ struct BatchMaker {
     /// A random example of another class than `index`'s; any other example when the
     /// dataset has no classes or only one. Rejection sampling first (classes are usually
     /// many and balanced), then a scan so that rare cases still terminate.
-    func drawDifferent(from index: Int, rng: inout Xoshiro256) -> Int {
+    func drawDifferent(from index: Int, rng: inout RandomGenerator) -> Int {
         let count = dataset.count
         guard count > 1 else { return index }
         let labels = dataset.classIndices

@@ -1,5 +1,9 @@
 // Image pre-processing as in StackGAN: resize to a load size, crop, flip, scale to [-1, 1].
 
+// The seeded generator is the Random module's (shared with the engine); re-exported because
+// crops, flips and batch order take it in this module's public API.
+@_exported import Random
+
 /// Training applies random crops and flips; evaluation is deterministic (centre crop,
 /// no flip). Passed explicitly everywhere rather than kept as hidden state.
 public enum DataMode: String, Codable, Sendable {
@@ -115,7 +119,7 @@ public enum Preprocess {
     /// coin is drawn either way, so crops do not change), scale to [-1, 1],
     /// and write planar CHW into `out` (3 * cropSize * cropSize floats).
     public static func apply(_ image: RGBImage, loadSize: Int, cropSize: Int, mode: DataMode, flip allowFlip: Bool = true,
-                             rng: inout Xoshiro256, into out: UnsafeMutableBufferPointer<Float>) {
+                             rng: inout RandomGenerator, into out: UnsafeMutableBufferPointer<Float>) {
         precondition(loadSize >= cropSize && out.count >= 3 * cropSize * cropSize, "Preprocess.apply: bad sizes")
         let (x0, y0, flip) = placement(loadSize: loadSize, cropSize: cropSize, mode: mode, flip: allowFlip, rng: &rng)
         // Images already at the load size (304 px data for 256 px crops) skip the
@@ -134,7 +138,7 @@ public enum Preprocess {
     /// `apply` on an image already resized to `loadSize` (interleaved (load, load, 3) Floats in
     /// 0...255, as `loadSized` makes): the same random draws, so the same output.
     static func apply(loaded: [Float], loadSize: Int, cropSize: Int, mode: DataMode, flip allowFlip: Bool,
-                      rng: inout Xoshiro256, into out: UnsafeMutableBufferPointer<Float>) {
+                      rng: inout RandomGenerator, into out: UnsafeMutableBufferPointer<Float>) {
         precondition(loadSize >= cropSize && out.count >= 3 * cropSize * cropSize && loaded.count == loadSize * loadSize * 3,
                      "Preprocess.apply(loaded:): bad sizes")
         let (x0, y0, flip) = placement(loadSize: loadSize, cropSize: cropSize, mode: mode, flip: allowFlip, rng: &rng)
@@ -150,7 +154,7 @@ public enum Preprocess {
 
     /// Crop origin and flip: random in `.train`, centre and unflipped in `.eval`.
     private static func placement(loadSize: Int, cropSize: Int, mode: DataMode, flip allowFlip: Bool,
-                                  rng: inout Xoshiro256) -> (x0: Int, y0: Int, flip: Bool) {
+                                  rng: inout RandomGenerator) -> (x0: Int, y0: Int, flip: Bool) {
         let slack = loadSize - cropSize
         switch mode {
         case .train:

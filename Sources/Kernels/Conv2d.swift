@@ -61,7 +61,7 @@ public enum ConvAlgorithm: String, CaseIterable, Sendable {
 /// Process-wide kernel choices. Benchmarks flip them; training reads them when a shape is first seen.
 public enum KernelSettings {
     /// Let oneDNN pick blocked layouts inside a primitive (reordering at its edges) instead of
-    /// running on plain NCHW. Measured faster for the StackGAN shapes (see README benchmarks).
+    /// running on plain NCHW. Measured faster for the StackGAN shapes (see docs/performance.md).
     public static var blockedLayouts = true
     public static var convAlgorithm: ConvAlgorithm = .winograd
     /// A Winograd pass whose scratchpad would exceed this uses the direct algorithm instead. The

@@ -14,6 +14,13 @@ public final class Linear: Layer {
         spectralU = spectralNorm ? Initializer.unitVector(outputs, using: &generator) : nil
     }
 
+    /// A linear layer with given `weight` [O, I] and `bias` [O] (loaded weights: an inference model).
+    public init(weight: Tensor, bias: Tensor?) {
+        self.weight = weight
+        self.bias = bias
+        spectralU = nil
+    }
+
     /// `training` advances spectral normalisation's power iteration (no effect on a plain linear).
     public func callAsFunction(_ x: Tensor, training: Bool = false) throws -> Tensor {
         let w = try effectiveWeight(powerIteration: training)

@@ -196,13 +196,9 @@ public final class ServeAPI: @unchecked Sendable {
         guard !request.captions.isEmpty else { throw Refusal("captions: empty; expected 1...\(limits.maxCaptions) captions") }
         let samples = try integer(request.samples, "samples", in: 1...limits.maxSamples, default: 4)
         let seed = UInt64(try integer(request.seed, "seed", in: 0...limits.maxSeed, default: 0))
-        let images = try await run(captions: request.captions) { [sampler] embeddings, width in
-            let columns = sampler.columnNoise(count: samples, seed: seed)
-            let rows = request.captions.indices.flatMap { c in (0..<samples).map { (c, $0) } }
-            let pngs = try self.draw(embeddings: rows.flatMap { embeddings[($0.0 * width)..<(($0.0 + 1) * width)] },
-                                     noise: rows.flatMap { columns.noise[$0.1] },
-                                     conditioningNoise: rows.flatMap { columns.conditioningNoise[$0.1] })
-            return zip(rows, pngs).map { Image(caption: $0.0.0, sample: $0.0.1, png: $0.1) }
+        let images = try await run(captions: request.captions) { [sampler] embeddings in
+            let jobs = sampler.sampleJobs(captions: embeddings, samples: samples, seed: seed)
+            return try zip(jobs, self.draw(jobs)).map { Image(caption: $0.caption, sample: $0.column, png: $1) }
         }
         return .json(Images(imageSize: imageSize, seed: seed, images: images))
     }
@@ -211,24 +207,22 @@ public final class ServeAPI: @unchecked Sendable {
         guard request.captions.count == 2 else { throw Refusal("captions: \(request.captions.count) given; interpolation walks between exactly 2") }
         let steps = try integer(request.steps, "steps", in: 2...limits.maxSteps, default: 8)
         let seed = UInt64(try integer(request.seed, "seed", in: 0...limits.maxSeed, default: 0))
-        let images = try await run(captions: request.captions) { [sampler] embeddings, width in
-            // One z and one CA eps for the whole walk, as `generate --interpolate captions` does:
-            // only the caption moves, and the ends are the captions' sample 0.
-            let columns = sampler.columnNoise(count: 1, seed: seed)
-            let points = Sampler.interpolate(from: Array(embeddings[0..<width]), to: Array(embeddings[width..<(2 * width)]), steps: steps)
-            let pngs = try self.draw(embeddings: points.flatMap { $0 }, noise: Array((0..<steps).map { _ in columns.noise[0] }.joined()),
-                                     conditioningNoise: Array((0..<steps).map { _ in columns.conditioningNoise[0] }.joined()))
-            return pngs.enumerated().map { Image(step: $0.offset, png: $0.element) }
+        let images = try await run(captions: request.captions) { [sampler] embeddings in
+            // As `generate --interpolate captions`: only the caption moves, and the ends are the
+            // captions' sample 0.
+            let jobs = sampler.captionWalk(from: embeddings[0], to: embeddings[1], steps: steps, seed: seed)
+            return try zip(jobs, self.draw(jobs)).map { Image(step: $0.column, png: $1) }
         }
         return .json(Images(imageSize: imageSize, seed: seed, images: images))
     }
 
-    /// Embeds `captions` and runs `work(embeddings, width)` on the queue; a full queue is a 429.
-    private func run<T>(captions: [String], _ work: @escaping ([Float], Int) throws -> T) async throws -> T {
+    /// Embeds `captions` (one embedding [E] each) and runs `work` on them on the queue; a full
+    /// queue is a 429.
+    private func run<T>(captions: [String], _ work: @escaping ([[Float]]) throws -> T) async throws -> T {
         let result = try await queue.submit { [encoder] in
             // One caption at a time: the encoder's packed batches round differently with their
             // size, and a caption's images must not depend on the captions sent beside it.
-            try work(try captions.flatMap { try encoder.encode([$0]).embeddings }, encoder.width)
+            try work(try captions.map { try encoder.encode([$0]).embeddings })
         }
         guard let result else {
             throw Refusal(429, "busy: \(queue.maxWaiting) requests are already waiting for the generator; try again in a moment")
@@ -236,15 +230,8 @@ public final class ServeAPI: @unchecked Sendable {
         return result
     }
 
-    /// Base64 PNGs of the images for rows of embeddings, z and CA eps (on the queue only).
-    private func draw(embeddings: [Float], noise: [Float], conditioningNoise: [Float]) throws -> [String] {
-        let pixels = try sampler.images(embeddings: embeddings, noise: noise, conditioningNoise: conditioningNoise)
-        let size = sampler.imageSize, plane = 3 * size * size
-        return try (0..<(pixels.count / plane)).map { i in
-            let image = pixels.withUnsafeBufferPointer {
-                RGBImage(chw: UnsafeBufferPointer(rebasing: $0[(i * plane)..<((i + 1) * plane)]), height: size, width: size)
-            }
-            return Data(try ImageCodec.encodePNG(image)).base64EncodedString()
-        }
+    /// Base64 PNGs of the images of `jobs` (on the queue only).
+    private func draw(_ jobs: [ImageJob]) throws -> [String] {
+        try sampler.draw(jobs).map { Data(try ImageCodec.encodePNG($0)).base64EncodedString() }
     }
 }

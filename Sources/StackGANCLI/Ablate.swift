@@ -33,7 +33,7 @@ struct Ablate: ParsableCommand {
     @Option(name: .customLong("set"), help: "Override a config key: --set train.batch_size=16 (repeatable).") var overrides: [String] = []
 
     func run() throws {
-        let headList = try Ablation.parseHeads(heads)
+        let headList = try AblationPlan.parseHeads(heads)
         let techniqueSets = try techniques.map(Technique.parseSets)
         guard (1...1000).contains(seeds) else { throw StackGANError.usage("--seeds must be in 1...1000, got \(seeds)") }
         if let steps, steps < 1 { throw StackGANError.usage("--steps must be positive, got \(steps)") }
@@ -45,19 +45,17 @@ struct Ablate: ParsableCommand {
             throw StackGANError.usage("dataset \(experiment.data.path) not found (data.path; --set data.path=FILE)")
         }
         // Everything cheap is checked before the evaluator is loaded (or trained, tens of seconds).
-        var scheduled = experiment
-        if let steps { scheduled.train.maxSteps = steps }
-        _ = try Architecture(scheduled)
+        let plan = try AblationPlan(config: experiment, heads: headList, techniques: techniqueSets,
+                                    seeds: (0..<seeds).map { experiment.train.seed &+ UInt64($0) }, steps: steps)
         let folder = URL(fileURLWithPath: out ?? "runs/ablate-\(experiment.name)")
         try makeFolder(folder.path, what: "ablation folder")
         let evaluator = try loadEvaluator(classifier: classifier, matcher: matcher, datasetPath: experiment.data.path, cache: classifierCache)
-        let ablation = try Ablation(config: experiment, heads: headList, techniques: techniqueSets, seeds: (0..<seeds).map { experiment.train.seed &+ UInt64($0) },
-                                    steps: steps, outputDirectory: folder, evaluator: evaluator,
-                                    evaluationOptions: EvaluationOptions(samplesPerCaption: samplesPerCaption, limit: limit))
+        let ablation = Ablation(plan: plan, outputDirectory: folder, evaluator: evaluator,
+                                evaluationOptions: EvaluationOptions(samplesPerCaption: samplesPerCaption, limit: limit))
         let outcome = Result { try ablation.run(log: printLine) }
         if AblationReport.isAblation(folder) { refreshReport(folder) }  // the runs that finished, even after a failure
         let runs = try outcome.get()
-        print(Ablation.summaryMarkdown(runs, config: ablation.config))
+        print(AblationSummary.summaryMarkdown(runs, config: plan.config))
         print("ablation: \(folder.path)/summary.md, summary.csv, runs.csv, report.html, samples/")
     }
 }

@@ -54,12 +54,12 @@ struct Evaluate: ParsableCommand {
             print("report: \(out)")
         }
         // A checkpoint in a run folder: the evaluation goes beside it and into the run's report.
-        if let file = RunReport.evaluationFile(forCheckpoint: checkpoint) {
+        if let run = RunFolder.holding(checkpoint: checkpoint) {
             do {
-                try report.json().write(to: file, options: .atomic)
-                refreshReport(file.deletingLastPathComponent())
+                try run.write(report.json(), to: .evaluation)
+                refreshReport(run.url)
             } catch {
-                FileHandle.standardError.write(Data("stackgan: warning: \(file.path) not written: \(error.localizedDescription)\n".utf8))
+                FileHandle.standardError.write(Data("stackgan: warning: \(run.url(.evaluation).path) not written: \(CommandLineTool.oneLine("\(error)"))\n".utf8))
             }
         }
     }

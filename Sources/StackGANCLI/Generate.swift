@@ -49,14 +49,6 @@ struct Generate: ParsableCommand {
         let embedding: [Float]
     }
 
-    /// One image to make and the file it goes to.
-    struct Job {
-        let fileName: String
-        let embedding: [Float]
-        let noise: [Float]
-        let conditioningNoise: [Float]
-    }
-
     func run() throws {
         let sources = [embeddings.map { _ in "--embeddings" }, dataset.map { _ in "--dataset" },
                        caption.isEmpty ? nil : "--caption", captions.map { _ in "--captions" }].compactMap { $0 }
@@ -86,7 +78,7 @@ struct Generate: ParsableCommand {
         let sampler = try Sampler(checkpoint: checkpoint, stageOneCheckpoint: stageOneCheckpoint)
         let captions = try loadCaptions(sampler: sampler, selection: selection)
         let noiseRows = try noise.map { try readRows($0, width: sampler.noiseWidth, what: "noise z") } ?? []
-        let (jobs, columns, rowLabels) = try plan(sampler: sampler, captions: captions, noiseRows: noiseRows)
+        let (jobs, fileNames, columns, rowLabels) = try plan(sampler: sampler, captions: captions, noiseRows: noiseRows)
         // All images are held in memory (as floats) until the grid is written: bounded up front.
         let limit = Self.maxPixels / (sampler.imageSize * sampler.imageSize)
         guard jobs.count <= limit else {
@@ -97,17 +89,9 @@ struct Generate: ParsableCommand {
         let folder = URL(fileURLWithPath: out)
         try makeFolder(out, what: "output folder")
 
-        let pixels = try sampler.images(embeddings: jobs.flatMap(\.embedding), noise: jobs.flatMap(\.noise),
-                                        conditioningNoise: jobs.flatMap(\.conditioningNoise))
-        let size = sampler.imageSize, plane = 3 * size * size
-        var images: [RGBImage] = []
-        for (i, job) in jobs.enumerated() {
-            let image = pixels.withUnsafeBufferPointer {
-                RGBImage(chw: UnsafeBufferPointer(rebasing: $0[(i * plane)..<((i + 1) * plane)]), height: size, width: size)
-            }
-            try ImageCodec.writePNG(image, to: folder.appendingPathComponent(job.fileName).path)
-            images.append(image)
-        }
+        let images = try sampler.draw(jobs)
+        for (image, name) in zip(images, fileNames) { try ImageCodec.writePNG(image, to: folder.appendingPathComponent(name).path) }
+        let size = sampler.imageSize
         let gridPath = folder.appendingPathComponent("grid.png").path
         try ImageCodec.writePNG(ImageGrid.tile(images, columns: columns), to: gridPath)
         let captionsPath = folder.appendingPathComponent("captions.txt")
@@ -155,55 +139,34 @@ struct Generate: ParsableCommand {
         }
     }
 
-    /// The images to make, the grid's column count and one label per grid row.
-    private func plan(sampler: Sampler, captions: [Caption], noiseRows: [[Float]]) throws -> ([Job], Int, [String]) {
-        let drawnNoise = { sampler.columnNoise(count: $0, seed: seed).noise }
-        let eps = { sampler.columnNoise(count: $0, seed: seed).conditioningNoise }
+    /// The images to make with their file names, the grid's column count and one label per grid row.
+    private func plan(sampler: Sampler, captions: [Caption], noiseRows: [[Float]]) throws -> ([ImageJob], [String], Int, [String]) {
         guard let first = captions.first else { throw StackGANError.usage("no captions selected") }
         switch interpolate {
         case .captions:
             guard captions.count >= 2 else {
                 throw StackGANError.usage("--interpolate captions needs two captions; \(captions.count) selected (use --indices A,B)")
             }
-            let second = captions[1]
-            let z = noiseRows.first ?? drawnNoise(1)[0], e = eps(1)[0]
-            let steps = self.steps ?? 8
-            let points = Sampler.interpolate(from: first.embedding, to: second.embedding, steps: steps)
-            let jobs = points.enumerated().map { k, point in
-                Job(fileName: String(format: "interp_captions_%03d_%03d_step%02d.png", first.index, second.index, k),
-                    embedding: point, noise: z, conditioningNoise: e)
-            }
-            return (jobs, steps, ["\(first.label) -> \(second.label), \(steps) steps, one noise"])
+            let second = captions[1], steps = self.steps ?? 8
+            let jobs = sampler.captionWalk(from: first.embedding, to: second.embedding, steps: steps, seed: seed, noise: noiseRows.first)
+            let names = jobs.map { String(format: "interp_captions_%03d_%03d_step%02d.png", first.index, second.index, $0.column) }
+            return (jobs, names, steps, ["\(first.label) -> \(second.label), \(steps) steps, one noise"])
         case .noise:
             guard noise == nil || noiseRows.count >= 2 else {
                 throw StackGANError.usage("--interpolate noise needs two noise rows; \(noise ?? "") has \(noiseRows.count)")
             }
-            // z and the CA noise both walk from column 0's to column 1's, so the ends are exactly
-            // the caption's first two plain samples.
             let steps = self.steps ?? 8
-            let ends = noiseRows.count >= 2 ? Array(noiseRows.prefix(2)) : drawnNoise(2)
-            let e = eps(2)
-            let zs = Sampler.interpolate(from: ends[0], to: ends[1], steps: steps)
-            let es = Sampler.interpolate(from: e[0], to: e[1], steps: steps)
-            let jobs = (0..<steps).map { k in
-                Job(fileName: String(format: "interp_noise_caption%03d_step%02d.png", first.index, k),
-                    embedding: first.embedding, noise: zs[k], conditioningNoise: es[k])
-            }
-            return (jobs, steps, ["\(first.label), noise row 0 -> row 1, \(steps) steps"])
+            let jobs = sampler.noiseWalk(caption: first.embedding, steps: steps, seed: seed, noise: noiseRows.isEmpty ? nil : noiseRows)
+            let names = jobs.map { String(format: "interp_noise_caption%03d_step%02d.png", first.index, $0.column) }
+            return (jobs, names, steps, ["\(first.label), noise row 0 -> row 1, \(steps) steps"])
         case nil:
             let k = samplesPerCaption ?? (noiseRows.isEmpty ? 4 : noiseRows.count)
             if let noise, noiseRows.count < k {
                 throw StackGANError.usage("--samples-per-caption \(k) needs \(k) noise rows; \(noise) has \(noiseRows.count)")
             }
-            let z = noiseRows.isEmpty ? drawnNoise(k) : Array(noiseRows.prefix(k))
-            let e = eps(k)
-            let jobs = captions.flatMap { caption in
-                (0..<k).map { s in
-                    Job(fileName: String(format: "caption%03d_sample%02d.png", caption.index, s),
-                        embedding: caption.embedding, noise: z[s], conditioningNoise: e[s])
-                }
-            }
-            return (jobs, k, captions.map(\.label))
+            let jobs = sampler.sampleJobs(captions: captions.map(\.embedding), samples: k, seed: seed, noise: noiseRows.isEmpty ? nil : noiseRows)
+            let names = jobs.map { String(format: "caption%03d_sample%02d.png", captions[$0.caption].index, $0.column) }
+            return (jobs, names, k, captions.map(\.label))
         }
     }
 

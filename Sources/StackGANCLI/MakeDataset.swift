@@ -65,7 +65,7 @@ struct MakeDataset: ParsableCommand {
 
         // Seeded split: shuffle the sorted list, the first share goes to test.
         var order = Array(captioned.indices)
-        var generator = Xoshiro256(seed: seed)
+        var generator = RandomGenerator(seed: seed)
         order.shuffle(using: &generator)
         var testCount = Int((testFraction * Double(captioned.count)).rounded())
         if testFraction > 0 && captioned.count >= 2 { testCount = min(max(testCount, 1), captioned.count - 1) }

@@ -31,28 +31,25 @@ struct Train: ParsableCommand {
                 throw StackGANError.usage("--config does not apply to --resume: the run folder's config.yml is used; change settings with --set key=value")
             }
             guard let out else { throw StackGANError.usage("--resume needs --out naming the run folder") }
-            configFile = URL(fileURLWithPath: out).appendingPathComponent("config.yml").path
-            guard FileManager.default.fileExists(atPath: configFile ?? "") else {
-                throw StackGANError.usage("\(out): no config.yml to resume from")
+            let run = RunFolder(path: out)
+            configFile = run.url(.config).path
+            guard FileManager.default.fileExists(atPath: run.url(.config).path) else {
+                throw StackGANError.usage("\(out): no \(RunFile.config.path) to resume from")
             }
             // A named input that does not exist is a usage error, as for generate's --checkpoint.
-            let checkpoint = URL(fileURLWithPath: out).appendingPathComponent(Checkpoint.fileName).path
-            guard FileManager.default.fileExists(atPath: checkpoint) else {
-                throw StackGANError.usage("\(checkpoint): no checkpoint to resume from")
+            guard FileManager.default.fileExists(atPath: run.url(.checkpoint).path) else {
+                throw StackGANError.usage("\(run.url(.checkpoint).path): no checkpoint to resume from")
             }
         } else if config == nil {
             throw StackGANError.usage("train needs --config FILE (see configs/)")
         }
-        let experiment = try ExperimentConfig.load(file: configFile, overrides: settings)
-        let folder = URL(fileURLWithPath: out ?? "runs/\(experiment.name)")
+        let architecture = try Architecture(ExperimentConfig.load(file: configFile, overrides: settings))
+        let folder = URL(fileURLWithPath: out ?? "runs/\(architecture.config.name)")
         // A start that fails (a locked folder, a bad dataset) leaves no run folder it created behind.
         let created = !FileManager.default.fileExists(atPath: folder.path)
         let trainer: Trainer
         do {
-            trainer = try Trainer(config: experiment, runDirectory: folder, resume: resume) { line in
-                print(line)
-                fflush(stdout)
-            }
+            trainer = try Trainer(architecture: architecture, folder: RunFolder(folder), resume: resume, log: printLine)
         } catch {
             if created { try? FileManager.default.removeItem(at: folder) }
             throw error

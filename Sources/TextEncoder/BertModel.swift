@@ -6,7 +6,6 @@
 // (masked scores become exp(-inf) = 0), without the padded rows' work.
 import Autograd
 import Foundation
-import Kernels
 import NN
 
 /// The hyperparameters of a BERT encoder, as Hugging Face's config.json spells them.
@@ -81,20 +80,16 @@ public struct BertConfig: Decodable, Equatable, Sendable {
 }
 
 /// A BERT encoder's weights and its forward pass: token ids of several sequences -> the last
-/// layer's hidden states [T, H], sequences packed in order.
+/// layer's hidden states [T, H], sequences packed in order. The dense layers are the engine's
+/// `Linear`s, run without gradients; LayerNorm, attention and GELU are inference-only loops here.
 struct BertModel {
-    struct Dense {
-        let weight: [Float]  // [out, in], PyTorch's nn.Linear layout
-        let bias: [Float]    // [out]
-        var outputs: Int { bias.count }
-    }
     struct Norm { let scale: [Float]; let shift: [Float] }
     struct Layer {
-        let qkv: Dense            // query, key and value stacked: [3H, H]
-        let attentionOutput: Dense
+        let qkv: Linear            // query, key and value stacked: [3H, H], one matrix product
+        let attentionOutput: Linear
         let attentionNorm: Norm
-        let intermediate: Dense
-        let output: Dense
+        let intermediate: Linear
+        let output: Linear
         let outputNorm: Norm
     }
 
@@ -104,23 +99,26 @@ struct BertModel {
     let layers: [Layer]
 
     /// `tensors` holds every name of `config.tensorShapes` with that shape (checked by the caller).
-    init(config: BertConfig, tensors: [String: SafeTensors.Entry]) {
+    init(config: BertConfig, tensors: [String: SafeTensors.Entry]) throws {
         self.config = config
         func t(_ name: String) -> [Float] { tensors[name]?.values ?? [] }
-        func dense(_ p: String) -> Dense { Dense(weight: t(p + ".weight"), bias: t(p + ".bias")) }
+        func linear(_ parts: [String]) throws -> Linear {
+            let weights = parts.flatMap { t($0 + ".weight") }, biases = parts.flatMap { t($0 + ".bias") }
+            return Linear(weight: try Tensor(shape: [biases.count, weights.count / max(biases.count, 1)], scalars: weights),
+                          bias: try Tensor(shape: [biases.count], scalars: biases))
+        }
         func norm(_ p: String) -> Norm { Norm(scale: t(p + ".weight"), shift: t(p + ".bias")) }
         wordEmbeddings = t("embeddings.word_embeddings.weight")
         positionEmbeddings = t("embeddings.position_embeddings.weight")
         typeEmbeddings = t("embeddings.token_type_embeddings.weight")
         embeddingNorm = norm("embeddings.LayerNorm")
-        layers = (0..<config.numHiddenLayers).map { l in
+        layers = try (0..<config.numHiddenLayers).map { l in
             let p = "encoder.layer.\(l)."
-            let parts = ["query", "key", "value"].map { dense(p + "attention.self.\($0)") }
-            return Layer(qkv: Dense(weight: parts.flatMap(\.weight), bias: parts.flatMap(\.bias)),
-                         attentionOutput: dense(p + "attention.output.dense"),
+            return Layer(qkv: try linear(["query", "key", "value"].map { p + "attention.self.\($0)" }),
+                         attentionOutput: try linear([p + "attention.output.dense"]),
                          attentionNorm: norm(p + "attention.output.LayerNorm"),
-                         intermediate: dense(p + "intermediate.dense"),
-                         output: dense(p + "output.dense"),
+                         intermediate: try linear([p + "intermediate.dense"]),
+                         output: try linear([p + "output.dense"]),
                          outputNorm: norm(p + "output.LayerNorm"))
         }
     }
@@ -132,112 +130,79 @@ struct BertModel {
         var starts: [Int] = []
         var total = 0
         for s in sequences { starts.append(total); total += s.count }
-        var x = [Float](repeating: 0, count: total * h)
+        let x = Tensor(repeating: 0, shape: [total, h])
         // Embeddings: word + position + token type 0 (one segment), then LayerNorm.
-        x.withUnsafeMutableBufferPointer { out in
-            for (s, ids) in sequences.enumerated() {
-                for (p, id) in ids.enumerated() {
-                    let row = out.baseAddress! + (starts[s] + p) * h
-                    let w = Int(id) * h, q = p * h
-                    for c in 0..<h { row[c] = wordEmbeddings[w + c] + positionEmbeddings[q + c] + typeEmbeddings[c] }
-                }
+        for (s, ids) in sequences.enumerated() {
+            for (p, id) in ids.enumerated() {
+                let row = x.pointer + (starts[s] + p) * h
+                let w = Int(id) * h, q = p * h
+                for c in 0..<h { row[c] = wordEmbeddings[w + c] + positionEmbeddings[q + c] + typeEmbeddings[c] }
             }
         }
-        layerNorm(&x, residual: nil, embeddingNorm, width: h)
-
-        var qkv = [Float](repeating: 0, count: total * 3 * h)
-        var context = [Float](repeating: 0, count: total * h)
-        var projected = [Float](repeating: 0, count: total * h)
-        var inner = [Float](repeating: 0, count: total * config.intermediateSize)
-        for layer in layers {
-            try linear(x, layer.qkv, rows: total, into: &qkv)
-            attention(qkv, starts: starts, lengths: sequences.map(\.count), heads: heads, width: h, into: &context)
-            try linear(context, layer.attentionOutput, rows: total, into: &projected)
-            layerNorm(&x, residual: projected, layer.attentionNorm, width: h)
-            try linear(x, layer.intermediate, rows: total, into: &inner)
-            gelu(&inner)
-            try linear(inner, layer.output, rows: total, into: &projected)
-            layerNorm(&x, residual: projected, layer.outputNorm, width: h)
+        layerNorm(x, residual: nil, embeddingNorm, width: h)
+        try withoutGradients {
+            for layer in layers {
+                let qkv = try layer.qkv(x)
+                let context = Tensor(repeating: 0, shape: [total, h])
+                attention(qkv, starts: starts, lengths: sequences.map(\.count), heads: heads, width: h, into: context)
+                layerNorm(x, residual: try layer.attentionOutput(context), layer.attentionNorm, width: h)
+                let inner = try layer.intermediate(x)
+                gelu(inner)
+                layerNorm(x, residual: try layer.output(inner), layer.outputNorm, width: h)
+            }
         }
-        return x
+        return x.scalars
     }
 
-    /// out[T, O] = x[T, I] W^T + b, through sgemm with the bias rows as C's start (beta = 1).
-    private func linear(_ x: [Float], _ dense: Dense, rows: Int, into out: inout [Float]) throws {
-        let o = dense.outputs, i = dense.weight.count / o
-        out.withUnsafeMutableBufferPointer { c in
-            dense.bias.withUnsafeBufferPointer { b in
-                for r in 0..<rows { (c.baseAddress! + r * o).update(from: b.baseAddress!, count: o) }
-            }
-        }
-        try x.withUnsafeBufferPointer { a in
-            try dense.weight.withUnsafeBufferPointer { w in
-                try out.withUnsafeMutableBufferPointer { c in
-                    try Gemm.multiply(transposeA: false, transposeB: true, m: rows, n: o, k: i,
-                                      a: a.baseAddress!, b: w.baseAddress!, beta: 1, c: c.baseAddress!)
-                }
-            }
-        }
-    }
-
-    /// x = LayerNorm(x + residual) per row of `width`, biased variance as PyTorch. One parallel
-    /// pass for both: each pass wakes the other threads, the expensive part on a loaded machine.
-    private func layerNorm(_ x: inout [Float], residual: [Float]?, _ norm: Norm, width: Int) {
+    /// x = LayerNorm(x + residual) per row of `width`, in place, biased variance as PyTorch. One
+    /// parallel pass for both: each pass wakes the other threads, the expensive part on a loaded machine.
+    private func layerNorm(_ x: Tensor, residual: Tensor?, _ norm: Norm, width: Int) {
         let rows = x.count / width, eps = config.layerNormEps
-        let add = residual ?? [], hasResidual = residual != nil
-        x.withUnsafeMutableBufferPointer { xs in
-            add.withUnsafeBufferPointer { r in
-                let base = xs.baseAddress!
-                parallelChunks(rows, minimumPerChunk: 64) { range in
-                    for row in range {
-                        let v = base + row * width
-                        if hasResidual, let added = r.baseAddress { for c in 0..<width { v[c] += added[row * width + c] } }
-                        var sum: Float = 0
-                        for c in 0..<width { sum += v[c] }
-                        let mean = sum / Float(width)
-                        var squares: Float = 0
-                        for c in 0..<width { let d = v[c] - mean; squares += d * d }
-                        let inverse = 1 / (squares / Float(width) + eps).squareRoot()
-                        for c in 0..<width { v[c] = (v[c] - mean) * inverse * norm.scale[c] + norm.shift[c] }
-                    }
-                }
+        let base = x.pointer, added = residual?.pointer
+        parallelChunks(rows, minimumPerChunk: 64) { range in
+            for row in range {
+                let v = base + row * width
+                if let added { for c in 0..<width { v[c] += added[row * width + c] } }
+                var sum: Float = 0
+                for c in 0..<width { sum += v[c] }
+                let mean = sum / Float(width)
+                var squares: Float = 0
+                for c in 0..<width { let d = v[c] - mean; squares += d * d }
+                let inverse = 1 / (squares / Float(width) + eps).squareRoot()
+                for c in 0..<width { v[c] = (v[c] - mean) * inverse * norm.scale[c] + norm.shift[c] }
             }
         }
     }
 
     /// Scaled dot-product attention per sequence and head, reading Q, K, V from the stacked
     /// projection [T, 3H] and writing each head's D columns of `out` [T, H].
-    private func attention(_ qkv: [Float], starts: [Int], lengths: [Int], heads: Int, width h: Int, into out: inout [Float]) {
+    private func attention(_ qkv: Tensor, starts: [Int], lengths: [Int], heads: Int, width h: Int, into out: Tensor) {
         let d = h / heads, stride = 3 * h
         let scale = 1 / Float(d).squareRoot()
         let longest = lengths.max() ?? 0
-        qkv.withUnsafeBufferPointer { source in
-            out.withUnsafeMutableBufferPointer { target in
-                let q0 = source.baseAddress!, o0 = target.baseAddress!
-                parallelChunks(starts.count * heads, minimumPerChunk: 8) { range in
-                    var scores = [Float](repeating: 0, count: longest)
-                    for pair in range {
-                        let (s, head) = pair.quotientAndRemainder(dividingBy: heads)
-                        let n = lengths[s], first = starts[s]
-                        for i in 0..<n {
-                            let q = q0 + (first + i) * stride + head * d
-                            var largest = -Float.infinity
-                            for j in 0..<n {
-                                let k = q0 + (first + j) * stride + h + head * d
-                                let score = dot(q, k, d) * scale
-                                scores[j] = score
-                                largest = max(largest, score)
-                            }
-                            var sum: Float = 0
-                            for j in 0..<n { scores[j] = expf(scores[j] - largest); sum += scores[j] }
-                            let o = o0 + (first + i) * h + head * d
-                            for c in 0..<d { o[c] = 0 }
-                            for j in 0..<n {
-                                let p = scores[j] / sum
-                                let v = q0 + (first + j) * stride + 2 * h + head * d
-                                for c in 0..<d { o[c] += p * v[c] }
-                            }
-                        }
+        let q0 = UnsafePointer(qkv.pointer), o0 = out.pointer
+        parallelChunks(starts.count * heads, minimumPerChunk: 8) { range in
+            var scores = [Float](repeating: 0, count: longest)
+            for pair in range {
+                let (s, head) = pair.quotientAndRemainder(dividingBy: heads)
+                let n = lengths[s], first = starts[s]
+                for i in 0..<n {
+                    let q = q0 + (first + i) * stride + head * d
+                    var largest = -Float.infinity
+                    for j in 0..<n {
+                        let k = q0 + (first + j) * stride + h + head * d
+                        let score = dot(q, k, d) * scale
+                        scores[j] = score
+                        largest = max(largest, score)
+                    }
+                    var sum: Float = 0
+                    for j in 0..<n { scores[j] = expf(scores[j] - largest); sum += scores[j] }
+                    let o = o0 + (first + i) * h + head * d
+                    for c in 0..<d { o[c] = 0 }
+                    for j in 0..<n {
+                        let p = scores[j] / sum
+                        let v = q0 + (first + j) * stride + 2 * h + head * d
+                        for c in 0..<d { o[c] += p * v[c] }
                     }
                 }
             }
@@ -254,11 +219,9 @@ struct BertModel {
     }
 
     /// GELU with erf, as BERT: x/2 (1 + erf(x / sqrt 2)).
-    private func gelu(_ x: inout [Float]) {
-        x.withUnsafeMutableBufferPointer { xs in
-            let p = xs.baseAddress!
-            parallelChunks(xs.count) { range in for k in range { p[k] = 0.5 * p[k] * (1 + Self.erf(p[k] * 0.70710678118654752)) } }
-        }
+    private func gelu(_ x: Tensor) {
+        let p = x.pointer
+        parallelChunks(x.count) { range in for k in range { p[k] = 0.5 * p[k] * (1 + Self.erf(p[k] * 0.70710678118654752)) } }
     }
 
     /// erf to about 1e-7 absolute (the rational approximation Eigen and XLA use for float):

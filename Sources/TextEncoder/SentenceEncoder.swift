@@ -99,7 +99,7 @@ public final class SentenceEncoder {
                 throw TextEncoderError(.badFile, file: path("model.safetensors"), "tensor \(name) holds \(entry.values[bad]) at element \(bad); expected finite weights")
             }
         }
-        model = BertModel(config: config, tensors: stored)
+        model = try BertModel(config: config, tensors: stored)
     }
 
     /// One caption's ids and whether it was truncated to `maxSequenceLength` tokens.

@@ -4,7 +4,7 @@ import XCTest
 
 final class CodecTests: XCTestCase {
     func testPNGRoundTripIsExactAndWriteIsAtomic() throws {
-        var rng = Xoshiro256(seed: 7)
+        var rng = RandomGenerator(seed: 7)
         let pixels = (0..<(5 * 3 * 3)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
         let image = RGBImage(width: 5, height: 3, pixels: pixels)
         XCTAssertEqual(try ImageCodec.decode(try ImageCodec.encodePNG(image)), image)
@@ -71,7 +71,7 @@ final class CodecTests: XCTestCase {
     func testEvalCropIsCentredUnflippedAndScaled() {
         var image = RGBImage(width: 8, height: 8)
         for y in 0..<8 { for x in 0..<8 { let p = Fixture.pixel(example: 1, x: x, y: y); image.pixels.replaceSubrange((3 * (y * 8 + x))..<(3 * (y * 8 + x) + 3), with: [UInt8(p.0), UInt8(p.1), UInt8(p.2)]) } }
-        var rng = Xoshiro256(seed: 1)
+        var rng = RandomGenerator(seed: 1)
         var out = [Float](repeating: 9, count: 3 * 4 * 4)
         out.withUnsafeMutableBufferPointer { Preprocess.apply(image, loadSize: 8, cropSize: 4, mode: .eval, rng: &rng, into: $0) }
         for y in 0..<4 {
@@ -88,7 +88,7 @@ final class CodecTests: XCTestCase {
         var image = RGBImage(width: 6, height: 6)
         for i in 0..<36 { image.pixels[3 * i] = UInt8(i * 7) }
         var seen = Set<[Float]>()
-        var rng = Xoshiro256(seed: 3)
+        var rng = RandomGenerator(seed: 3)
         var candidates = Set<[Float]>()
         for y0 in 0...2 {
             for x0 in 0...2 {
@@ -111,12 +111,12 @@ final class CodecTests: XCTestCase {
     }
 
     func testRandomGeneratorIsStableAcrossRuns() {
-        var a = Xoshiro256(seed: 42, 1), b = Xoshiro256(seed: 42, 1), c = Xoshiro256(seed: 42, 2)
+        var a = RandomGenerator(seed: 42, 1), b = RandomGenerator(seed: 42, 1), c = RandomGenerator(seed: 42, 2)
         let x = (0..<4).map { _ in a.next() }
         XCTAssertEqual(x, (0..<4).map { _ in b.next() })
         XCTAssertNotEqual(x, (0..<4).map { _ in c.next() })
         // Pinned values: a change here changes every saved run's batch order.
-        var pinned = Xoshiro256(seed: 0)
+        var pinned = RandomGenerator(seed: 0)
         XCTAssertEqual((0..<3).map { _ in pinned.below(1000) }, Self.pinnedBelow)
         var counts = [0, 0, 0]
         for _ in 0..<3000 { counts[pinned.below(3)] += 1 }

@@ -65,7 +65,7 @@ enum CommandHarness {
     static func scaledCheckpoint() throws -> String {
         if let scaled { return scaled.path }
         let run = try trainedRun()
-        let (stored, metadata) = try SafeTensors.read(run.appendingPathComponent(Checkpoint.fileName))
+        let (stored, metadata) = try SafeTensors.read(run.appendingPathComponent(RunFile.checkpoint.path))
         let tensors = try stored.sorted { $0.key < $1.key }.map { name, entry -> NamedTensor in
             let gain = name.hasPrefix("generator.") && entry.shape.count >= 2 ? generatorGain : 1
             return NamedTensor(name, try Tensor(shape: entry.shape, scalars: entry.values.map { $0 * gain }))

@@ -79,8 +79,8 @@ final class DataParallelTrainTests: XCTestCase {
         let parallel = try train(ranks: 2, common + ["--out", two.path])
         XCTAssertEqual(parallel.code, 0, parallel.output)
         XCTAssertTrue(parallel.output.contains("on 2 ranks"), parallel.output)
-        let a = try Checkpoint(path: one.appendingPathComponent(Checkpoint.fileName).path)
-        let b = try Checkpoint(path: two.appendingPathComponent(Checkpoint.fileName).path)
+        let a = try Checkpoint(path: one.appendingPathComponent(RunFile.checkpoint.path).path)
+        let b = try Checkpoint(path: two.appendingPathComponent(RunFile.checkpoint.path).path)
         XCTAssertEqual(b.state?.step, 1)
         // D's gradients (its Adam moments) agree to 1e-5. The weights get a looser bound: Adam's first
         // step moves each weight by about lr * g / |g|, so where a gradient is near 0 the summation
@@ -109,7 +109,7 @@ final class DataParallelTrainTests: XCTestCase {
                                          "--set", "train.max_steps=3", "--set", "train.replica_check_every=1"])
         XCTAssertEqual(start.code, 0, start.output)
         XCTAssertEqual(start.output.components(separatedBy: "on 2 ranks").count - 1, 3, "one progress line per step from rank 0 only: \(start.output)")
-        let checkpoint = out.appendingPathComponent(Checkpoint.fileName).path
+        let checkpoint = out.appendingPathComponent(RunFile.checkpoint.path).path
         XCTAssertEqual(try Checkpoint(path: checkpoint).state?.step, 3)
 
         let onOne = try train(ranks: 1, ["--out", out.path, "--resume", "--set", "train.max_steps=4"])
@@ -146,7 +146,7 @@ final class DataParallelTrainTests: XCTestCase {
         try process.run()
         defer { if process.isRunning { process.terminate() } }
 
-        let checkpoint = out.appendingPathComponent(Checkpoint.fileName).path
+        let checkpoint = out.appendingPathComponent(RunFile.checkpoint.path).path
         let deadline = Date().addingTimeInterval(120)
         while !FileManager.default.fileExists(atPath: checkpoint) && process.isRunning && Date() < deadline { usleep(200_000) }
         XCTAssertTrue(FileManager.default.fileExists(atPath: checkpoint), "no checkpoint within 120 s")

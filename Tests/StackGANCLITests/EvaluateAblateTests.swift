@@ -150,8 +150,8 @@ final class EvaluateAblateTests: XCTestCase {
         }
         // The report: a bar chart per metric, a bar per head, a grid per run.
         let html = try String(contentsOf: out.appendingPathComponent("report.html"), encoding: .utf8)
-        XCTAssertEqual(html.components(separatedBy: "<svg ").count - 1, Ablation.metrics.count)
-        XCTAssertEqual(html.components(separatedBy: "<rect class=\"bar\"").count - 1, 2 * Ablation.metrics.count)
+        XCTAssertEqual(html.components(separatedBy: "<svg ").count - 1, AblationSummary.metrics.count)
+        XCTAssertEqual(html.components(separatedBy: "<rect class=\"bar\"").count - 1, 2 * AblationSummary.metrics.count)
         XCTAssertEqual(html.components(separatedBy: "data:image/png;base64,").count - 1, 4)
         XCTAssertTrue(FileManager.default.fileExists(atPath: out.appendingPathComponent("runs/split-seed1/evaluation.json").path))
         // The split runs really trained a split head: their checkpoints hold the realness logit.

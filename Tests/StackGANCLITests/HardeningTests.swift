@@ -43,7 +43,7 @@ final class HardeningTests: XCTestCase {
         let eventFile = run.appendingPathComponent(events[0])
         let original = try Data(contentsOf: eventFile)
         // A record logged at step 7 by the killed run, then a half-written one.
-        let writer = try TensorBoardWriter(directory: run.path)
+        let writer = try TensorBoardWriter(file: run.appendingPathComponent("events.out.tfevents.stray"))
         writer.scalar("loss/d_loss", 9, step: 7)
         var stray = try Data(contentsOf: URL(fileURLWithPath: writer.path))
         stray = stray.dropFirst(16 + Int(stray[stray.startIndex]))  // the file's version record (step 0)
@@ -64,7 +64,7 @@ final class HardeningTests: XCTestCase {
         XCTAssertEqual(H.train(out: a, ["--set", "train.max_steps=1"]).code, 0)
         XCTAssertEqual(H.train(out: b, ["--set", "train.max_steps=1"]).code, 0)
         let cmp = try Process.run(URL(fileURLWithPath: "/usr/bin/cmp"),
-                                  arguments: [a.appendingPathComponent(Checkpoint.fileName).path, b.appendingPathComponent(Checkpoint.fileName).path])
+                                  arguments: [a.appendingPathComponent(RunFile.checkpoint.path).path, b.appendingPathComponent(RunFile.checkpoint.path).path])
         cmp.waitUntilExit()
         XCTAssertEqual(cmp.terminationStatus, 0, "cmp of the two checkpoints")
     }
@@ -81,7 +81,7 @@ final class HardeningTests: XCTestCase {
     /// Checkpoints whose stored state or config a hostile edit damaged: errors, not traps.
     func testDamagedCheckpointMetadataIsAnError() throws {
         let run = try H.copyOfTrainedRun(for: self)
-        let url = run.appendingPathComponent(Checkpoint.fileName)
+        let url = run.appendingPathComponent(RunFile.checkpoint.path)
         let (tensors, metadata) = try SafeTensors.read(url)
         let named = try tensors.keys.sorted().map { name -> NamedTensor in
             let entry = try XCTUnwrap(tensors[name])
@@ -112,7 +112,7 @@ final class HardeningTests: XCTestCase {
 
     /// Bounds and flags of generate and evaluate that used to trap, allocate without end or be ignored.
     func testGenerateAndEvaluateBoundsAndFlags() throws {
-        let checkpoint = try H.trainedRun().appendingPathComponent(Checkpoint.fileName).path
+        let checkpoint = try H.trainedRun().appendingPathComponent(RunFile.checkpoint.path).path
         let folder = try H.temporaryFolder(for: self)
         let out = folder.appendingPathComponent("out").path
         var result = H.run(["generate", "--checkpoint", checkpoint, "--dataset", H.dataset, "--out", out, "--samples-per-caption", "100000"])
@@ -145,7 +145,7 @@ final class HardeningTests: XCTestCase {
         XCTAssertFalse(result.error.contains("\n"), result.error)
         let npy = folder.appendingPathComponent("odd.npy")
         try Data([0x93] + Array("NUMPY".utf8) + [1, 0, 40, 0] + Array("{'descr': '\r\n\u{7}\u{1b}[31m', 'shape': (2,)}".utf8.prefix(40))).write(to: npy)
-        result = H.run(["generate", "--checkpoint", try H.trainedRun().appendingPathComponent(Checkpoint.fileName).path,
+        result = H.run(["generate", "--checkpoint", try H.trainedRun().appendingPathComponent(RunFile.checkpoint.path).path,
                         "--embeddings", npy.path, "--out", folder.appendingPathComponent("g").path])
         XCTAssertEqual(result.code, 1)
         XCTAssertFalse(result.error.contains(where: { $0.isNewline || $0 == "\u{1b}" }), result.error)

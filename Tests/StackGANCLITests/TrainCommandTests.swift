@@ -13,7 +13,7 @@ final class TrainCommandTests: XCTestCase {
         let result = H.train(out: run, ["--set", "train.max_steps=2"])
         XCTAssertEqual(result.code, 0, result.error)
 
-        let checkpoint = run.appendingPathComponent(Checkpoint.fileName)
+        let checkpoint = run.appendingPathComponent(RunFile.checkpoint.path)
         let models = try Checkpoint.load(checkpoint.path)
         let (generator, config) = (models.generator, models.config)
         XCTAssertNotNil(models.discriminator, "a training checkpoint has its discriminator")
@@ -51,12 +51,12 @@ final class TrainCommandTests: XCTestCase {
         let straight = folder.appendingPathComponent("straight"), resumed = folder.appendingPathComponent("resumed")
         XCTAssertEqual(H.train(out: straight, ["--set", "train.max_steps=4", "--set", "train.checkpoint_every=2"]).code, 0)
         XCTAssertEqual(H.train(out: resumed, ["--set", "train.max_steps=2"]).code, 0)
-        let atStepTwo = try H.tensors(resumed.appendingPathComponent(Checkpoint.fileName))
+        let atStepTwo = try H.tensors(resumed.appendingPathComponent(RunFile.checkpoint.path))
         let second = H.run(["train", "--resume", "--out", resumed.path, "--set", "train.max_steps=4"])
         XCTAssertEqual(second.code, 0, second.error)
 
-        let a = try H.tensors(straight.appendingPathComponent(Checkpoint.fileName))
-        let b = try H.tensors(resumed.appendingPathComponent(Checkpoint.fileName))
+        let a = try H.tensors(straight.appendingPathComponent(RunFile.checkpoint.path))
+        let b = try H.tensors(resumed.appendingPathComponent(RunFile.checkpoint.path))
         let names = a.keys.filter { $0.hasPrefix("generator.") || $0.hasPrefix("discriminator.") }.sorted()
         XCTAssertGreaterThan(names.count, 20)
         XCTAssertEqual(Set(a.keys), Set(b.keys))
@@ -84,7 +84,7 @@ final class TrainCommandTests: XCTestCase {
     /// renamed. The previous checkpoint must be untouched and loadable, and `--resume` must work.
     func testCheckpointWriteInterruptedLeavesThePreviousOneUsable() throws {
         let run = try H.copyOfTrainedRun(for: self)
-        let checkpoint = run.appendingPathComponent(Checkpoint.fileName)
+        let checkpoint = run.appendingPathComponent(RunFile.checkpoint.path)
         let before = try Data(contentsOf: checkpoint)
 
         // What a training process killed mid-write leaves behind: a prefix of the new file under its
@@ -93,7 +93,7 @@ final class TrainCommandTests: XCTestCase {
         let exited = try Process.run(URL(fileURLWithPath: "/bin/true"), arguments: [])
         exited.waitUntilExit()
         let deadProcess = exited.processIdentifier
-        let temporary = run.appendingPathComponent(".\(Checkpoint.fileName).\(deadProcess).tmp")
+        let temporary = run.appendingPathComponent(".\(RunFile.checkpoint.path).\(deadProcess).tmp")
         try before.prefix(before.count / 3).write(to: temporary)
 
         XCTAssertEqual(try Data(contentsOf: checkpoint), before)
@@ -120,29 +120,29 @@ final class TrainCommandTests: XCTestCase {
         // A run folder whose checkpoint is gone: a missing named input like generate's --checkpoint,
         // a usage error naming the checkpoint it looked for.
         let run = try H.copyOfTrainedRun(for: self)
-        try FileManager.default.removeItem(at: run.appendingPathComponent(Checkpoint.fileName))
+        try FileManager.default.removeItem(at: run.appendingPathComponent(RunFile.checkpoint.path))
         result = H.run(["train", "--resume", "--out", run.path])
         XCTAssertEqual(result.code, 2)
-        XCTAssertTrue(result.error.contains(run.appendingPathComponent(Checkpoint.fileName).path), result.error)
+        XCTAssertTrue(result.error.contains(run.appendingPathComponent(RunFile.checkpoint.path).path), result.error)
     }
 
     /// --resume reads the run folder's config.yml; a --config beside it used to be ignored silently.
     func testResumeRefusesAConfig() throws {
         let run = try H.copyOfTrainedRun(for: self)
-        let before = try Data(contentsOf: run.appendingPathComponent(Checkpoint.fileName))
+        let before = try Data(contentsOf: run.appendingPathComponent(RunFile.checkpoint.path))
         let result = H.run(["train", "--resume", "--config", H.tinyConfig, "--out", run.path])
         XCTAssertEqual(result.code, 2)
         XCTAssertTrue(result.error.contains("--config") && result.error.contains("config.yml") && result.error.contains("--set"), result.error)
-        XCTAssertEqual(try Data(contentsOf: run.appendingPathComponent(Checkpoint.fileName)), before)
+        XCTAssertEqual(try Data(contentsOf: run.appendingPathComponent(RunFile.checkpoint.path)), before)
     }
 
     func testTrainRefusesToOverwriteARunWithoutResume() throws {
         let run = try H.copyOfTrainedRun(for: self)
-        let before = try Data(contentsOf: run.appendingPathComponent(Checkpoint.fileName))
+        let before = try Data(contentsOf: run.appendingPathComponent(RunFile.checkpoint.path))
         let again = H.train(out: run, ["--set", "train.max_steps=1"])
         XCTAssertEqual(again.code, 1)
         XCTAssertTrue(again.error.contains("--resume"), again.error)
-        XCTAssertEqual(try Data(contentsOf: run.appendingPathComponent(Checkpoint.fileName)), before)
+        XCTAssertEqual(try Data(contentsOf: run.appendingPathComponent(RunFile.checkpoint.path)), before)
     }
 
     func testUnwritableOutFolder() throws {

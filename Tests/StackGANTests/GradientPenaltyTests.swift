@@ -62,6 +62,28 @@ final class GradientPenaltyTests: XCTestCase {
         }
     }
 
+    /// MA-GP takes the condition's gradient w.r.t. the vector the discriminator's layers read:
+    /// with the embedding read at s times, |d/de|^2 / s^2.
+    func testMatchingAwarePenaltyTakesTheConditionGradientAtTheScaleDReadsIt() throws {
+        var c = config(head: .projection)
+        c.loss.maGPWeight = 1
+        let architecture = try Architecture(c)
+        var rng = RandomGenerator(seed: 3)
+        let d = architecture.makeDiscriminator(using: &rng)
+        let x = Tensor.randomNormal([2, 3, 64, 64], using: &rng).detachedRequiringGradient()
+        let e = Tensor.randomNormal([2, 6], using: &rng).detachedRequiringGradient()
+        let real = try d(image: x, condition: e, training: false)
+        let norms = try withoutGradients { try gradientSquaredNorms(of: real.match, withRespectTo: [x, e]) }
+        let loss = architecture.makeLoss(c.loss)
+        for scale: Float in [1, 2, 19.6] {
+            let term = try XCTUnwrap(try loss.gradientPenalties(real: real, images: x, condition: e, conditionScale: scale,
+                                                                due: (false, true)).first).term.item
+            let expected = (0..<2).map { i -> Double in
+                Foundation.pow(Double(norms[0].scalars[i]) + Double(norms[1].scalars[i]) / Double(scale * scale), 3) }.reduce(0, +) / 2
+            XCTAssertEqual(Double(term), expected, accuracy: 1e-4 * expected, "scale \(scale)")
+        }
+    }
+
     /// |actual - expected| <= tolerance * max |expected| elementwise.
     private func assertClose(_ actual: Tensor, _ expected: SafeTensors.Entry, tolerance: Float, _ what: String,
                              line: UInt = #line) throws {

@@ -19,13 +19,13 @@ final class LearningTests: XCTestCase {
         let run = FileManager.default.temporaryDirectory.appendingPathComponent("learning-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: run) }
         let start = Date()
-        let trainer = try Trainer(config: config, runDirectory: run, writeLogs: false, log: { _ in })
+        let trainer = try Trainer(architecture: Architecture(config), folder: RunFolder(run), writeLogs: false, log: { _ in })
         try trainer.run()
         let trained = Date().timeIntervalSince(start)
 
         let (classifier, url, _) = try ConditionClassifier.cached(
             datasetPath: config.data.path, directory: Self.repository.appendingPathComponent("runs/.classifiers"))
-        let report = try Evaluator(classifier: classifier, classifierPath: url.path).evaluate(checkpoint: trainer.checkpointURL.path)
+        let report = try Evaluator(classifier: classifier, classifierPath: url.path).evaluate(checkpoint: trainer.folder.url(.checkpoint).path)
         print(report.table)
         let colour = try XCTUnwrap(report.attributes["color"]), colourChance = try XCTUnwrap(report.attributesMajority["color"])
         print(String(format: "learning test: %d steps in %.0f s, condition accuracy %.1f%% (chance %.1f%%, real images %.1f%%), colour %.1f%% (chance %.1f%%)",
@@ -38,7 +38,7 @@ final class LearningTests: XCTestCase {
         // Measured (release, 2 cores, 2026-12-01) by this test on this config (conditional batch
         // norm, similarCaption wrong pairs): condition accuracy 19.8% (majority-class chance 6.0%,
         // real images 94.0%), colour 82.8% (majority colour 22.5%); the config before them gave
-        // 17.0% / 17.4% at 600 steps (seeds 0 and 1); at 3000 and 4000 steps see the README. A GAN amplifies the
+        // 17.0% / 17.4% at 600 steps (seeds 0 and 1); at 3000 and 4000 steps see docs/results.md. A GAN amplifies the
         // last bit, so each build's seeded run is one draw: the bounds are 2x chance for the class
         // (4 binomial SDs below the measured rate on 1000 images) and 60% for the colour.
         XCTAssertGreaterThan(report.conditionAccuracy, 2 * report.majorityRate, "images follow their captions well above chance")

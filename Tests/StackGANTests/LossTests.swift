@@ -135,7 +135,7 @@ final class ConfigTests: XCTestCase {
         XCTAssertThrowsError(try decode(#"{"gf_dims": 64}"#)) { error in
             XCTAssertTrue("\(error)".contains("gf_dims"), "\(error)")
         }
-        XCTAssertThrowsError(try ExperimentConfig.load(file: nil, overrides: ["model.gf_dim=30"])) { error in
+        XCTAssertThrowsError(try Architecture(ExperimentConfig.load(file: nil, overrides: ["model.gf_dim=30"]))) { error in
             XCTAssertEqual((error as? StackGANError)?.kind, .usage)
             XCTAssertTrue("\(error)".contains("model.gf_dim"), "\(error)")
         }
@@ -158,8 +158,8 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(experiment.loss.weights, .single(wrong: 1, fake: 1))
     }
 
-    /// LossConfig encodes by hand (for the null `weights`): every key must survive a round trip
-    /// through the YAML a checkpoint stores, or old and new checkpoints stop loading.
+    /// Every key of LossConfig (its `weights` null when absent) must survive a round trip through
+    /// the YAML a checkpoint stores, or old and new checkpoints stop loading.
     func testLossConfigRoundTripsEveryKey() throws {
         var c = LossConfig()
         c.loss = .hinge; c.wrongWeight = 0.25; c.fakeWeight = 0.75; c.splitPreset = .stackganV2
@@ -170,11 +170,12 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(try ConfigLoader.load(LossConfig.self, defaults: LossConfig(), text: text, source: "test"), c, text)
     }
 
-    /// Cross-field checks live in Architecture: a head the family cannot carry, realness weights
-    /// for a head without a realness logit, a load size below the image size, bad counts.
+    /// Cross-field checks live in `ExperimentConfig.check`, which Architecture runs: a head the family
+    /// cannot carry, realness weights for a head without a realness logit, a load size below the
+    /// image size, bad counts.
     func testArchitectureRejectsConfigsThatDoNotFit() throws {
         func rejects(_ overrides: [String], naming key: String, line: UInt = #line) {
-            XCTAssertThrowsError(try ExperimentConfig.load(file: nil, overrides: overrides), line: line) { error in
+            XCTAssertThrowsError(try Architecture(ExperimentConfig.load(file: nil, overrides: overrides)), line: line) { error in
                 XCTAssertEqual((error as? StackGANError)?.kind, .usage, line: line)
                 XCTAssertTrue("\(error)".contains(key), "\(error)", line: line)
             }
@@ -223,7 +224,7 @@ final class ConfigTests: XCTestCase {
             ("name=../../elsewhere", "`name`"),
         ]
         for (setting, expected) in cases {
-            XCTAssertThrowsError(try ExperimentConfig.load(file: nil, overrides: [setting]), setting) { error in
+            XCTAssertThrowsError(try Architecture(ExperimentConfig.load(file: nil, overrides: [setting])), setting) { error in
                 XCTAssertEqual((error as? StackGANError)?.kind, .usage, setting)
                 XCTAssertTrue("\(error)".contains(expected), "\(setting): \(error)")
             }

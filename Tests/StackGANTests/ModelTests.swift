@@ -96,7 +96,7 @@ final class ModelTests: XCTestCase {
         let decoded = try ConfigLoader.load(ModelConfig.self, defaults: ModelConfig(), text: "embedding_scale: 19.6", source: "test")
         XCTAssertEqual(decoded.embeddingScale, 19.6)
         XCTAssertEqual(ModelConfig().embeddingScale, 1, "published behaviour by default")
-        XCTAssertThrowsError(try ExperimentConfig.load(file: nil, overrides: ["model.embedding_scale=0"]), "Architecture checks it")
+        XCTAssertThrowsError(try Architecture(ExperimentConfig.load(file: nil, overrides: ["model.embedding_scale=0"])), "Architecture checks it")
     }
 
     /// `discriminator_condition: embedding` (TF original): both generators hand D the caption

@@ -67,10 +67,10 @@ final class PrecisionTests: XCTestCase {
         let run = FileManager.default.temporaryDirectory.appendingPathComponent("precision-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: run); try? KernelSettings.use(.fp32) }
         if CPUCapabilities.hasBF16 {
-            _ = try Trainer(config: config, runDirectory: run, writeLogs: false, log: { _ in })
+            _ = try Trainer(architecture: Architecture(config), folder: RunFolder(run), writeLogs: false, log: { _ in })
             XCTAssertEqual(KernelSettings.precision, .bf16)
         } else {
-            XCTAssertThrowsError(try Trainer(config: config, runDirectory: run, writeLogs: false, log: { _ in })) { error in
+            XCTAssertThrowsError(try Trainer(architecture: Architecture(config), folder: RunFolder(run), writeLogs: false, log: { _ in })) { error in
                 XCTAssertEqual((error as? StackGANError)?.place, "train.precision", "\(error)")
                 XCTAssertTrue("\(error)".contains("AVX512-BF16"), "\(error)")
             }

@@ -31,7 +31,7 @@ final class ReportTests: XCTestCase {
         }
         try "row 0: a <script>alert(1)</script> & \"red\" circle\nrow 1: a blue square".write(
             to: run.appendingPathComponent("samples/captions.txt"), atomically: true, encoding: .utf8)
-        if let evaluation { try evaluation.json().write(to: run.appendingPathComponent(RunReport.evaluationFileName)) }
+        if let evaluation { try evaluation.json().write(to: run.appendingPathComponent(RunFile.evaluation.path)) }
         return run
     }
 
@@ -150,7 +150,7 @@ final class ReportTests: XCTestCase {
     func testFilesThatAreNotWhatTheySeemBecomeNotes() throws {
         let run = try syntheticRun(steps: [10, 20], grids: [10])
         try Data("<html>not a png".utf8).write(to: run.appendingPathComponent("samples/step_000020.png"))
-        try Data("{\"fid\": \"high\"}".utf8).write(to: run.appendingPathComponent(RunReport.evaluationFileName))
+        try Data("{\"fid\": \"high\"}".utf8).write(to: run.appendingPathComponent(RunFile.evaluation.path))
         let html = try RunReport.html(runFolder: run)
         XCTAssertTrue(html.contains("step_000020.png: not a PNG file, not embedded"))
         XCTAssertEqual(html.components(separatedBy: "data:image/png;base64,").count - 1, 1, "only the real PNG")
@@ -177,10 +177,10 @@ final class ReportTests: XCTestCase {
 
     func testEvaluationFileOnlyForACheckpointInARunFolder() throws {
         let run = try syntheticRun(steps: [10], grids: [])
-        XCTAssertEqual(RunReport.evaluationFile(forCheckpoint: run.appendingPathComponent("checkpoint.safetensors").path),
+        XCTAssertEqual(RunFolder.holding(checkpoint: run.appendingPathComponent("checkpoint.safetensors").path)?.url(.evaluation),
                        run.appendingPathComponent("evaluation.json"))
-        XCTAssertNil(RunReport.evaluationFile(forCheckpoint: run.appendingPathComponent("copy.safetensors").path))
-        XCTAssertNil(RunReport.evaluationFile(forCheckpoint: run.appendingPathComponent("samples/checkpoint.safetensors").path))
+        XCTAssertNil(RunFolder.holding(checkpoint: run.appendingPathComponent("copy.safetensors").path))
+        XCTAssertNil(RunFolder.holding(checkpoint: run.appendingPathComponent("samples/checkpoint.safetensors").path))
     }
 
     // MARK: Ablation
@@ -208,7 +208,7 @@ final class ReportTests: XCTestCase {
         let folder = try syntheticAblation()
         XCTAssertTrue(AblationReport.isAblation(folder))
         let html = try AblationReport.html(ablationFolder: folder)
-        for metric in Ablation.metrics {
+        for metric in AblationSummary.metrics {
             XCTAssertEqual(charts(html, title: metric.title).count, 1, metric.title)
         }
         let fid = String(try XCTUnwrap(charts(html, title: "feature FID").first))

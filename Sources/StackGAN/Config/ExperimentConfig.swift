@@ -8,6 +8,13 @@ public enum ModelFamily: String, Codable, Sendable {
     case ganCLS = "gan_cls"
 }
 
+/// `stage`, resolved: which StackGAN stage a model makes, and a discriminator judges: 64x64
+/// (STAGE1_G/D) or 256x256 (STAGE2_G/D) images.
+public enum StackGANStage: Int, Codable, Sendable {
+    case one = 1
+    case two = 2
+}
+
 /// Everything a training run needs, as read from `configs/*.yml`. Keys are snake_case; a file
 /// names only what differs from these defaults (the published StackGAN Stage-I settings).
 public struct ExperimentConfig: Codable, Equatable {
@@ -15,8 +22,8 @@ public struct ExperimentConfig: Codable, Equatable {
     public var name = "stackgan"
     /// `family`: stackgan or gan_cls.
     public var family = ModelFamily.stackgan
-    /// `stage`: 1 (64x64) or 2 (256x256 on a frozen Stage-I). GAN-CLS is stage 1. `Architecture`
-    /// resolves family, stage and head and checks every value.
+    /// `stage`: 1 (64x64) or 2 (256x256 on a frozen Stage-I). GAN-CLS is stage 1. `check()` checks
+    /// every value; `Architecture` resolves family, stage and head.
     public var stage = 1
     public var data = DataConfig()
     public var model = ModelConfig()
@@ -68,6 +75,23 @@ public struct DataConfig: Codable, Equatable {
                                                   classes: path(classes), names: path(names)),
                               expectedEmbeddingWidth: embeddingWidth, invalidImages: invalidImages)
     }
+}
+
+extension ExperimentConfig {
+    /// The training batches' settings: shuffled, the last partial batch dropped, crops of
+    /// `imageSize` (the architecture's).
+    public func loaderOptions(imageSize: Int) -> LoaderOptions {
+        LoaderOptions(batchSize: train.batchSize, imageSize: imageSize, loadSize: data.loadSize > 0 ? data.loadSize : nil,
+                      captionsPerStep: data.captionsPerStep, wrongPairs: data.wrongPairs, seed: train.seed, shuffle: true,
+                      dropLast: true, prefetch: data.prefetch, workers: data.workers, flip: data.flip, cacheBytes: data.cacheMB << 20)
+    }
+}
+
+/// One DiffAugment transform (Zhao et al. 2020). Config names: `color`, `translation`, `cutout`.
+public enum AugmentTransform: String, Codable, Sendable, CaseIterable {
+    case color
+    case translation
+    case cutout
 }
 
 /// `train:` the schedule and optimisation settings.
@@ -139,11 +163,9 @@ public struct TrainConfig: Codable, Equatable {
 extension ExperimentConfig {
     enum CodingKeys: String, CodingKey { case name, family, stage, data, model, loss, train }
 
-    /// Reads a config file (nil: the defaults) with `key.path=value` overrides and validates it
-    /// (by resolving its `Architecture`).
+    /// Reads a config file (nil: the defaults) with `key.path=value` overrides. Keys and types are
+    /// checked here; values by `check()`, which `Architecture(config)` runs once per command.
     public static func load(file: String?, overrides: [String] = []) throws -> ExperimentConfig {
-        let config = try ConfigLoader.load(ExperimentConfig.self, defaults: ExperimentConfig(), file: file, overrides: overrides)
-        _ = try Architecture(config)
-        return config
+        try ConfigLoader.load(ExperimentConfig.self, defaults: ExperimentConfig(), file: file, overrides: overrides)
     }
 }

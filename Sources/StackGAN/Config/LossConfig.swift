@@ -1,5 +1,13 @@
 /// `loss:` the adversarial criterion and the discriminator terms' weights.
 
+/// The adversarial criterion on logits. `bce`: the engine's stable BCE-with-logits (target 1 for
+/// "real", 0 for "not"); `hinge` (DF-GAN): relu(1 - x) for "real", relu(1 + x) for "not", and the
+/// generator's -x.
+public enum AdversarialLoss: String, Codable, Sendable {
+    case bce
+    case hinge
+}
+
 /// Weights of the six discriminator terms; the match head scores (real, wrong, fake) pairs against
 /// targets (1, 0, 0), the realness head scores the same images against (1, 1, 0) — a wrong pair is
 /// still a real image. A zero weight skips the term.
@@ -53,7 +61,7 @@ public struct LossConfig: Codable, Equatable, Sendable {
     /// `split_preset`: stackgan_pytorch or stackgan_v2.
     public var splitPreset = SplitHeadPreset.stackganPytorch
     /// `weights`: explicit weights for ablations; they replace the above for either head.
-    public var weights: DiscriminatorLossWeights?
+    @NullWhenAbsent public var weights: DiscriminatorLossWeights? = nil
     /// `kl_coefficient`: weight of the CA KL term in the generator loss.
     public var klCoefficient: Float = 2
     /// `interpolation_weight`: GAN-INT's extra generator term (0 = off).
@@ -106,31 +114,28 @@ public struct LossConfig: Codable, Equatable, Sendable {
 
     public init() {}
 
-    /// As the synthesized encoder, but an absent `weights` is written as null, so the defaults
-    /// tree ConfigLoader merges a file onto has the key and `loss.weights` in a file is not unknown.
-    public func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(loss, forKey: .loss)
-        try c.encode(wrongWeight, forKey: .wrongWeight)
-        try c.encode(fakeWeight, forKey: .fakeWeight)
-        try c.encode(splitPreset, forKey: .splitPreset)
-        try c.encode(weights, forKey: .weights)
-        try c.encode(klCoefficient, forKey: .klCoefficient)
-        try c.encode(interpolationWeight, forKey: .interpolationWeight)
-        try c.encode(interpolationBeta, forKey: .interpolationBeta)
-        try c.encode(contrastiveWeight, forKey: .contrastiveWeight)
-        try c.encode(contrastiveTemperature, forKey: .contrastiveTemperature)
-        try c.encode(modeSeekingWeight, forKey: .modeSeekingWeight)
-        try c.encode(stageOneConsistencyWeight, forKey: .stageOneConsistencyWeight)
-        try c.encode(reconstructionWeight, forKey: .reconstructionWeight)
-        try c.encode(r1Weight, forKey: .r1Weight)
-        try c.encode(r1Every, forKey: .r1Every)
-        try c.encode(maGPWeight, forKey: .maGPWeight)
-        try c.encode(maGPPower, forKey: .maGPPower)
-    }
-
     /// The discriminator weights for a head: explicit `weights`, else the single weights or the preset.
     public func discriminatorWeights(for head: DiscriminatorHead) -> DiscriminatorLossWeights {
         weights ?? head.defaultWeights(self)
+    }
+}
+
+/// An optional config value that a file may leave out: written as null when absent, so the defaults
+/// tree ConfigLoader merges a file onto has its key (the synthesized encoder would leave the key out,
+/// and the file's key would then be unknown).
+@propertyWrapper
+public struct NullWhenAbsent<Value: Codable & Equatable & Sendable>: Codable, Equatable, Sendable {
+    public var wrappedValue: Value?
+
+    public init(wrappedValue: Value?) { self.wrappedValue = wrappedValue }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        wrappedValue = c.decodeNil() ? nil : try c.decode(Value.self)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        if let wrappedValue { try c.encode(wrappedValue) } else { try c.encodeNil() }
     }
 }

@@ -73,12 +73,3 @@ extension ConditionClassifier {
         return (model, url, training)
     }
 }
-
-extension JSONEncoder {
-    /// Sorted keys, so encoded options hash the same every time.
-    static var sorted: JSONEncoder {
-        let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys]
-        return e
-    }
-}

@@ -13,7 +13,7 @@ struct RealImages {
     static func decode(_ dataset: TextImageDataset, indices: [Int], loadSize: Int, cropSize: Int) throws -> RealImages {
         let plane = 3 * cropSize * cropSize
         var pixels = [Float](repeating: 0, count: indices.count * plane)
-        var rng = Xoshiro256(seed: 0)  // eval mode draws nothing; the API wants a generator
+        var rng = RandomGenerator(seed: 0)  // eval mode draws nothing; the API wants a generator
         for (slot, index) in indices.enumerated() {
             let image = try dataset.image(at: index)
             pixels.withUnsafeMutableBufferPointer { all in

@@ -1,13 +1,5 @@
 import Autograd
 
-/// The adversarial criterion on logits. `bce`: the engine's stable BCE-with-logits (target 1 for
-/// "real", 0 for "not"); `hinge` (DF-GAN): relu(1 - x) for "real", relu(1 + x) for "not", and the
-/// generator's -x.
-public enum AdversarialLoss: String, Codable, Sendable {
-    case bce
-    case hinge
-}
-
 /// A loss to minimise and its parts for logging: each component is the unweighted term value
 /// (e.g. "real_match" is the BCE of the real pairs' match logits against 1).
 public struct LossTerms {
@@ -102,4 +94,9 @@ public struct GANLoss {
         guard let total else { throw ShapeError("GANLoss", "every term has weight 0") }
         return LossTerms(total: total, components: components)
     }
+}
+
+extension Architecture {
+    /// The loss for this architecture's head.
+    public func makeLoss(_ config: LossConfig) -> GANLoss { GANLoss(config: config, head: head) }
 }

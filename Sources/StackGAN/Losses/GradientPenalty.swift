@@ -28,8 +28,11 @@ extension GANLoss {
     /// images before augmentation and `condition` [N, c or E] the discriminator's condition, leaves
     /// that require gradients. Returns (name, unweighted value, weight) for each term due: "r1", the
     /// mean of |d logit / d image|^2 summed over the head's logits, weighted gamma / 2 times
-    /// `r1_every`; "ma_gp", the match logit's gradient w.r.t. (image, condition), weighted k.
-    func gradientPenalties(real: DiscriminatorLogits, images: Tensor, condition: Tensor,
+    /// `r1_every`; "ma_gp", the match logit's gradient w.r.t. (image, condition), weighted k. The
+    /// discriminator reads `conditionScale` x `condition`: the condition's gradient is taken w.r.t.
+    /// that scaled vector (|d/d(s e)|^2 = |d/de|^2 / s^2), or a unit-norm caption embedding read at
+    /// 19.6x (the shapes data) would weigh 19.6^6 = 5.6e7 times more under p = 6 than the image.
+    func gradientPenalties(real: DiscriminatorLogits, images: Tensor, condition: Tensor, conditionScale: Float = 1,
                            due: (r1: Bool, matchingAware: Bool)) throws -> [(name: String, term: Tensor, weight: Float)] {
         let (r1, matchingAware) = due
         guard r1 || matchingAware else { return [] }
@@ -41,7 +44,8 @@ extension GANLoss {
             terms.append(("r1", norms.mean(), config.r1Weight / 2 * Float(config.r1Every)))
         }
         if matchingAware {
-            terms.append(("ma_gp", try matchingAwarePenalty(squaredNorms: match[0].adding(match[1]), power: config.maGPPower),
+            let conditionNorms = conditionScale == 1 ? match[1] : match[1].scaled(by: 1 / (conditionScale * conditionScale))
+            terms.append(("ma_gp", try matchingAwarePenalty(squaredNorms: match[0].adding(conditionNorms), power: config.maGPPower),
                           config.maGPWeight))
         }
         return terms

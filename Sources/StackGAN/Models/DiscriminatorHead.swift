@@ -1,40 +1,7 @@
 import Autograd
 import NN
 
-/// The discriminator's logit head on its [N, 8 ndf, 4, 4] features: the one place that lists the
-/// heads. A new head is a case here (its three switches below) and one file with its layers.
-/// `single`: one conditional logit ("real image and matching caption"). `split`: that logit plus an
-/// unconditional realness logit. `projection`: one logit psi(phi) + <phi, W code> (Miyato & Koyama
-/// 2018), whose match part is an inner product.
-public enum DiscriminatorHead: String, Codable, Sendable, CaseIterable {
-    case single
-    case split
-    case projection
-
-    /// Whether the head has a realness logit (`DiscriminatorLogits.real`), and so realness loss terms.
-    public var scoresRealness: Bool {
-        switch self {
-        case .single, .projection: return false
-        case .split: return true
-        }
-    }
-
-    /// Whether a family's discriminator can carry this head (GAN-CLS has its own single logit only).
-    public func fits(_ family: ModelFamily) -> Bool {
-        switch self {
-        case .single, .projection: return true
-        case .split: return family == .stackgan
-        }
-    }
-
-    /// The discriminator loss weights when the config gives no explicit `loss.weights`.
-    func defaultWeights(_ loss: LossConfig) -> DiscriminatorLossWeights {
-        switch self {
-        case .single, .projection: return .single(wrong: loss.wrongWeight, fake: loss.fakeWeight)
-        case .split: return loss.splitPreset == .stackganPytorch ? .stackganPytorch : .stackganV2
-        }
-    }
-
+extension DiscriminatorHead {
     /// The head's layers, freshly initialised: `featureChannels` = 8 ndf, `conditionWidth` = c;
     /// `spectralNorm` (`model.spectral_norm`): spectrally normalised, without batch norm.
     func makeLayer(family: ModelFamily, featureChannels: Int, conditionWidth: Int, spectralNorm: Bool,

@@ -1,12 +1,6 @@
 import Autograd
 import NN
 
-/// Which StackGAN stage a discriminator judges: 64x64 (STAGE1_D) or 256x256 (STAGE2_D) images.
-public enum StackGANStage: Int, Codable, Sendable {
-    case one = 1
-    case two = 2
-}
-
 /// StackGAN discriminator (STAGE1_D / STAGE2_D): the encoder `encode_img`, down(3, ndf) LReLU, then
 /// down + BN LReLU to 8ndf (Stage-I, 64 -> 4) or to 32ndf then conv3x3 to 16ndf and 8ndf (Stage-II,
 /// 256 -> 4): image [N, 3, S, S] -> features [N, 8ndf, 4, 4]; then the head (`DiscriminatorHead`).

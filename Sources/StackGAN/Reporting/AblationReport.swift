@@ -1,31 +1,30 @@
 import Foundation
 
 /// The HTML report of an ablation folder (`report.html` beside summary.md): one bar chart per
-/// metric of `Ablation.metrics` with a bar per variant (mean over seeds, ± one sample standard
+/// metric of `AblationSummary.metrics` with a bar per variant (mean over seeds, ± one sample standard
 /// deviation, a dot per seed), each variant's final sample grids side by side, then summary.md's
 /// notes and table. Everything comes from the folder's runs.json and samples/, so
 /// `stackgan report` rebuilds the same page later.
 public enum AblationReport {
-    static let runsFileName = "runs.json"
     /// Grids embedded at most (about 170 KB each on shapes): the first seeds of every variant.
     public static let maxGrids = 24
 
     /// Whether `folder` is an ablation folder (it has runs.json) rather than a run folder.
     public static func isAblation(_ folder: URL) -> Bool {
-        FileManager.default.fileExists(atPath: folder.appendingPathComponent(runsFileName).path)
+        FileManager.default.fileExists(atPath: folder.appendingPathComponent(AblationSummary.runsFileName).path)
     }
 
     /// Writes the report of `folder` to `output` (default `<folder>/report.html`) and returns where.
     @discardableResult
     public static func write(ablationFolder folder: URL, to output: URL? = nil) throws -> URL {
-        let url = output ?? folder.appendingPathComponent(RunReport.fileName)
+        let url = output ?? folder.appendingPathComponent(RunFile.report.path)
         try HTMLPage.write(try html(ablationFolder: folder), to: url)
         return url
     }
 
     /// The runs of runs.json, which `Ablation` rewrites after every finished run.
     static func readRuns(_ folder: URL) throws -> [AblationRun] {
-        let url = folder.appendingPathComponent(runsFileName)
+        let url = folder.appendingPathComponent(AblationSummary.runsFileName)
         let limit = 16 << 20
         guard let (data, truncated) = HTMLPage.read(url, limit: limit) else {
             throw StackGANError(.unusableInput, url.path, "cannot be read")
@@ -40,9 +39,9 @@ public enum AblationReport {
 
     static func html(ablationFolder folder: URL) throws -> String {
         let runs = try readRuns(folder)
-        let variants = Ablation.orderedVariants(runs)
+        let variants = AblationSummary.orderedVariants(runs)
         let groups = variants.map { head, techniques in runs.filter { $0.head == head && $0.techniques == techniques } }
-        let names = variants.map { "\($0.0.rawValue), \(Ablation.label($0.1))" }
+        let names = variants.map { "\($0.0.rawValue), \(AblationSummary.label($0.1))" }
         var notes: [String] = []
 
         let seeds = Set(runs.map(\.seed)).count
@@ -54,10 +53,10 @@ public enum AblationReport {
 
         var body = "<h2>Metrics per variant</h2>\n<p class=\"sub\">Bar: mean over seeds; whiskers: ± one sample standard deviation; dots: the seeds.</p>\n"
         body += "<div class=\"charts\">\n"
-        for metric in Ablation.metrics where !runs.isEmpty {
+        for metric in AblationSummary.metrics where !runs.isEmpty {
             let bars = zip(names, groups).map { name, group -> SVGChart.Bar in
                 let values = group.map(metric.value)
-                let (mean, spread) = Ablation.meanAndSpread(values)
+                let (mean, spread) = AblationSummary.meanAndSpread(values)
                 return SVGChart.Bar(label: name, mean: mean, spread: spread, values: values)
             }
             body += SVGChart.bars(title: metric.title, bars: bars)
@@ -84,8 +83,8 @@ public enum AblationReport {
         body += "</div>\n"
 
         body += "<h2>Summary</h2>\n"
-        body += Ablation.summaryNotes(runs).map { "<p>\(HTMLPage.escape($0))</p>\n" }.joined()
-        let (columns, rows) = Ablation.summaryTable(runs)
+        body += AblationSummary.summaryNotes(runs).map { "<p>\(HTMLPage.escape($0))</p>\n" }.joined()
+        let (columns, rows) = AblationSummary.summaryTable(runs)
         body += "<div class=\"wide\"><table>\n<tr>" + columns.map { "<th>\(HTMLPage.escape($0))</th>" }.joined() + "</tr>\n"
         for row in rows {
             // head, techniques, then numbers; a "mean ± std" cell breaks only before its "±".

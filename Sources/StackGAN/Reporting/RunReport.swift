@@ -9,57 +9,31 @@ import Foundation
 /// named instead. Unreadable metrics lines (a half-written last line of a killed run) are left out
 /// with a note; a metrics file with no readable line at all is an error naming its first bad line.
 public enum RunReport {
-    public static let fileName = "report.html"
-    public static let evaluationFileName = "evaluation.json"
     /// Grids embedded at most, evenly spaced over the steps with the last one always in: a 64 px
     /// shapes grid is about 170 KB, so a report stays under about 2 MB.
     public static let maxGrids = 8
     static let maxMetricsBytes = 64 << 20
     static let maxTextBytes = 256 << 10
 
-    /// Where `evaluate` keeps its report for `checkpoint`: in its run folder (a checkpoint named
-    /// checkpoint.safetensors beside a metrics.jsonl), else nil (a copied or renamed checkpoint).
-    public static func evaluationFile(forCheckpoint checkpoint: String) -> URL? {
-        let url = URL(fileURLWithPath: checkpoint)
-        let folder = url.deletingLastPathComponent()
-        guard url.lastPathComponent == Checkpoint.fileName,
-              FileManager.default.fileExists(atPath: folder.appendingPathComponent("metrics.jsonl").path) else { return nil }
-        return folder.appendingPathComponent(evaluationFileName)
-    }
-
     /// Writes the report of `runFolder` to `output` (default `<runFolder>/report.html`) and
     /// returns where. `evaluation`: an evaluate JSON other than the folder's evaluation.json.
     @discardableResult
     public static func write(runFolder: URL, evaluation: URL? = nil, to output: URL? = nil) throws -> URL {
-        let url = output ?? runFolder.appendingPathComponent(fileName)
+        let url = try output ?? RunFolder(runFolder).destination(.report)
         try HTMLPage.write(try html(runFolder: runFolder, evaluation: evaluation), to: url)
         return url
     }
 
-    /// One logged step of metrics.jsonl.
-    struct Entry {
-        var step: Int
-        var time: Double?
-        var imagesPerSecond: Double?
-        /// The loss terms by name.
-        var losses: [String: Double]
-    }
-
     /// The entries of metrics.jsonl by step (the last line of a step wins) and notes on what was
     /// left out. Throws when lines exist but none is a metrics record.
-    static func readMetrics(_ url: URL) throws -> (entries: [Entry], notes: [String]) {
+    static func readMetrics(_ url: URL) throws -> (entries: [MetricsRecord], notes: [String]) {
         guard let (data, truncated) = HTMLPage.read(url, limit: maxMetricsBytes) else { return ([], ["no metrics.jsonl: no step was logged"]) }
-        var byStep: [Int: Entry] = [:], bad: [Int] = []
+        var byStep: [Int: MetricsRecord] = [:], bad: [Int] = []
         let blank = Set(" \t\r".utf8)
         for (index, line) in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated() {
             guard line.contains(where: { !blank.contains($0) }) else { continue }
-            guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
-                  let step = object["step"] as? Int else { bad.append(index + 1); continue }
-            var entry = Entry(step: step, time: object["time"] as? Double, imagesPerSecond: object["images_per_second"] as? Double, losses: [:])
-            for (key, value) in object where !["step", "epoch", "time", "images_per_second"].contains(key) {
-                if let number = value as? Double { entry.losses[key] = number }
-            }
-            byStep[step] = entry
+            guard let record = MetricsRecord(line: line) else { bad.append(index + 1); continue }
+            byStep[record.step] = record
         }
         if byStep.isEmpty, let first = bad.first {
             throw StackGANError(.unusableInput, "\(url.path):\(first)", "not a metrics record (a JSON object with an integer \"step\"); no line of the file is")
@@ -72,16 +46,6 @@ public enum RunReport {
         if truncated { notes.append("metrics.jsonl: only its first \(maxMetricsBytes >> 20) MiB are read") }
         if byStep.isEmpty { notes.append("metrics.jsonl is empty: no step was logged yet") }
         return (byStep.values.sorted { $0.step < $1.step }, notes)
-    }
-
-    /// The sample grids `samples/step_NNNNNN.png` by step.
-    static func grids(in runFolder: URL) -> [(step: Int, url: URL)] {
-        let samples = runFolder.appendingPathComponent("samples")
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: samples.path)) ?? []
-        return names.compactMap { name -> (Int, URL)? in
-            guard name.hasPrefix("step_"), name.hasSuffix(".png"), let step = Int(name.dropFirst(5).dropLast(4)) else { return nil }
-            return (step, samples.appendingPathComponent(name))
-        }.sorted { $0.0 < $1.0 }
     }
 
     /// The evaluation's main numbers, each beside its ceiling and chance, as a row of cards.
@@ -115,15 +79,16 @@ public enum RunReport {
         guard FileManager.default.fileExists(atPath: runFolder.path, isDirectory: &isFolder), isFolder.boolValue else {
             throw StackGANError(.usage, runFolder.path, "no such run folder")
         }
-        let metricsURL = runFolder.appendingPathComponent("metrics.jsonl")
-        let allGrids = grids(in: runFolder)
+        let folder = RunFolder(runFolder)
+        let metricsURL = folder.url(.metrics)
+        let allGrids = folder.sampleGrids()
         guard FileManager.default.fileExists(atPath: metricsURL.path) || !allGrids.isEmpty else {
             throw StackGANError(.unusableInput, runFolder.path, "not a run folder of `stackgan train` (no metrics.jsonl and no samples/step_*.png)")
         }
         var (entries, notes) = try readMetrics(metricsURL)
-        let configText = HTMLPage.read(runFolder.appendingPathComponent("config.yml"), limit: maxTextBytes)
+        let configText = HTMLPage.read(folder.url(.config), limit: maxTextBytes)
             .map { String(decoding: $0.data, as: UTF8.self) }
-        let config = (try? ExperimentConfig.load(file: runFolder.appendingPathComponent("config.yml").path))
+        let config = (try? ExperimentConfig.load(file: folder.url(.config).path))
 
         // Header: what ran, how far, how fast.
         let name = config?.name ?? runFolder.lastPathComponent
@@ -137,8 +102,8 @@ public enum RunReport {
         facts.append("run folder \(runFolder.path)")
         header += "<p class=\"sub\">\(HTMLPage.escape(facts.joined(separator: " · ")))</p>\n"
 
-        var body = evaluationSection(runFolder: runFolder, file: evaluation, lastStep: entries.last?.step, notes: &notes)
-        body += samplesSection(runFolder: runFolder, grids: allGrids, notes: &notes)
+        var body = evaluationSection(folder, file: evaluation, lastStep: entries.last?.step, notes: &notes)
+        body += samplesSection(folder, grids: allGrids, notes: &notes)
         body += curvesSection(entries)
         if let configText {
             body += "<h2>Config</h2>\n<details><summary>config.yml</summary><pre>\(HTMLPage.escape(configText))</pre></details>\n"
@@ -149,9 +114,9 @@ public enum RunReport {
     }
 
     /// The evaluation's cards and table, or how to get one.
-    private static func evaluationSection(runFolder: URL, file: URL?, lastStep: Int?, notes: inout [String]) -> String {
+    private static func evaluationSection(_ folder: RunFolder, file: URL?, lastStep: Int?, notes: inout [String]) -> String {
         var body = "<h2>Evaluation</h2>\n"
-        let evaluationURL = file ?? runFolder.appendingPathComponent(evaluationFileName)
+        let evaluationURL = file ?? folder.url(.evaluation)
         if let (data, truncated) = HTMLPage.read(evaluationURL, limit: maxTextBytes) {
             let decoder = JSONDecoder()
             decoder.keyDecodingStrategy = .convertFromSnakeCase
@@ -166,15 +131,15 @@ public enum RunReport {
                 body += "<p class=\"note\">\(HTMLPage.escape(evaluationURL.lastPathComponent)): not a report of `stackgan evaluate`</p>\n"
             }
         } else {
-            let checkpoint = runFolder.appendingPathComponent(Checkpoint.fileName).path
+            let checkpoint = folder.url(.checkpoint).path
             body += "<p class=\"sub\">Not evaluated yet: <code>stackgan evaluate --checkpoint \(HTMLPage.escape(checkpoint))</code> "
-                + "writes \(evaluationFileName) here and refreshes this report.</p>\n"
+                + "writes \(RunFile.evaluation.path) here and refreshes this report.</p>\n"
         }
         return body
     }
 
     /// Evenly spaced grids, the latest last, then the captions of their rows.
-    private static func samplesSection(runFolder: URL, grids: [(step: Int, url: URL)], notes: inout [String]) -> String {
+    private static func samplesSection(_ folder: RunFolder, grids: [(step: Int, url: URL)], notes: inout [String]) -> String {
         var body = "<h2>Samples</h2>\n"
         let shown = SVGChart.thin(grids, to: maxGrids)
         if shown.count < grids.count {
@@ -189,7 +154,7 @@ public enum RunReport {
         }
         body += "</div>\n"
         if grids.isEmpty { body += "<p class=\"sub\">No sample grids.</p>\n" }
-        if let (data, _) = HTMLPage.read(runFolder.appendingPathComponent("samples/captions.txt"), limit: maxTextBytes) {
+        if let (data, _) = HTMLPage.read(folder.url(.sampleCaptions), limit: maxTextBytes) {
             let captions = String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline)
             body += "<p class=\"sub\">One row per caption (eval split, fixed noise):</p>\n<ol class=\"captions\" start=\"0\">\n"
             for caption in captions {
@@ -204,7 +169,7 @@ public enum RunReport {
     }
 
     /// One chart per loss term, then images/s over wall time.
-    private static func curvesSection(_ entries: [Entry]) -> String {
+    private static func curvesSection(_ entries: [MetricsRecord]) -> String {
         var body = "<h2>Losses and speed</h2>\n<div class=\"charts\">\n"
         let terms = Set(entries.flatMap(\.losses.keys)).sorted()
         for term in terms {

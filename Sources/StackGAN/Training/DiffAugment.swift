@@ -1,12 +1,5 @@
 import Autograd
 
-/// One DiffAugment transform (Zhao et al. 2020). Config names: `color`, `translation`, `cutout`.
-public enum AugmentTransform: String, Codable, Sendable, CaseIterable {
-    case color
-    case translation
-    case cutout
-}
-
 /// Differentiable augmentation of every image the discriminator sees (real, wrong and fake, in both
 /// the D and the G step), so a discriminator trained on few images cannot memorise them while the
 /// generator still gets gradients through the transform. Each image of a batch draws its own

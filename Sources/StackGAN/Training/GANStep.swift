@@ -13,6 +13,10 @@ public final class GANStep {
     public let discriminatorOptimizer: Adam
     public let loss: GANLoss
     public let noiseDimension: Int
+    /// The factor the discriminator multiplies its condition by before its first layer
+    /// (`model.embedding_scale` when it reads the caption embedding): MA-GP's gradient is taken
+    /// w.r.t. the scaled vector, the one its layers see.
+    let conditionScale: Float
     /// `train.augment`: applied to every image the discriminator sees, in both steps.
     public let augment: DiffAugment
     /// Called with each optimizer's parameters between backward and update: data-parallel
@@ -29,6 +33,8 @@ public final class GANStep {
                                       betas: (t.beta1, t.beta2))
         loss = architecture.makeLoss(config.loss)
         noiseDimension = architecture.model.noiseDimension
+        let m = architecture.model
+        conditionScale = m.discriminatorCondition == .embedding || architecture.family == .ganCLS ? m.embeddingScale : 1
         augment = DiffAugment(transforms: config.train.augment)
         realInputFraction = config.train.realInputFraction
         degradation = RealInputDegradation(maxBlur: config.train.realInputBlur, noise: config.train.realInputNoise)
@@ -65,7 +71,8 @@ public final class GANStep {
         let pairs = try discriminator.scorePairs(realImages: seen(realImages), wrongImages: wrong.map(seen),
                                                  fakeImages: seen(fake.image.detached()), condition: condition, training: true)
         var dLoss = try loss.discriminator(pairs)
-        for penalty in try loss.gradientPenalties(real: pairs.real, images: realImages, condition: condition, due: due) {
+        for penalty in try loss.gradientPenalties(real: pairs.real, images: realImages, condition: condition,
+                                                                conditionScale: conditionScale, due: due) {
             dLoss = try dLoss.adding(penalty.name, penalty.term, weight: penalty.weight)
         }
         if loss.config.contrastiveWeight > 0 {

@@ -1,59 +1,51 @@
-import Autograd
 import Kernels
-import NN
 
-/// The model a config describes, resolved and validated once: family, stage, discriminator head
-/// and widths. It builds the generator and discriminator and the loss for its head; nothing else
-/// switches on family, stage or head. Every check of a config that no type can make lives here.
-public struct Architecture: Equatable, Sendable {
-    public let family: ModelFamily
-    public let stage: StackGANStage
-    /// `model.stage1_head` or `model.stage2_head`, as the stage says.
-    public let head: DiscriminatorHead
-    public let model: ModelConfig
-
-    /// Resolves and checks `config`; the error names the key at fault.
-    public init(_ config: ExperimentConfig) throws {
+/// Every check of a config that no type can make, in one place. `Architecture(config)` runs it once
+/// for each config a command uses (its own, a checkpoint's), so nothing built from a config sees
+/// one that failed it.
+extension ExperimentConfig {
+    /// Checks every value and returns the stage the config resolves to; the error is a `.usage`
+    /// StackGANError naming the key at fault.
+    @discardableResult
+    public func check() throws -> StackGANStage {
         func bad(_ key: String, _ why: String) -> StackGANError { StackGANError(.usage, "config", "`\(key)` \(why)") }
-        guard let stage = StackGANStage(rawValue: config.stage) else { throw bad("stage", "must be 1 or 2, got \(config.stage)") }
-        if config.family == .ganCLS && stage != .one { throw bad("stage", "must be 1 for gan_cls (GAN-CLS makes 64x64 images)") }
+        guard let stage = StackGANStage(rawValue: self.stage) else { throw bad("stage", "must be 1 or 2, got \(self.stage)") }
+        if family == .ganCLS && stage != .one { throw bad("stage", "must be 1 for gan_cls (GAN-CLS makes 64x64 images)") }
         let headKey = stage == .one ? "model.stage1_head" : "model.stage2_head"
-        let head = config[keyPath: Self.headKeyPath(stage: stage)]
-        guard head.fits(config.family) else {
-            throw bad(headKey, "is \(head.rawValue), which a \(config.family.rawValue) discriminator cannot carry")
+        let head = self[keyPath: Self.headKeyPath(stage: stage)]
+        guard head.fits(family) else {
+            throw bad(headKey, "is \(head.rawValue), which a \(family.rawValue) discriminator cannot carry")
         }
-        (family, self.stage, self.head, model) = (config.family, stage, head, config.model)
-        guard !config.name.isEmpty, config.name.count <= 200, !config.name.contains("/"), config.name != ".", config.name != ".." else {
+        guard !name.isEmpty, name.count <= 200, !name.contains("/"), name != ".", name != ".." else {
             throw bad("name", "must be 1 to 200 characters without `/` (it names the run folder runs/<name>)")
         }
-        try Self.check(config.model, bad)
-        if config.model.generatorConditioning != .input && config.family != .stackgan {
-            throw bad("model.generator_conditioning", "is \(config.model.generatorConditioning.rawValue); only StackGAN's Stage-I generator reads the code in every block")
+        try Self.check(model, bad)
+        if model.generatorConditioning != .input && family != .stackgan {
+            throw bad("model.generator_conditioning", "is \(model.generatorConditioning.rawValue); only StackGAN's Stage-I generator reads the code in every block")
         }
-        try Self.check(config.loss, head: head, headKey: headKey, bad)
-        if config.loss.contrastiveWeight > 0 && config.family == .ganCLS {
+        try Self.check(loss, head: head, headKey: headKey, bad)
+        if loss.contrastiveWeight > 0 && family == .ganCLS {
             throw bad("loss.contrastive_weight", "needs a head that ranks captions for an image; GAN-CLS's head adds the image's and the caption's scores, so every caption ranks the same for every image")
         }
-        for (key, weight) in [("loss.r1_weight", config.loss.r1Weight), ("loss.ma_gp_weight", config.loss.maGPWeight)]
-            where weight > 0 && !config.model.spectralNorm {
+        for (key, weight) in [("loss.r1_weight", loss.r1Weight), ("loss.ma_gp_weight", loss.maGPWeight)] where weight > 0 && !model.spectralNorm {
             // Batch norm's training-mode backward is not written in recorded ops (no double backward).
             throw bad(key, "needs gradients of the discriminator's gradient, which its batch norm has no double backward for: set model.spectral_norm: true (a discriminator without batch norm)")
         }
-        if config.loss.stageOneConsistencyWeight > 0 && stage != .two {
+        if loss.stageOneConsistencyWeight > 0 && stage != .two {
             throw bad("loss.stage1_consistency_weight", "ties Stage-II to its Stage-I input; stage is \(stage.rawValue)")
         }
-        try Self.check(config.train, stage: stage, bad)
-        let t = config.train
+        try Self.check(train, stage: stage, bad)
+        let t = train
         try Self.within("train.real_input_fraction", t.realInputFraction, 0...1, bad, note: "0 = off")
         try Self.within("train.real_input_blur", t.realInputBlur, 0...8, bad, note: "64 px pixels")
         try Self.within("train.real_input_noise", t.realInputNoise, 0...1, bad)
         if t.realInputFraction > 0 && stage != .two {
             throw bad("train.real_input_fraction", "feeds Stage-II real 64 px inputs; stage is \(stage.rawValue)")
         }
-        if config.loss.reconstructionWeight > 0 && Int(t.realInputFraction * Float(t.batchSize)) < 1 {
+        if loss.reconstructionWeight > 0 && Int(t.realInputFraction * Float(t.batchSize)) < 1 {
             throw bad("loss.reconstruction_weight", "needs rows refined from real images: train.real_input_fraction x train.batch_size must be at least 1")
         }
-        let d = config.data, size = stage == .two ? 256 : 64
+        let d = data, size = stage == .two ? 256 : 64
         // Every image is resized to load_size (floats) before the crop: bounded, so that a typo
         // cannot ask for gigabytes per image.
         guard d.loadSize == 0 || (size...(4 * size)).contains(d.loadSize) else {
@@ -63,7 +55,15 @@ public struct Architecture: Equatable, Sendable {
         try Self.within("data.workers", d.workers, 0...64, bad, note: "0 = decode on the training thread")
         try Self.within("data.prefetch", d.prefetch, 1...64, bad)
         try Self.within("data.cache_mb", d.cacheMB, 0...(1 << 20), bad, note: "0 = decode every step")
+        return stage
     }
+
+    /// The config key that holds the head of `stage`'s discriminator (an ablation writes its
+    /// variants through it).
+    static func headKeyPath(stage: StackGANStage) -> WritableKeyPath<ExperimentConfig, DiscriminatorHead> {
+        stage == .one ? \.model.stage1Head : \.model.stage2Head
+    }
+
 
     /// Throws `bad(key)` unless `value` is in `range`; the message gives the range.
     private static func within(_ key: String, _ value: Int, _ range: ClosedRange<Int>, _ bad: (String, String) -> StackGANError,
@@ -80,64 +80,6 @@ public struct Architecture: Equatable, Sendable {
             let upper = halfOpen ? "\(range.upperBound))" : "\(range.upperBound)]"
             throw bad(key, "must be in [\(range.lowerBound), \(upper)\(note.map { " (\($0))" } ?? ""), got \(value)")
         }
-    }
-
-    /// Output side of the generator: 64 for Stage-I and GAN-CLS, 256 for Stage-II.
-    public var imageSize: Int { stage == .two ? 256 : 64 }
-
-    /// Floats of CA eps one generated image uses: 0 for GAN-CLS, c for Stage-I, 2c for Stage-II.
-    public var conditioningNoiseWidth: Int {
-        switch (family, stage) {
-        case (.ganCLS, _): return 0
-        case (.stackgan, .one): return model.conditionDimension
-        case (.stackgan, .two): return 2 * model.conditionDimension
-        }
-    }
-
-    /// A fresh generator. Stage-II takes `stageOne` (frozen) or, when nil, a fresh Stage-I drawn first.
-    public func makeGenerator(stageOne: Stage1Generator? = nil, using rng: inout RandomGenerator) -> any TextToImageGenerator {
-        switch (family, stage) {
-        case (.ganCLS, _): return GANCLSGenerator(config: model, using: &rng)
-        case (.stackgan, .one): return Stage1Generator(config: model, using: &rng)
-        case (.stackgan, .two):
-            let frozen = stageOne ?? Stage1Generator(config: model, using: &rng)
-            return Stage2Generator(config: model, stageOne: frozen, using: &rng)
-        }
-    }
-
-    /// A fresh discriminator with this architecture's head.
-    public func makeDiscriminator(using rng: inout RandomGenerator) -> any TextImageDiscriminator {
-        switch family {
-        case .ganCLS: return GANCLSDiscriminator(head: head, config: model, using: &rng)
-        case .stackgan: return StackGANDiscriminator(stage: stage, head: head, config: model, using: &rng)
-        }
-    }
-
-    /// The loss for this architecture's head.
-    public func makeLoss(_ config: LossConfig) -> GANLoss { GANLoss(config: config, head: head) }
-
-    /// Both networks for a new training run, drawn from `rng` (generator first). Stage-II's frozen
-    /// Stage-I comes from `stageOneCheckpoint` (`train.stage1_checkpoint`).
-    public func makeTrainingModels(stageOneCheckpoint: String, using rng: inout RandomGenerator) throws
-        -> (generator: any TextToImageGenerator, discriminator: any TextImageDiscriminator) {
-        let stageOne = stage == .two ? try Checkpoint.load(stageOneCheckpoint).stageOne(for: self) : nil
-        let generator = makeGenerator(stageOne: stageOne, using: &rng)
-        return (generator, makeDiscriminator(using: &rng))
-    }
-
-    /// The config key that holds the head of `stage`'s discriminator (Ablation writes variants through it).
-    static func headKeyPath(stage: StackGANStage) -> WritableKeyPath<ExperimentConfig, DiscriminatorHead> {
-        stage == .one ? \.model.stage1Head : \.model.stage2Head
-    }
-
-    /// What a Stage-I generator reads of `model`, by key. Stage-II builds its frozen Stage-I from its
-    /// own config (when a checkpoint holds `STAGE1_G.*`), so a Stage-I checkpoint must agree on each.
-    var stageOneSettings: [(key: String, value: String)] {
-        let m = model
-        return [("model.embedding_dim", "\(m.embeddingDimension)"), ("model.z_dim", "\(m.noiseDimension)"),
-                ("model.condition_dim", "\(m.conditionDimension)"), ("model.gf_dim", "\(m.generatorWidth)"),
-                ("model.ca_activation", m.caActivation.rawValue), ("model.embedding_scale", "\(m.embeddingScale)"),
-                ("model.generator_conditioning", m.generatorConditioning.rawValue)]
     }
 
     /// Widths are bounded so that a typo cannot ask for gigabytes of weights (published: E 1024,

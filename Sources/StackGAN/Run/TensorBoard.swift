@@ -7,10 +7,9 @@ public final class TensorBoardWriter {
     private let handle: FileHandle
     public let path: String
 
-    public init(directory: String) throws {
-        // The pid keeps a resumed run started within the same second from replacing the earlier file.
-        let name = "events.out.tfevents.\(Int(Date().timeIntervalSince1970)).\(ProcessInfo.processInfo.hostName).\(ProcessInfo.processInfo.processIdentifier).stackgan"
-        path = (directory as NSString).appendingPathComponent(name)
+    /// Creates the event file `file` (a run folder names it: `RunFile.events`).
+    public init(file: URL) throws {
+        path = file.path
         guard FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path) else {
             throw StackGANError(.output, path, "cannot create the TensorBoard event file")
         }
@@ -53,11 +52,12 @@ public final class TensorBoardWriter {
         write(event.bytes)
     }
 
-    /// Rewrites the event file at `url` without the events logged after `step` and without a
-    /// damaged or half-written tail (a killed run): a resumed run logs those steps again, and
-    /// TensorBoard would otherwise draw the old and the new values as two overlapping lines.
-    static func truncate(_ url: URL, afterStep step: Int) throws {
-        guard let data = FileManager.default.contents(atPath: url.path) else { return }
+    /// The event file at `url` without the events logged after `step` and without a damaged or
+    /// half-written tail (a killed run), or nil when there is nothing to drop: a resumed run logs
+    /// those steps again, and TensorBoard would otherwise draw the old and the new values as two
+    /// overlapping lines.
+    static func records(in url: URL, upToStep step: Int) -> Data? {
+        guard let data = FileManager.default.contents(atPath: url.path) else { return nil }
         let bytes = [UInt8](data)
         var kept: [UInt8] = [], offset = 0
         while bytes.count - offset >= 16 {
@@ -69,10 +69,7 @@ public final class TensorBoardWriter {
             if (Protobuf.varintField(2, in: record) ?? 0) <= UInt64(step) { kept += bytes[offset..<end] }
             offset = end
         }
-        guard kept.count != bytes.count else { return }
-        do { try Data(kept).write(to: url, options: .atomic) } catch {
-            throw StackGANError(.output, url.path, "cannot rewrite the TensorBoard events past step \(step): \(error.localizedDescription)")
-        }
+        return kept.count == bytes.count ? nil : Data(kept)
     }
 
     /// TFRecord: length, masked CRC32C of the length, data, masked CRC32C of the data.
