@@ -227,6 +227,29 @@ def pair_ops():
              lambda x, logits: neighbour_mix(x, logits, 3, 1.5), params={"window": 3, "centreBias": 1.5}),
         case("window5", {"x": randn(1, 2, 4, 4), "logits": randn(1, 25, 8, 8)},
              lambda x, logits: neighbour_mix(x, logits, 5, 0.0), params={"window": 5, "centreBias": 0})])
+    write("pixelShuffle", [case("factor2", {"x": randn(2, 12, 3, 2)}, lambda x: F.pixel_shuffle(x, 2), params={"factor": 2})])
+
+    def neighbour_choice(x, logits, target, window, bias, temperature):
+        # Autograd's neighbourChoiceLoss: cross-entropy of the mix's weights against
+        # q = softmax(-|target - pixel_k|_1 / temperature) over the window's taps.
+        n, c, s, _ = x.shape
+        big = logits.shape[2]
+        f, r = big // s, window // 2
+        offset = torch.zeros(window * window, dtype=torch.float64)
+        offset[window * window // 2] = bias
+        log_a = torch.log_softmax(logits + offset[None, :, None, None], dim=1)
+        rows = torch.arange(big) // f
+        errors = []
+        for t in range(window * window):
+            sy = (rows + t // window - r).clamp(0, s - 1)
+            sx = (rows + t % window - r).clamp(0, s - 1)
+            errors.append((target - x[:, :, sy][:, :, :, sx]).abs().sum(1))
+        q = torch.softmax(-torch.stack(errors, 1) / temperature, dim=1)
+        return -(q * log_a).sum(1).mean()
+    write("neighbourChoice", [
+        case("window3", {"x": randn(2, 3, 3, 3), "logits": randn(2, 9, 12, 12), "target": randn(2, 3, 12, 12)},
+             lambda x, logits, target: neighbour_choice(x, logits, target, 3, 1.5, 0.5), grad=["logits"],
+             params={"window": 3, "centreBias": 1.5, "temperature": 0.5})])
 
 
 if __name__ == "__main__":

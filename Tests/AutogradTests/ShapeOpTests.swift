@@ -80,6 +80,39 @@ final class ShapeOpTests: XCTestCase {
         XCTAssertThrowsError(try image.neighbourMix(logits: Tensor(repeating: 0, shape: [1, 9, 5, 5]), window: 3))
     }
 
+    // Fixtures/neighbourChoice.json: scripts/make_torch_fixtures.py (3x3 window, x4, centre bias 1.5, temperature 0.5)
+    func testNeighbourChoiceLoss() throws {
+        let c = try Fixture("neighbourChoice").named("window3")
+        let (x, target, logits) = (try c.tensor("x"), try c.tensor("target"), try c.tensor("logits", requiresGrad: true))
+        let (window, bias, temperature) = (Int(try c.param("window")), Float(try c.param("centreBias")), Float(try c.param("temperature")))
+        func loss() throws -> Tensor {
+            try x.neighbourChoiceLoss(logits: logits, target: target, window: window, centreBias: bias, temperature: temperature)
+        }
+        try c.check([("logits", logits)]) { try loss() }
+        try gradCheck("neighbourChoiceLoss", [logits]) { try loss() }
+        // The target distribution favours the neighbour whose colour the target has: peaked logits
+        // on it cost nearly nothing, on another tap a lot.
+        let image = try Tensor(shape: [1, 1, 1, 2], scalars: [0, 1])
+        XCTAssertThrowsError(try image.neighbourChoiceLoss(logits: Tensor(repeating: 0, shape: [1, 9, 2, 4]), target: Tensor(repeating: 0, shape: [1, 1, 2, 4]),
+                                                           window: 3, temperature: 0.1), "a non-square image")
+        let square = try Tensor(shape: [1, 1, 2, 2], scalars: [0, 1, 0, 1])
+        let wantRight = try Tensor(repeating: 1, shape: [1, 1, 4, 4])  // every pixel should take colour 1
+        var right = [Float](repeating: -20, count: 9 * 16), centre = right
+        for p in 0..<16 { right[5 * 16 + p] = 20; centre[4 * 16 + p] = 20 }  // tap 5: dx +1; tap 4: the centre
+        let good = try square.neighbourChoiceLoss(logits: Tensor(shape: [1, 9, 4, 4], scalars: right), target: wantRight, window: 3, temperature: 0.1)
+        let bad = try square.neighbourChoiceLoss(logits: Tensor(shape: [1, 9, 4, 4], scalars: centre), target: wantRight, window: 3, temperature: 0.1)
+        XCTAssertLessThan(good.item, bad.item)
+    }
+
+    // Fixtures/pixelShuffle.json: scripts/make_torch_fixtures.py (F.pixel_shuffle, [2, 12, 3, 2] -> [2, 3, 6, 4])
+    func testPixelShuffled() throws {
+        let c = try Fixture("pixelShuffle").named("factor2")
+        let x = try c.tensor("x", requiresGrad: true)
+        try c.check([("x", x)]) { try x.pixelShuffled(factor: 2) }
+        try gradCheck("pixelShuffle", [x]) { try x.pixelShuffled(factor: 2) }
+        XCTAssertThrowsError(try x.pixelShuffled(factor: 3), "12 channels are not a multiple of 9")
+    }
+
     // Fixtures/transpose.json: scripts/make_torch_fixtures.py ([3, 5] -> [5, 3])
     func testTransposed() throws {
         let c = try Fixture("transpose").named("matrix")

@@ -187,7 +187,7 @@ final class QualityOptionTests: XCTestCase {
         c.stage2Residual = true
         var rng = RandomGenerator(seed: 5)
         let g = Stage2Generator(config: c, stageOne: Stage1Generator(config: c, using: &rng), using: &rng)
-        for tensor in g.img.namedTensors { try tensor.tensor.assign([Float](repeating: 0, count: tensor.tensor.count).withUnsafeBufferPointer { $0 }) }
+        for tensor in try XCTUnwrap(g.img).namedTensors { try tensor.tensor.assign([Float](repeating: 0, count: tensor.tensor.count).withUnsafeBufferPointer { $0 }) }
         let out = try withoutGradients {
             try g(embedding: Tensor.randomNormal([2, 6], using: &rng), noise: Tensor.randomNormal([2, 4], using: &rng), training: false,
                   using: &rng)
@@ -202,6 +202,46 @@ final class QualityOptionTests: XCTestCase {
             worst = max(worst, abs(s - b))
         } } } }
         XCTAssertLessThan(worst, 1e-6, "a zero correction gives the nearest-upsampled Stage-I image")
+    }
+
+    /// The mix Stage-II draws only colours of its input's w x w window, and one step with real
+    /// 64 px inputs trains its choice of neighbour (`loss.mix_choice_weight`) and reconstruction.
+    func testMixStageTwoDrawsItsInputsColoursAndTrainsItsChoice() throws {
+        var c = experiment
+        c.stage = 2
+        (c.model.stage2MixWindow, c.model.stage2Skips, c.model.stage2Head) = (3, true, .projection)
+        (c.loss.reconstructionWeight, c.loss.mixChoiceWeight) = (1, 1)
+        (c.train.batchSize, c.train.realInputFraction, c.train.stage1Checkpoint) = (2, 0.5, "stage1.safetensors")
+        try c.check()
+        let architecture = try Architecture(c)
+        var rng = RandomGenerator(seed: 8)
+        let (g, d) = (architecture.makeGenerator(using: &rng), architecture.makeDiscriminator(using: &rng))
+        let stageTwo = try XCTUnwrap(g as? Stage2Generator)
+        XCTAssertNil(stageTwo.img)
+        let out = try withoutGradients {
+            try g(embedding: Tensor.randomNormal([1, 6], using: &rng), noise: Tensor.randomNormal([1, 4], using: &rng), training: false, using: &rng)
+        }
+        let small = try XCTUnwrap(out.stageOneImage).scalars, big = out.image.scalars
+        XCTAssertEqual(out.image.shape, [1, 3, 256, 256])
+        var outside = 0
+        for ch in 0..<3 { for y in 0..<256 { for x in 0..<256 {
+            let window = (-1...1).flatMap { dy in (-1...1).map { dx in
+                small[(ch * 64 + min(max(y / 4 + dy, 0), 63)) * 64 + min(max(x / 4 + dx, 0), 63)]
+            } }
+            let value = big[(ch * 256 + y) * 256 + x]
+            if value < window.min()! - 1e-5 || value > window.max()! + 1e-5 { outside += 1 }
+        } } }
+        XCTAssertEqual(outside, 0, "every 256 px value is a convex mix of the 3x3 Stage-I pixels around it")
+
+        let step = GANStep(generator: g, discriminator: d, architecture: architecture, config: c)
+        let before = stageTwo.parameters.map { $0.tensor.scalars }
+        let values = try step(real: Tensor.randomNormal([2, 3, 256, 256], using: &rng).tanh(), wrong: nil,
+                              embeddings: Tensor.randomNormal([2, 6], using: &rng), using: &rng)
+        XCTAssertGreaterThan(try XCTUnwrap(values["g_mix_choice"]), 0)
+        XCTAssertGreaterThan(try XCTUnwrap(values["g_reconstruction"]), 0)
+        XCTAssertNotEqual(stageTwo.parameters.map { $0.tensor.scalars }, before, "Stage-II trained")
+        c.model.stage2MixWindow = 0
+        XCTAssertThrowsError(try c.check()) { XCTAssertTrue("\($0)".contains("loss.mix_choice_weight"), "\($0)") }
     }
 
     /// The correction is added in pixel space: d image / d correction is 1 everywhere, also where

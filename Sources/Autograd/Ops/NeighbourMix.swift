@@ -16,22 +16,11 @@ extension Tensor {
             throw ShapeError("neighbourMix", "image \(shape) and logits \(logits.shape) do not fit a \(w)x\(w) window (expected [N, C, s, s] and [N, \(w * w), f s, f s], w odd)")
         }
         let (n, c, s, big, k) = (shape[0], shape[1], shape[2], logits.shape[2], w * w)
-        let f = big / s, r = w / 2, plane = big * big
-        // Source offset (within one channel plane) of tap t for output pixel (y, x).
-        func source(_ y: Int, _ x: Int, _ t: Int) -> Int {
-            let sy = min(max(y / f + t / w - r, 0), s - 1), sx = min(max(x / f + t % w - r, 0), s - 1)
-            return sy * s + sx
-        }
-        /// Softmax weights [k] of output pixel p of example i, into `a`.
+        let plane = big * big
+        let window = NeighbourWindow(size: s, outputSize: big, window: w)
+        func source(_ y: Int, _ x: Int, _ t: Int) -> Int { window.source(y, x, t) }
         func weights(_ lp: UnsafeMutablePointer<Float>, _ i: Int, _ p: Int, into a: inout [Float]) {
-            var largest = -Float.infinity
-            for t in 0..<k {
-                a[t] = lp[(i * k + t) * plane + p] + (t == k / 2 ? centreBias : 0)
-                largest = Swift.max(largest, a[t])
-            }
-            var total: Float = 0
-            for t in 0..<k { a[t] = Foundation.exp(a[t] - largest); total += a[t] }
-            for t in 0..<k { a[t] /= total }
+            window.softmax(lp, example: i, pixel: p, centreBias: centreBias, into: &a)
         }
         let out = Tensor.uninitialized([n, c, big, big])
         let (xp, lp, op) = (pointer, logits.pointer, out.pointer)
@@ -80,5 +69,36 @@ extension Tensor {
             }
             return [dImage, dLogits]
         }
+    }
+}
+
+/// The w x w window of small-image pixels around the one containing each output pixel (shared by
+/// `neighbourMix` and `neighbourChoiceLoss`): small side s, output side S = f s.
+struct NeighbourWindow {
+    let size: Int, outputSize: Int, window: Int
+
+    var taps: Int { window * window }
+
+    /// Offset within one small channel plane of tap t for output pixel (y, x), clamped at the border.
+    @inline(__always)
+    func source(_ y: Int, _ x: Int, _ t: Int) -> Int {
+        let (f, r) = (outputSize / size, window / 2)
+        let sy = min(max(y / f + t / window - r, 0), size - 1), sx = min(max(x / f + t % window - r, 0), size - 1)
+        return sy * size + sx
+    }
+
+    /// Softmax over the taps of output pixel p of example i, logits [N, w*w, S, S] at `lp`, the
+    /// centre tap's logit raised by `centreBias`; into `a` [w*w].
+    @inline(__always)
+    func softmax(_ lp: UnsafeMutablePointer<Float>, example i: Int, pixel p: Int, centreBias: Float, into a: inout [Float]) {
+        let (k, plane) = (taps, outputSize * outputSize)
+        var largest = -Float.infinity
+        for t in 0..<k {
+            a[t] = lp[(i * k + t) * plane + p] + (t == k / 2 ? centreBias : 0)
+            largest = Swift.max(largest, a[t])
+        }
+        var total: Float = 0
+        for t in 0..<k { a[t] = Foundation.exp(a[t] - largest); total += a[t] }
+        for t in 0..<k { a[t] /= total }
     }
 }

@@ -42,8 +42,12 @@ extension ExperimentConfig {
         if t.realInputFraction > 0 && stage != .two {
             throw bad("train.real_input_fraction", "feeds Stage-II real 64 px inputs; stage is \(stage.rawValue)")
         }
-        if loss.reconstructionWeight > 0 && Int(t.realInputFraction * Float(t.batchSize)) < 1 {
-            throw bad("loss.reconstruction_weight", "needs rows refined from real images: train.real_input_fraction x train.batch_size must be at least 1")
+        for (key, weight) in [("loss.reconstruction_weight", loss.reconstructionWeight), ("loss.mix_choice_weight", loss.mixChoiceWeight)]
+            where weight > 0 && Int(t.realInputFraction * Float(t.batchSize)) < 1 {
+            throw bad(key, "needs rows refined from real images: train.real_input_fraction x train.batch_size must be at least 1")
+        }
+        if loss.mixChoiceWeight > 0 && model.stage2MixWindow == 0 {
+            throw bad("loss.mix_choice_weight", "trains Stage-II's neighbour mix: set model.stage2_mix_window")
         }
         let d = data, size = stage == .two ? 256 : 64
         // Every image is resized to load_size (floats) before the crop: bounded, so that a typo
@@ -99,8 +103,8 @@ extension ExperimentConfig {
             throw bad("model.embedding_scale", "must be positive and finite, got \(m.embeddingScale)")
         }
         try within("model.residual_blocks", m.residualBlocks, 0...64, bad)
-        guard m.stage2MixWindow == 0 || ((1...9).contains(m.stage2MixWindow) && m.stage2MixWindow % 2 == 1 && m.stage2Residual) else {
-            throw bad("model.stage2_mix_window", "must be 0 (off) or odd in 1...9 with model.stage2_residual true, got \(m.stage2MixWindow)")
+        guard m.stage2MixWindow == 0 || ((1...9).contains(m.stage2MixWindow) && m.stage2MixWindow % 2 == 1 && !m.stage2Residual) else {
+            throw bad("model.stage2_mix_window", "must be 0 (off) or odd in 1...9, and not with model.stage2_residual (the mix replaces its correction), got \(m.stage2MixWindow)")
         }
     }
 
@@ -110,7 +114,8 @@ extension ExperimentConfig {
                              ("interpolation_weight", l.interpolationWeight), ("kl_coefficient", l.klCoefficient),
                              ("wrong_weight", l.wrongWeight), ("fake_weight", l.fakeWeight),
                              ("stage1_consistency_weight", l.stageOneConsistencyWeight), ("r1_weight", l.r1Weight),
-                             ("ma_gp_weight", l.maGPWeight), ("reconstruction_weight", l.reconstructionWeight)]
+                             ("ma_gp_weight", l.maGPWeight), ("reconstruction_weight", l.reconstructionWeight),
+                             ("mix_choice_weight", l.mixChoiceWeight)]
             where !(value >= 0 && value.isFinite) {
             throw bad("loss.\(key)", "must be finite and >= 0 (0 = off), got \(value)")
         }

@@ -86,6 +86,10 @@ public struct LossConfig: Codable, Equatable, Sendable {
     /// `reconstruction_weight`: Stage-II only; weight of mean |image - real crop| on the rows refined
     /// from real images (`train.real_input_fraction`).
     public var reconstructionWeight: Float = 0
+    /// `mix_choice_weight`: Stage-II with `model.stage2_mix_window` only; weight of the
+    /// cross-entropy between the mix's choice of neighbour and the neighbours whose colour is the
+    /// real crop's, on the rows refined from real images (`Tensor.neighbourChoiceLoss`).
+    public var mixChoiceWeight: Float = 0
     /// `r1_weight`: gamma of R1 (Mescheder et al. 2018, StyleGAN2), gamma / 2 * the mean over the
     /// real matched pairs of |d D(x, t) / d x|^2, x the image before augmentation (every logit
     /// the head gives the pair: match, and realness for a split head). Needs gradients of
@@ -108,7 +112,7 @@ public struct LossConfig: Codable, Equatable, Sendable {
         case klCoefficient = "kl_coefficient", interpolationWeight = "interpolation_weight", interpolationBeta = "interpolation_beta"
         case contrastiveWeight = "contrastive_weight", contrastiveTemperature = "contrastive_temperature"
         case modeSeekingWeight = "mode_seeking_weight", stageOneConsistencyWeight = "stage1_consistency_weight"
-        case reconstructionWeight = "reconstruction_weight"
+        case reconstructionWeight = "reconstruction_weight", mixChoiceWeight = "mix_choice_weight"
         case r1Weight = "r1_weight", r1Every = "r1_every", maGPWeight = "ma_gp_weight", maGPPower = "ma_gp_power"
     }
 

@@ -81,11 +81,11 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public var stage2Residual = false
     /// `stage2_upsample`: see `Stage2Upsampling`; nearest as before this option.
     public var stage2Upsample = Stage2Upsampling.nearest
-    /// `stage2_mix_window`: with `stage2_residual`, the image the correction is added to is not a
-    /// fixed upsampling of the 64 px input but a learned per-pixel mix of its pixels in a w x w
-    /// window (`Tensor.neighbourMix`; w odd, 0 = off): each 256 px pixel chooses among its
-    /// neighbours' colours, so Stage-II can place a hard edge anywhere in the window in the
-    /// input's own colours (kernel prediction). Off as published.
+    /// `stage2_mix_window`: Stage-II's 256 px image is a learned per-pixel mix of its 64 px input's
+    /// pixels in a w x w window (`Tensor.neighbourMix`; w odd, 0 = off), scored from the 64 px maps
+    /// (the decoder stops there): each 256 px pixel chooses among its neighbours' colours, so
+    /// Stage-II can place a hard edge anywhere in the window, in the input's own colours (kernel
+    /// prediction). Replaces `stage2_residual`'s correction. Off as published.
     public var stage2MixWindow = 0
     /// `stage2_skips`: Stage-II's decoder also reads its encoder's 64x64 and 32x32 maps (U-Net
     /// skips, concatenated before the up-blocks that take them), so where an edge of the 64 px

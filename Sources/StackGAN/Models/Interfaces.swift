@@ -14,6 +14,8 @@ public struct GeneratorOutput {
     public let condition: Tensor
     /// Stage-II only: the frozen Stage-I image [N, 3, 64, 64] it refined (no graph).
     public let stageOneImage: Tensor?
+    /// Stage-II with `stage2_mix_window` only: the mix's logits [N, w*w, 256, 256] (on the graph).
+    public var mixLogits: Tensor? = nil
 }
 
 /// Logits of a discriminator for N (image, condition) pairs; heads end without Sigmoid.

@@ -77,7 +77,9 @@ public final class Stage1Generator: TextToImageGenerator {
 /// `encoder` conv3x3 ReLU, down BN ReLU, down BN ReLU -> [N, 4ngf, 16, 16]; its own CA code tiled to
 /// 16x16 and concatenated after the image features; `hr_joint` conv3x3 BN ReLU; R `residual` blocks;
 /// `upsample1..4` -> [N, ngf/4, 256, 256]; `img` conv3x3 to 3, tanh (or, with `stage2_residual`,
-/// added to the upsampled Stage-I image: see `corrected`).
+/// added to the upsampled Stage-I image: see `corrected`). With `stage2_mix_window` w the decoder
+/// stops at 64 px (`upsample1..2`) and `mix_hidden`/`mix` score, for every 256 px pixel, the w x w
+/// Stage-I pixels around it; the image is their softmax-weighted mix (`Tensor.neighbourMix`).
 ///
 /// Stage-I's tensors are listed in `namedTensors` (checkpoints hold them, as StackGAN-Pytorch's do)
 /// but as buffers, so `parameters` (the optimizer's list) is Stage-II's own only.
@@ -90,13 +92,21 @@ public final class Stage2Generator: TextToImageGenerator {
     public let jointNorm: BatchNorm
     public let residual: [ResidualBlock]
     public let upsample: [UpBlock]
-    public let img: Conv2d
-    /// `stage2_mix_window` w > 0: conv3x3 to the w*w logits of `Tensor.neighbourMix` (`mix.0`).
+    /// The image layer: conv3x3 to 3 channels at 256 px (nil with `stage2_mix_window`).
+    public let img: Conv2d?
+    /// `stage2_mix_window` w > 0: the 64 px maps -> conv1x1 to 16 w*w channels -> pixel shuffle
+    /// to the w*w logits of `Tensor.neighbourMix` at 256 px (`mix.0`): each of the 16 sub-positions
+    /// of a 64 px pixel gets its own filter (ESPCN), so the choice of colour is made at 256 px
+    /// from 64 px features without 128 and 256 px maps.
     public let mix: Conv2d?
+    /// The mix head's hidden layer (`mix_hidden.0`): conv1x1 + ReLU from the 64 px maps and the
+    /// input's 3x3 neighbourhoods (each neighbour's colour minus the centre's, and the centre's).
+    public let mixHidden: Conv2d?
 
-    /// The mix's centre-tap logit offset: with zero logits the centre pixel weighs e^4 / (e^4 +
-    /// w*w - 1) (0.69 for 5 x 5), so training starts near nearest-neighbour upsampling.
-    static let mixCentreBias: Float = 4
+    /// The mix's centre-tap logit offset: with zero logits the centre pixel of a 5 x 5 window
+    /// weighs e^2 / (e^2 + 24) = 0.24, its neighbours 0.03 each: a soft start whose taps all get
+    /// gradient (at 4 the centre took 0.69 and the mix settled on nearest-neighbour upsampling).
+    static let mixCentreBias: Float = 2
 
     /// Takes `stageOne` (typically loaded from a Stage-I checkpoint) and freezes it.
     public init(config: ModelConfig, stageOne: Stage1Generator, using generator: inout RandomGenerator) {
@@ -116,14 +126,15 @@ public final class Stage2Generator: TextToImageGenerator {
         residual = blocks
         var ups: [UpBlock] = []
         // With skips the 32x32 and 64x64 maps arrive with the encoder's maps of that size beside them.
-        let skip = config.stage2Skips ? 2 : 1
-        for (i, o) in [(4 * ngf, 2 * ngf), (2 * ngf * skip, ngf), (ngf * skip, ngf / 2), (ngf / 2, ngf / 4)] {
+        let skip = config.stage2Skips ? 2 : 1, w = config.stage2MixWindow
+        for (i, o) in [(4 * ngf, 2 * ngf), (2 * ngf * skip, ngf), (ngf * skip, ngf / 2), (ngf / 2, ngf / 4)].prefix(w > 0 ? 2 : 4) {
             ups.append(UpBlock(i, o, using: &generator))
         }
         upsample = ups
-        img = conv3x3(ngf / 4, 3, using: &generator)
-        let w = config.stage2MixWindow
-        mix = w > 0 ? conv3x3(ngf / 4, w * w, using: &generator) : nil
+        img = w > 0 ? nil : conv3x3(ngf / 4, 3, using: &generator)
+        let hidden = 4 * ngf
+        mixHidden = w > 0 ? Conv2d(inputs: ngf * skip + 27, outputs: hidden, kernel: 1, bias: true, using: &generator) : nil
+        mix = w > 0 ? Conv2d(inputs: hidden, outputs: 16 * w * w, kernel: 1, using: &generator) : nil
     }
 
     /// With both CA eps given, [N, c] each: `conditioningNoise` for Stage-II's CA,
@@ -147,23 +158,30 @@ public final class Stage2Generator: TextToImageGenerator {
         let tiled = try code.sample.tiled(height: encoded.shape[2], width: encoded.shape[3])
         var h = try jointNorm(joint(Tensor.concatChannels([encoded, tiled])), training: training).relu()
         for block in residual { h = try block(h, training: training) }
-        for block in upsample {
-            if config.stage2Skips, let skip = maps.first(where: { $0.shape[2] == h.shape[2] }), skip !== encoded {
-                h = try Tensor.concatChannels([h, skip])
-            }
-            h = try block(h, training: training)
+        func withSkip(_ h: Tensor) throws -> Tensor {
+            guard config.stage2Skips, let skip = maps.first(where: { $0.shape[2] == h.shape[2] }), skip !== encoded else { return h }
+            return try Tensor.concatChannels([h, skip])
         }
-        let out = try img(h)
+        for block in upsample { h = try block(withSkip(h), training: training) }
         let image: Tensor
-        if let mix {
-            let base = try lowResolution.neighbourMix(logits: mix(h), window: config.stage2MixWindow, centreBias: Self.mixCentreBias)
-            image = try out.adding(base)
+        var mixLogits: Tensor?
+        if let mix, let mixHidden {
+            let patches = try withoutGradients { try lowResolution.conv2d(weight: Self.neighbourhood, padding: 1) }
+            let hidden = try mixHidden(Tensor.concatChannels([withSkip(h), patches])).relu()
+            let logits = try mix(hidden).pixelShuffled(factor: 4)
+            image = try lowResolution.neighbourMix(logits: logits, window: config.stage2MixWindow, centreBias: Self.mixCentreBias)
+            mixLogits = logits
+        } else if let img {
+            let out = try img(h)
+            image = try config.stage2Residual ? Self.corrected(lowResolution, by: out, upsampling: config.stage2Upsample) : out.tanh()
         } else {
-            image = config.stage2Residual ? try Self.corrected(lowResolution, by: out, upsampling: config.stage2Upsample) : try out.tanh()
+            throw ShapeError("Stage2Generator", "has neither an image layer nor a mix head")
         }
-        return GeneratorOutput(image: image, mu: code.mu, logVariance: code.logVariance,
+        var output = GeneratorOutput(image: image, mu: code.mu, logVariance: code.logVariance,
                                condition: discriminatorCondition(config, embedding: embedding, mu: code.mu),
                                stageOneImage: lowResolution)
+        output.mixLogits = mixLogits
+        return output
     }
 
     /// `stage2_residual`: the Stage-I image [N, 3, s, s], upsampled (`stage2_upsample`) to the
@@ -182,6 +200,30 @@ public final class Stage2Generator: TextToImageGenerator {
             }
         }
         return try correction.adding(up)
+    }
+
+    /// A fixed conv [27, 3, 3, 3] giving each pixel's 3x3 neighbourhood in 27 channels: for the
+    /// 8 neighbours (tap t, channel c at 3t + c) their colour minus the centre's, for the centre
+    /// its colour. Relative colours make the choice of neighbour the same for every colour pair.
+    static let neighbourhood: Tensor = {
+        var w = [Float](repeating: 0, count: 27 * 3 * 9)
+        for t in 0..<9 { for c in 0..<3 {
+            let o = 3 * t + c
+            w[(o * 3 + c) * 9 + t] += 1
+            if t != 4 { w[(o * 3 + c) * 9 + 4] -= 1 }
+        } }
+        return (try? Tensor(shape: [27, 3, 3, 3], scalars: w)) ?? Tensor(repeating: 0, shape: [27, 3, 3, 3])
+    }()
+
+    /// `loss.mix_choice_weight`: the choice loss of the rows `rows` of `output` against the real
+    /// crops `target` [rows, 3, 256, 256] they were made from (`Tensor.neighbourChoiceLoss`, with
+    /// the generator's window and centre bias; temperature 0.05: a neighbour 13 levels of 255 off
+    /// the target weighs e^-2 of one that matches).
+    func mixChoiceLoss(_ output: GeneratorOutput, rows: Range<Int>, target: Tensor) throws -> Tensor? {
+        guard let logits = output.mixLogits, let low = output.stageOneImage else { return nil }
+        return try low.slicedBatch(rows).neighbourChoiceLoss(logits: logits.slicedBatch(rows), target: target,
+                                                             window: config.stage2MixWindow, centreBias: Self.mixCentreBias,
+                                                             temperature: 0.05)
     }
 
     /// Draws Stage-I's eps, then Stage-II's (StackGAN-Pytorch's order).
@@ -217,7 +259,7 @@ public final class Stage2Generator: TextToImageGenerator {
         return frozen + caNet.namedTensors(prefix: "ca_net") + encoder.namedTensors(prefix: "encoder")
             + joint.namedTensors(prefix: "hr_joint.0") + jointNorm.namedTensors(prefix: "hr_joint.1")
             + residual.enumerated().flatMap { $1.namedTensors(prefix: "residual.\($0)") }
-            + upsample.enumerated().flatMap { $1.namedTensors(prefix: "upsample\($0 + 1)") } + img.namedTensors(prefix: "img.0")
-            + (mix?.namedTensors(prefix: "mix.0") ?? [])
+            + upsample.enumerated().flatMap { $1.namedTensors(prefix: "upsample\($0 + 1)") } + (img?.namedTensors(prefix: "img.0") ?? [])
+            + (mixHidden?.namedTensors(prefix: "mix_hidden.0") ?? []) + (mix?.namedTensors(prefix: "mix.0") ?? [])
     }
 }

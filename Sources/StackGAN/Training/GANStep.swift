@@ -106,6 +106,10 @@ public final class GANStep {
             let difference = try fake.image.slicedBatch(rows).subtracting(real.slicedBatch(rows))
             gLoss = try gLoss.adding("reconstruction", difference.absolute().mean(), weight: loss.config.reconstructionWeight)
         }
+        if loss.config.mixChoiceWeight > 0 && realRows > 0, let stageTwo = generator as? Stage2Generator,
+           let choice = try stageTwo.mixChoiceLoss(fake, rows: 0..<realRows, target: real.slicedBatch(0..<realRows)) {
+            gLoss = try gLoss.adding("mix_choice", choice, weight: loss.config.mixChoiceWeight)
+        }
         // The tie holds the rows drawn from Stage-I's samples; real rows have their real target.
         if loss.config.stageOneConsistencyWeight > 0, let stageOne = fake.stageOneImage, realRows < n {
             let tie = realRows == 0 ? try stageConsistency(fake.image, stageOne: stageOne)
