@@ -50,6 +50,24 @@ public struct ConvGeometry: Hashable, CustomStringConvertible {
         kernelHeight == 3 && kernelWidth == 3 && strideHeight == 1 && strideWidth == 1
             && min(inChannels, outChannels) >= 16
     }
+
+    /// Whether fp32 Winograd beats bf16 direct on this Winograd candidate. oneDNN has no bf16
+    /// Winograd; its fp32 one does about 2.25x fewer multiply-adds, bf16 runs them 2x faster
+    /// (AVX512-BF16), so which wins depends on how well Winograd's transformed-domain products
+    /// fill the vector units: on maps of 8x8 and more from min(C, O) x P x Q = 16384 up (128
+    /// channels at 16x16, 256 at 8x8, 64 at 32x32); not on smaller layers, nor on 4x4 maps (one
+    /// 4x4 tile, 512 and 640 channels: bf16 1.1-1.2x faster), on one thread on AMD Zen 4
+    /// (docs/performance.md).
+    var winogradBeatsBF16: Bool {
+        outHeight * outWidth >= 64 && min(inChannels, outChannels) * outHeight * outWidth >= 16384
+    }
+
+    /// This geometry with `batch` examples (a part of the batch).
+    func withBatch(_ batch: Int) -> ConvGeometry {
+        var g = self
+        g.batch = batch
+        return g
+    }
 }
 
 /// Which convolution algorithm oneDNN is asked for. `winograd` applies to 3x3 stride-1 convs and
@@ -94,8 +112,12 @@ public enum Conv2dKernel {
         let algorithm: ConvAlgorithm
         let blocked: Bool
         let precision: Precision
+        /// The thread slot of a one-thread part of a bf16 weight gradient (`bf16BackwardWeights`).
+        let slot: Int?
     }
     private static var plans: [Key: Plan] = [:]
+    /// One-thread bf16 weight-gradient plans by part; nil where oneDNN has no JIT kernel for it.
+    private static var partPlans: [Key: Plan?] = [:]
     private static var forwardDescriptors: [Key: PrimitiveDescriptor] = [:]
     private static let lock = NSLock()
 
@@ -147,6 +169,12 @@ public enum Conv2dKernel {
     public static func backwardWeights(_ g: ConvGeometry, input: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>,
                                        gradWeight: UnsafeMutablePointer<Float>, gradBias: UnsafeMutablePointer<Float>?,
                                        inputBlocked: Bool = false, gradOutputBlocked: Bool = false) throws {
+        if arithmetic(g).precision == .bf16,
+           try bf16BackwardWeights(g, input: input, gradOutput: gradOutput, gradWeight: gradWeight, gradBias: gradBias,
+                                   inputBlocked: inputBlocked, gradOutputBlocked: gradOutputBlocked) {
+            KernelStatistics.flops += g.flops
+            return
+        }
         let plan = try self.plan(g, pass: 2, bias: gradBias != nil)
         var buffers = [raw(input), raw(gradOutput), UnsafeMutableRawPointer(gradWeight)]
         if let gradBias { buffers.append(UnsafeMutableRawPointer(gradBias)) }
@@ -161,17 +189,38 @@ public enum Conv2dKernel {
         try plan(g, pass: 0, bias: false).descriptor.implementation
     }
 
+    /// The arithmetic and algorithm of a layer's passes under the current settings: in bf16, bf16
+    /// direct except on the Winograd candidates where fp32 Winograd is faster (`winogradBeatsBF16`).
+    static func arithmetic(_ g: ConvGeometry) -> (precision: Precision, algorithm: ConvAlgorithm) {
+        let winograd = g.isWinogradCandidate && KernelSettings.convAlgorithm == .winograd
+        if KernelSettings.precision == .bf16 && !(winograd && g.winogradBeatsBF16) { return (.bf16, .direct) }
+        return (.fp32, winograd ? .winograd : .direct)
+    }
+
+    /// The precision `backwardWeights` computes a layer's weight gradient in: fp32 where the layer
+    /// runs fp32 or where oneDNN has no JIT bf16 weight-gradient kernel for the shape (its gemm
+    /// fallback ran 7x slower than fp32 on the 8->3 64x64 conv).
+    public static func weightGradientPrecision(_ g: ConvGeometry) throws -> Precision {
+        guard arithmetic(g).precision == .bf16 else { return .fp32 }
+        return try weightGradientParts(g).enumerated().allSatisfy { slot, rows in
+            try partPlan(g.withBatch(rows.count), slot: slot, bias: false) != nil
+        } ? .bf16 : .fp32
+    }
+
+    /// The plan of one pass on all threads. Weight gradients here are fp32: bf16 ones run as
+    /// one-thread parts (`bf16BackwardWeights`).
     private static func plan(_ g: ConvGeometry, pass: Int, bias: Bool) throws -> Plan {
-        // Weight gradients stay fp32: oneDNN 2.6's bf16 backward-weights kernels ran 5-50x slower
-        // than its fp32 ones on the StackGAN shapes on Zen 4 (AVX512-BF16; 4x4 maps, one output channel).
-        let precision = pass == 2 ? .fp32 : KernelSettings.precision
-        // oneDNN has no bf16 Winograd kernels.
-        let algorithm: ConvAlgorithm = g.isWinogradCandidate && precision == .fp32 ? KernelSettings.convAlgorithm : .direct
+        var (precision, algorithm) = arithmetic(g)
+        if pass == 2 && precision == .bf16 {
+            (precision, algorithm) = (.fp32, g.isWinogradCandidate ? KernelSettings.convAlgorithm : .direct)
+        }
         let key = Key(geometry: g, pass: pass, bias: bias, algorithm: algorithm, blocked: KernelSettings.blockedLayouts,
-                      precision: precision)
+                      precision: precision, slot: nil)
         lock.lock(); defer { lock.unlock() }
         if let plan = plans[key] { return plan }
-        let direct = Key(geometry: g, pass: pass, bias: bias, algorithm: .direct, blocked: key.blocked, precision: precision)
+        // Where Winograd cannot run, direct: in bf16 when that is the setting (weight gradients: fp32).
+        let direct = Key(geometry: g, pass: pass, bias: bias, algorithm: .direct, blocked: key.blocked,
+                         precision: pass == 2 ? .fp32 : KernelSettings.precision, slot: nil)
         var plan: Plan
         do {
             plan = try makePlan(key)
@@ -184,6 +233,89 @@ public enum Conv2dKernel {
         }
         plans[key] = plan
         return plan
+    }
+
+    /// The parts of the batch that `bf16BackwardWeights` gives its threads: one per thread, at
+    /// most one per example.
+    static func weightGradientParts(_ g: ConvGeometry) -> [Range<Int>] {
+        let parts = max(1, min(parallelThreads, g.batch))
+        return (0..<parts).map { i in (i * g.batch / parts)..<((i + 1) * g.batch / parts) }
+    }
+
+    /// The weight gradient in bf16 (bf16 input and output gradient, fp32 accumulation and result),
+    /// or false where oneDNN has no JIT bf16 kernel for the shape (the caller computes it in fp32).
+    ///
+    /// oneDNN 2.6's bf16 weight-gradient kernel on several threads meets them at spinning
+    /// barriers: on 2 shared cores a call that takes 0.5 ms alone took 5-800 ms whenever the
+    /// partner thread was descheduled (D's 16->32 conv at batch 32), the "5-50x slower" that kept
+    /// weight gradients fp32 until now. On one thread it runs 1.2-2.5x faster than fp32. So each
+    /// OpenMP thread runs a one-thread primitive on its part of the batch (`weightGradientParts`),
+    /// on its own stream and workspace, and the parts' fp32 gradients are summed in slot order.
+    private static func bf16BackwardWeights(_ g: ConvGeometry, input: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>,
+                                            gradWeight: UnsafeMutablePointer<Float>, gradBias: UnsafeMutablePointer<Float>?,
+                                            inputBlocked: Bool, gradOutputBlocked: Bool) throws -> Bool {
+        let parts = weightGradientParts(g)
+        var plans: [Plan] = []
+        for (slot, rows) in parts.enumerated() {
+            guard let plan = try partPlan(g.withBatch(rows.count), slot: slot, bias: gradBias != nil) else { return false }
+            plans.append(plan)
+        }
+        // Workspace: each part's, then the gradients of parts 1... (part 0 writes the caller's).
+        let weights = g.weightDims.reduce(1, *), gradients = (weights + (gradBias == nil ? 0 : g.outChannels) + 15) / 16 * 16
+        var offsets: [Int] = [], total = 0
+        for plan in plans { offsets.append(total); total += (plan.workspaceBytes + 63) / 64 * 64 }
+        let partialsOffset = total
+        total += (parts.count - 1) * gradients * MemoryLayout<Float>.stride
+        let workspace = Workspace.shared.buffer(bytes: total)
+        let partials = (workspace + partialsOffset).bindMemory(to: Float.self, capacity: (parts.count - 1) * gradients)
+        let streams = try parts.indices.map { try Engine.shared.stream(slot: $0) }
+        let (inputPlane, outputPlane) = (g.inputDims.dropFirst().reduce(1, *), g.outputDims.dropFirst().reduce(1, *))
+
+        func run(_ slot: Int) throws {
+            let rows = parts[slot]
+            let weight = slot == 0 ? gradWeight : partials + (slot - 1) * gradients
+            var buffers = [raw(input + rows.lowerBound * inputPlane), raw(gradOutput + rows.lowerBound * outputPlane),
+                           UnsafeMutableRawPointer(weight)]
+            var blocked = [inputBlocked, gradOutputBlocked, false]
+            if let gradBias {
+                buffers.append(UnsafeMutableRawPointer(slot == 0 ? gradBias : weight + weights))
+                blocked.append(false)
+            }
+            try plans[slot].execute(buffers, blocked: blocked, workspace: workspace + offsets[slot], stream: streams[slot])
+        }
+        if parts.count == 1 {
+            try run(0)
+            return true
+        }
+        let failure = FirstError()
+        parallelFor(parts.count) { slot in
+            do { try run(slot) } catch { failure.record(error) }
+        }
+        if let error = failure.error { throw error }
+        for slot in 1..<parts.count {
+            let partial = partials + (slot - 1) * gradients
+            for i in 0..<weights { gradWeight[i] += partial[i] }
+            if let gradBias { for o in 0..<g.outChannels { gradBias[o] += partial[weights + o] } }
+        }
+        return true
+    }
+
+    /// The one-thread bf16 weight-gradient plan of a part of the batch run in thread slot `slot`;
+    /// nil (remembered) where oneDNN would fall back to a gemm or reference implementation.
+    private static func partPlan(_ g: ConvGeometry, slot: Int, bias: Bool) throws -> Plan? {
+        let key = Key(geometry: g, pass: 2, bias: bias, algorithm: .direct, blocked: KernelSettings.blockedLayouts,
+                      precision: .bf16, slot: slot)
+        lock.lock(); defer { lock.unlock() }
+        if let plan = partPlans[key] { return plan }
+        // oneDNN fixes a primitive's thread count when it creates it.
+        let threads = omp_get_max_threads()
+        omp_set_num_threads(1)
+        defer { omp_set_num_threads(threads) }
+        let plan = try makePlan(key)
+        let name = plan.descriptor.implementation
+        let usable = !(name.contains("gemm") || name.hasPrefix("ref"))
+        partPlans[key] = usable ? plan : nil
+        return usable ? plan : nil
     }
 
     private static func makePlan(_ key: Key) throws -> Plan {
@@ -212,7 +344,7 @@ public enum Conv2dKernel {
 
         // Backward primitives need the forward descriptor of the same shape as a hint.
         let forwardKey = Key(geometry: g, pass: 0, bias: key.bias, algorithm: key.algorithm, blocked: key.blocked,
-                             precision: key.precision)
+                             precision: key.precision, slot: key.slot)
         let forward: PrimitiveDescriptor
         if let cached = forwardDescriptors[forwardKey] {
             forward = cached
@@ -254,5 +386,15 @@ public enum Conv2dKernel {
             if key.bias { args.append((DNNL_ARG_DIFF_BIAS, biasMD, true)) }
             return try Plan(pd, arguments: args, what: what)
         }
+    }
+}
+
+/// The first error thrown by the bodies of a `parallelFor`, which cannot throw themselves.
+private final class FirstError: @unchecked Sendable {
+    private let lock = NSLock()
+    private(set) var error: Error?
+    func record(_ error: Error) {
+        lock.lock(); defer { lock.unlock() }
+        if self.error == nil { self.error = error }
     }
 }

@@ -23,11 +23,15 @@ func check(_ status: dnnl_status_t, _ call: @autoclosure () -> String) throws {
     throw KernelError(call: call(), status: name)
 }
 
-/// The CPU engine and the one stream every primitive runs on. oneDNN parallelises each primitive
-/// internally (OpenMP, OMP_NUM_THREADS), so a single in-order stream is all we need.
+/// The CPU engine and the stream primitives run on. oneDNN parallelises each primitive internally
+/// (OpenMP, OMP_NUM_THREADS), so one in-order stream is all we need, except where we split a
+/// pass over threads ourselves (bf16 weight gradients): each thread then runs its part on a
+/// stream of its own (`stream(slot:)`), as oneDNN streams are not thread-safe.
 final class Engine {
     let engine: dnnl_engine_t
     let stream: dnnl_stream_t
+    private var extraStreams: [dnnl_stream_t] = []
+    private let lock = NSLock()
     /// Primitive attributes asking for a caller-managed scratchpad (see `Scratchpad`).
     let attributes: dnnl_primitive_attr_t
 
@@ -51,7 +55,20 @@ final class Engine {
         attributes = a!
     }
 
+    /// The stream of thread slot `slot` (0: `stream`); made on first use, before threads fan out.
+    func stream(slot: Int) throws -> dnnl_stream_t {
+        guard slot > 0 else { return stream }
+        lock.lock(); defer { lock.unlock() }
+        while extraStreams.count < slot {
+            var s: dnnl_stream_t?
+            try check(dnnl_stream_create(&s, engine, dnnl_stream_default_flags.rawValue), "dnnl_stream_create")
+            extraStreams.append(s!)
+        }
+        return extraStreams[slot - 1]
+    }
+
     deinit {
+        for s in extraStreams { dnnl_stream_destroy(s) }
         dnnl_primitive_attr_destroy(attributes)
         dnnl_stream_destroy(stream)
         dnnl_engine_destroy(engine)
@@ -161,7 +178,7 @@ final class Plan {
     private let scratchpad: Memory?
     private let scratchpadOffset: Int
     /// Bytes of shared workspace one execution needs: the blocked copies, then the scratchpad.
-    private let workspaceBytes: Int
+    let workspaceBytes: Int
 
     /// `arguments`: (DNNL_ARG_*, plain descriptor of the caller's buffer, is it written).
     init(_ descriptor: PrimitiveDescriptor, arguments: [(Int32, dnnl_memory_desc_t, Bool)], what: String) throws {
@@ -230,14 +247,17 @@ final class Plan {
     /// Runs the primitive on the caller's buffers, given in the order of `arguments`. `blocked[i]`:
     /// for an input, buffer i holds nChw16c; for an output, the caller accepts nChw16c there.
     /// Returns, per argument, whether the buffer was written (outputs) or read (inputs) as nChw16c.
+    /// Plans that run at the same time on several threads each need their own `workspace` (of
+    /// `workspaceBytes`) and `stream`; by default the shared ones.
     @discardableResult
-    func execute(_ buffers: [UnsafeMutableRawPointer], blocked: [Bool]? = nil) throws -> [Bool] {
+    func execute(_ buffers: [UnsafeMutableRawPointer], blocked: [Bool]? = nil,
+                 workspace: UnsafeMutableRawPointer? = nil, stream: dnnl_stream_t? = nil) throws -> [Bool] {
         precondition(buffers.count == bindings.count, "internal: \(what) bound with the wrong argument count")
-        let stream = Engine.shared.stream
+        let stream = stream ?? Engine.shared.stream
         var args: [dnnl_exec_arg_t] = []
         args.reserveCapacity(bindings.count + 1)
         var usedBlocked = [Bool](repeating: false, count: bindings.count)
-        let workspace = Workspace.shared.buffer(bytes: workspaceBytes)
+        let workspace = workspace ?? Workspace.shared.buffer(bytes: workspaceBytes)
         for (i, (binding, buffer)) in zip(bindings, buffers).enumerated() {
             let isBlocked = blocked?[i] == true && binding.blockedUser != nil
             if let inner = binding.inner { try inner.bind(workspace + binding.innerOffset, what: what) }
@@ -252,7 +272,7 @@ final class Plan {
                     guard let inner = binding.inner, let convert = binding.blockedReorder else {
                         preconditionFailure("internal: \(what) has no conversion for a blocked input")
                     }
-                    try runReorder(convert, from: blockedUser, to: inner)
+                    try runReorder(convert, from: blockedUser, to: inner, on: stream)
                     memory = inner
                 }
             } else {
@@ -261,7 +281,7 @@ final class Plan {
                 }
                 try binding.user.bind(buffer, what: what)
                 if let inner = binding.inner, let reorder = binding.reorder {
-                    if !binding.isOutput { try runReorder(reorder, from: binding.user, to: inner) }
+                    if !binding.isOutput { try runReorder(reorder, from: binding.user, to: inner, on: stream) }
                     memory = inner
                 } else {
                     memory = binding.user
@@ -276,17 +296,17 @@ final class Plan {
         try check(dnnl_primitive_execute(primitive.handle, stream, Int32(args.count), args), "execute \(what)")
         for (i, binding) in bindings.enumerated() where binding.isOutput && !usedBlocked[i] {
             if let inner = binding.inner, let reorder = binding.reorder {
-                try runReorder(reorder, from: inner, to: binding.user)
+                try runReorder(reorder, from: inner, to: binding.user, on: stream)
             }
         }
         try check(dnnl_stream_wait(stream), what)
         return usedBlocked
     }
 
-    private func runReorder(_ reorder: Primitive, from: Memory, to: Memory) throws {
+    private func runReorder(_ reorder: Primitive, from: Memory, to: Memory, on stream: dnnl_stream_t) throws {
         let args = [dnnl_exec_arg_t(arg: DNNL_ARG_FROM, memory: from.handle),
                     dnnl_exec_arg_t(arg: DNNL_ARG_TO, memory: to.handle)]
-        try check(dnnl_primitive_execute(reorder.handle, Engine.shared.stream, 2, args), "reorder \(what)")
+        try check(dnnl_primitive_execute(reorder.handle, stream, 2, args), "reorder \(what)")
     }
 }
 

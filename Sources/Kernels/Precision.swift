@@ -4,9 +4,12 @@ import CDNNL
 /// holds stays fp32 either way: weights, Adam state, batch-norm statistics, losses.
 ///
 /// `bf16`: oneDNN rounds a convolution's two factors (source and weights in the forward pass;
-/// output gradient and weights in backward data) to bfloat16 (8-bit mantissa, relative error up to
-/// 2^-9 each) on the way in, multiplies them on the CPU's bf16 units (AVX512-BF16 or AMX) and
-/// accumulates and writes fp32. Weight gradients are computed in fp32 (see `Conv2dKernel.plan`).
+/// output gradient and weights in backward data; source and output gradient for the weight
+/// gradient) to bfloat16 (8-bit mantissa, relative error up to 2^-9 each) on the way in,
+/// multiplies them on the CPU's bf16 units (AVX512-BF16 or AMX) and accumulates and writes fp32.
+/// Layers where fp32 is faster stay fp32: large 3x3 layers run fp32 Winograd
+/// (`ConvGeometry.winogradBeatsBF16`), and a weight gradient with no JIT bf16 kernel in oneDNN
+/// is fp32 (`Conv2dKernel.weightGradientPrecision`).
 public enum Precision: String, CaseIterable, Codable, Sendable {
     case fp32, bf16
 }

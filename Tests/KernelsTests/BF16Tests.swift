@@ -1,9 +1,9 @@
 import XCTest
 @testable import Kernels
 
-/// The bf16 convolutions (forward and backward data; weight gradients stay fp32) against the
-/// plain fp32 loops. On a CPU without bf16 instructions the
-/// precision must be refused with an error that says why.
+/// The bf16 convolutions (forward, backward data and weight gradients) against the plain fp32
+/// loops. On a CPU without bf16 instructions the precision must be refused with an error that
+/// says why.
 ///
 /// Tolerances: a product of two bf16 numbers (8-bit mantissas) is exact in fp32, so a bf16 kernel
 /// must equal the fp32 loop run on the bf16-rounded operands up to fp32 summation order (1e-5 of
@@ -30,6 +30,11 @@ final class BF16Tests: XCTestCase {
         // Multiples of 16 channels: the blocked jit kernels; K = 32 * 16 = 512 products per output.
         ConvGeometry(batch: 2, inChannels: 16, height: 6, width: 6, outChannels: 32, kernel: (3, 3), padding: (1, 1)),
         ConvGeometry(batch: 2, inChannels: 32, height: 8, width: 8, outChannels: 16, kernel: (4, 4), stride: (2, 2), padding: (1, 1)),
+        // An odd batch: the weight gradient's parts (one per thread) differ in size.
+        ConvGeometry(batch: 5, inChannels: 16, height: 8, width: 8, outChannels: 16, kernel: (4, 4), stride: (2, 2), padding: (1, 1)),
+        // The main job's last generator conv (8 -> 3 at 64x64), whose bf16 weight gradient oneDNN
+        // 2.6 has only as a gemm: it must fall back to fp32.
+        ConvGeometry(batch: 2, inChannels: 8, height: 64, width: 64, outChannels: 3, kernel: (3, 3), padding: (1, 1)),
     ]
 
     /// `got` against the loop on rounded operands (`exact`), and against the loop on the original
@@ -62,15 +67,50 @@ final class BF16Tests: XCTestCase {
               reference: ReferenceKernels.convBackwardData(g, gradOutput: dy, weight: w),
               magnitude: ReferenceKernels.convBackwardData(g, gradOutput: ady, weight: aw), "backward data \(g)")
 
-        // Weight gradients stay fp32 in bf16 mode (see `Conv2dKernel.plan`): the fp32 loop's numbers.
+        // Weight gradients: bf16 products of input and output gradient, summed in fp32, except
+        // where oneDNN has no JIT bf16 kernel for the shape (then the fp32 loop's numbers).
         var dw = [Float](repeating: .nan, count: w.count), db = [Float](repeating: .nan, count: g.outChannels)
         try Conv2dKernel.backwardWeights(g, input: x, gradOutput: dy, gradWeight: &dw, gradBias: &db)
-        let reference = ReferenceKernels.convBackwardWeights(g, input: x, gradOutput: dy)
-        for (got, expected, what) in [(dw, reference.weight, "weights"), (db, reference.bias, "bias")] {
-            let scale = max(1, expected.map { abs($0) }.max() ?? 1)
-            let worst = zip(got, expected).map { abs($0 - $1) }.max() ?? 0
-            XCTAssertLessThanOrEqual(worst / scale, 1e-4, "backward \(what) \(g) should be fp32")
+        let precision = try Conv2dKernel.weightGradientPrecision(g)
+        if KernelSettings.blockedLayouts && g.inChannels % 16 == 0 && g.outChannels % 16 == 0 {
+            XCTAssertEqual(precision, .bf16, "\(g): blocked layouts of 16-channel blocks should have a bf16 weight gradient")
         }
+        let reference = ReferenceKernels.convBackwardWeights(g, input: x, gradOutput: dy)
+        let magnitude = ReferenceKernels.convBackwardWeights(g, input: ax, gradOutput: ady)
+        if precision == .bf16 {
+            let exact = ReferenceKernels.convBackwardWeights(g, input: rx, gradOutput: rdy)
+            check(dw, exact: exact.weight, reference: reference.weight, magnitude: magnitude.weight, "backward weights \(g)")
+            check(db, exact: exact.bias, reference: reference.bias, magnitude: magnitude.bias, "backward bias \(g)")
+        } else {
+            for (got, expected, what) in [(dw, reference.weight, "weights"), (db, reference.bias, "bias")] {
+                let scale = max(1, expected.map { abs($0) }.max() ?? 1)
+                let worst = zip(got, expected).map { abs($0 - $1) }.max() ?? 0
+                XCTAssertLessThanOrEqual(worst / scale, 1e-4, "backward \(what) \(g) should be fp32")
+            }
+        }
+    }
+
+    func testLargeWinogradLayersStayFP32() throws {
+        // In bf16, a 3x3 layer where fp32 Winograd is faster than bf16 direct (64 -> 64 channels at
+        // 16x16: min(C, O) x P x Q = 16384) runs the fp32 plans: the same bits as in fp32, all passes.
+        try XCTSkipUnless(CPUCapabilities.hasBF16, "refusal is asserted in testBF16ConvolutionsAreFP32SumsOfBF16Products")
+        let g = ConvGeometry(batch: 1, inChannels: 64, height: 16, width: 16, outChannels: 64, kernel: (3, 3), padding: (1, 1))
+        let small = ConvGeometry(batch: 1, inChannels: 32, height: 16, width: 16, outChannels: 32, kernel: (3, 3), padding: (1, 1))
+        XCTAssertTrue(g.winogradBeatsBF16)
+        XCTAssertFalse(small.winogradBeatsBF16, "8192 < 16384: bf16 direct")
+        let x = random(g.inputDims.reduce(1, *)), w = random(g.weightDims.reduce(1, *)), dy = random(g.outputDims.reduce(1, *))
+        func passes() throws -> [[Float]] {
+            var y = [Float](repeating: .nan, count: dy.count), dx = x, dw = w
+            try Conv2dKernel.forward(g, input: x, weight: w, bias: nil, output: &y)
+            try Conv2dKernel.backwardData(g, gradOutput: dy, weight: w, gradInput: &dx)
+            try Conv2dKernel.backwardWeights(g, input: x, gradOutput: dy, gradWeight: &dw, gradBias: nil)
+            return [y, dx, dw]
+        }
+        let fp32 = try passes()
+        try KernelSettings.use(.bf16)
+        defer { try? KernelSettings.use(.fp32) }
+        XCTAssertEqual(try passes(), fp32)
+        XCTAssertEqual(try Conv2dKernel.weightGradientPrecision(g), .fp32)
     }
 
     func testBF16ConvolutionsAreFP32SumsOfBF16Products() throws {
