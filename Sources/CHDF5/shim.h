@@ -10,7 +10,7 @@ static inline hid_t chdf5_c_s1(void) { return H5T_C_S1; }
 static inline hid_t chdf5_p_default(void) { return H5P_DEFAULT; }
 static inline hid_t chdf5_s_all(void) { return H5S_ALL; }
 static inline unsigned chdf5_f_acc_rdonly(void) { return H5F_ACC_RDONLY; }
-static inline unsigned chdf5_f_acc_excl(void) { return H5F_ACC_EXCL; }
+static inline unsigned chdf5_f_acc_trunc(void) { return H5F_ACC_TRUNC; }
 static inline size_t chdf5_t_variable(void) { return H5T_VARIABLE; }
 
 // From HDF5 1.12 `H5Literate` is a macro for `H5Literate2` (and `H5L_iterate_t` for
@@ -23,3 +23,172 @@ static inline herr_t chdf5_literate(hid_t group, H5_index_t index, H5_iter_order
 // Turns off the library's automatic printing of its error stack, so that the
 // thrown Swift errors are the only report a user sees.
 static inline void chdf5_silence_errors(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+
+// ---------------------------------------------------------------------------------------------
+// The probe (H5Probe in HDF5.swift): walks an untrusted file the way the readers will, in a child
+// process, so that a file whose damaged group structures crash libhdf5 (it has no checks against
+// some of them) kills the child rather than the command. Plain C: the child of a fork may only
+// run code that takes no lock another thread of the parent could hold.
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+// Objects seen, by address (1.10) or token (1.12+): an open-addressing set of 16-byte keys, so
+// that each object is walked once however many links reach it (a group linking to itself).
+typedef struct { unsigned char key[16]; } chdf5_probe_key;
+typedef struct {
+    const char *const *names;  // looked up in every group: the names the readers probe for
+    int name_count;
+    size_t max_vlen_elements;  // variable-length datasets with more elements are refused by the readers
+    chdf5_probe_key *slots;
+    size_t capacity, count;
+    int depth;  // of groups in groups: a chain of a million would overflow the stack (the readers go 3 deep)
+    char *where;  // the path of the object being read, kept up to date for the parent (shared memory)
+    size_t where_size;
+} chdf5_probe;
+
+static inline int chdf5_probe_object_key(hid_t object, chdf5_probe_key *key) {
+    memset(key, 0, sizeof *key);
+#if H5_VERSION_GE(1, 12, 0)
+    H5O_info2_t info;
+    if (H5Oget_info3(object, &info, H5O_INFO_BASIC) < 0) return -1;
+    memcpy(key->key, &info.token, sizeof info.token < 16 ? sizeof info.token : 16);
+#else
+    H5O_info_t info;
+    if (H5Oget_info2(object, &info, H5O_INFO_BASIC) < 0) return -1;
+    memcpy(key->key, &info.addr, sizeof info.addr);
+#endif
+    return 0;
+}
+
+// 1 when `key` was already in the set, 0 when added, -1 when out of memory.
+static inline int chdf5_probe_insert(chdf5_probe *p, const chdf5_probe_key *key) {
+    static const chdf5_probe_key empty;
+    if (2 * (p->count + 1) > p->capacity) {
+        size_t capacity = p->capacity ? 2 * p->capacity : 1024;
+        chdf5_probe_key *slots = calloc(capacity, sizeof *slots);
+        if (!slots) return -1;
+        for (size_t i = 0; i < p->capacity; i++) {
+            if (memcmp(&p->slots[i], &empty, sizeof empty) == 0) continue;
+            size_t h = 0; memcpy(&h, p->slots[i].key, sizeof h);
+            for (size_t j = (h * 0x9E3779B97F4A7C15ull) & (capacity - 1);; j = (j + 1) & (capacity - 1))
+                if (memcmp(&slots[j], &empty, sizeof empty) == 0) { slots[j] = p->slots[i]; break; }
+        }
+        free(p->slots); p->slots = slots; p->capacity = capacity;
+    }
+    // Address 0 is the superblock, never an object: an all-zero key stands for an empty slot.
+    if (memcmp(key, &empty, sizeof empty) == 0) return 1;
+    size_t h = 0; memcpy(&h, key->key, sizeof h);
+    for (size_t j = (h * 0x9E3779B97F4A7C15ull) & (p->capacity - 1);; j = (j + 1) & (p->capacity - 1)) {
+        if (memcmp(&p->slots[j], key, sizeof *key) == 0) return 1;
+        if (memcmp(&p->slots[j], &empty, sizeof empty) == 0) { p->slots[j] = *key; p->count++; return 0; }
+    }
+}
+
+// What the readers ask of a dataset: its dataspace, type, layout and storage, and for
+// variable-length data in chunked or compact storage (which libhdf5 reads for them) the data.
+static inline void chdf5_probe_dataset(chdf5_probe *p, hid_t set) {
+    hid_t space = H5Dget_space(set), type = H5Dget_type(set), plist = H5Dget_create_plist(set);
+    hsize_t dims[H5S_MAX_RANK];
+    int rank = space >= 0 ? H5Sget_simple_extent_ndims(space) : -1;
+    if (rank >= 0 && rank <= H5S_MAX_RANK) H5Sget_simple_extent_dims(space, dims, NULL);
+    H5T_class_t class = type >= 0 ? H5Tget_class(type) : H5T_NO_CLASS;
+    size_t size = type >= 0 ? H5Tget_size(type) : 0;
+    int variable = class == H5T_STRING && H5Tis_variable_str(type) > 0;
+    (void)size; (void)H5Dget_storage_size(set); (void)H5Dget_offset(set);
+    H5D_layout_t layout = plist >= 0 ? H5Pget_layout(plist) : H5D_LAYOUT_ERROR;
+    hssize_t n = space >= 0 ? H5Sget_simple_extent_npoints(space) : -1;
+    if ((variable || class == H5T_VLEN) && layout != H5D_CONTIGUOUS && n > 0 && (size_t)n <= p->max_vlen_elements) {
+        hid_t memory = -1;
+        if (variable) {
+            memory = H5Tcopy(H5T_C_S1);
+            if (memory >= 0 && (H5Tset_size(memory, H5T_VARIABLE) < 0 || H5Tset_cset(memory, H5Tget_cset(type)) < 0)) { H5Tclose(memory); memory = -1; }
+        } else {
+            hid_t base = H5Tget_super(type);
+            if (base >= 0 && H5Tget_class(base) == H5T_INTEGER && H5Tget_size(base) == 1) memory = H5Tvlen_create(H5T_NATIVE_UCHAR);
+            if (base >= 0) H5Tclose(base);
+        }
+        void *buffer = memory >= 0 ? calloc((size_t)n, 16) : NULL;
+        if (buffer && H5Dread(set, memory, H5S_ALL, H5S_ALL, H5P_DEFAULT, buffer) >= 0)
+            H5Dvlen_reclaim(memory, space, H5P_DEFAULT, buffer);
+        free(buffer);
+        if (memory >= 0) H5Tclose(memory);
+    }
+    if (plist >= 0) H5Pclose(plist);
+    if (type >= 0) H5Tclose(type);
+    if (space >= 0) H5Sclose(space);
+}
+
+static inline void chdf5_probe_group(chdf5_probe *p, hid_t group);
+static inline herr_t chdf5_probe_member(chdf5_probe *p, hid_t group, const char *name);
+
+// Every link of a group, in name order as the readers list them, opened by name as they open them.
+static inline herr_t chdf5_probe_link(hid_t group, const char *name, const H5L_info_t *info, void *data) {
+    chdf5_probe *p = data;
+    (void)info;
+    size_t length = strlen(p->where);
+    snprintf(p->where + length, p->where_size - length, "%s%s", length > 1 ? "/" : "", name);
+    herr_t status = chdf5_probe_member(p, group, name);
+    p->where[length] = 0;
+    return status;
+}
+
+static inline herr_t chdf5_probe_member(chdf5_probe *p, hid_t group, const char *name) {
+    if (H5Lexists(group, name, H5P_DEFAULT) <= 0) return 0;
+    hid_t object = H5Oopen(group, name, H5P_DEFAULT);
+    if (object < 0) return 0;
+    chdf5_probe_key key;
+    int seen = chdf5_probe_object_key(object, &key) < 0 ? 1 : chdf5_probe_insert(p, &key);
+    if (seen == 0) {
+        H5I_type_t kind = H5Iget_type(object);
+        if (kind == H5I_GROUP && p->depth < 64) { p->depth++; chdf5_probe_group(p, object); p->depth--; }
+        else if (kind == H5I_DATASET) chdf5_probe_dataset(p, object);
+    }
+    H5Oclose(object);
+    return seen < 0 ? -1 : 0;
+}
+
+static inline void chdf5_probe_group(chdf5_probe *p, hid_t group) {
+    for (int i = 0; i < p->name_count; i++) (void)H5Lexists(group, p->names[i], H5P_DEFAULT);
+    hsize_t next = 0;
+    (void)chdf5_literate(group, H5_INDEX_NAME, H5_ITER_INC, &next, chdf5_probe_link, p);
+}
+
+// Walks every group and dataset reachable from the root of `path`, keeping the path of the object
+// it reads in `where` (`where_size` bytes). Returns 0 when the walk ended (whatever libhdf5 said
+// about the file: the readers report that), 1 when out of memory.
+static inline int chdf5_probe_file(const char *path, const char *const *names, int name_count, size_t max_vlen_elements,
+                                   char *where, size_t where_size) {
+    chdf5_silence_errors();
+    chdf5_probe p = { names, name_count, max_vlen_elements, NULL, 0, 0, 0, where, where_size };
+    snprintf(where, where_size, "/");
+    hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (file < 0) return 0;
+    hid_t root = H5Gopen2(file, "/", H5P_DEFAULT);
+    chdf5_probe_key key;
+    if (root >= 0 && chdf5_probe_object_key(root, &key) == 0 && chdf5_probe_insert(&p, &key) == 0) chdf5_probe_group(&p, root);
+    if (root >= 0) H5Gclose(root);
+    H5Fclose(file);
+    int out_of_memory = p.capacity > 0 && p.slots == NULL;
+    free(p.slots);
+    return out_of_memory;
+}
+
+// The child's whole life after fork(): a death by signal is the report (the default action, not
+// the parent's crash handlers; no core file; libc's and libhdf5's words on stderr go nowhere, the
+// parent writes the one line). Exits 0 when the walk ended, 1 when out of memory.
+__attribute__((noreturn)) static inline void chdf5_probe_child(const char *path, const char *const *names, int name_count, size_t max_vlen_elements,
+                                                                 char *where, size_t where_size) {
+    const int fatal[] = {SIGSEGV, SIGBUS, SIGABRT, SIGILL, SIGFPE, SIGTRAP, SIGSYS};
+    for (size_t i = 0; i < sizeof fatal / sizeof *fatal; i++) signal(fatal[i], SIG_DFL);
+    struct rlimit none = {0, 0};
+    setrlimit(RLIMIT_CORE, &none);
+    int quiet = open("/dev/null", O_WRONLY);
+    if (quiet >= 0) { dup2(quiet, 2); close(quiet); }
+    setenv("LIBC_FATAL_STDERR_", "1", 1);  // glibc's "free(): invalid pointer" goes to stderr, not the terminal
+    _exit(chdf5_probe_file(path, names, name_count, max_vlen_elements, where, where_size));
+}

@@ -122,6 +122,33 @@ final class BadInputTests: XCTestCase {
         }
     }
 
+    /// Damaged group structures (scripts/make_hostile_group_fixtures.c): libhdf5 1.10 died inside
+    /// H5Literate on both (free() of a pointer it never allocated; a read at a wild address). A
+    /// child process walks the file first; its death is this error, naming the object it was on.
+    func testDamagedGroupStructuresAreErrorsNotCrashes() throws {
+        for (name, object) in [("hostile_link_message_version.h5", "/train/ex0"), ("hostile_link_info_heap.h5", "/train")] {
+            let path = try Fixture.path(name)
+            assertDatasetError(.readFailed, file: path, innerPath: object, contains: "libhdf5 crashed (signal 11") {
+                try TextImageDataset.describe(path: path)
+            }
+        }
+        // The same file undamaged, its links in object headers ("compact" storage), reads.
+        let data = try TextImageDataset.open(path: try Fixture.path("compact_links.h5"), split: "train")
+        XCTAssertEqual(data.names, ["ex0", "ex1"])
+        XCTAssertEqual(Array(data.embedding(1, caption: 0)), Array(repeating: 1, count: 8))
+    }
+
+    /// Variable-length captions in chunked or compact storage, which libhdf5 reads itself, with
+    /// the damaged heap of hostile_heap_object_size.h5: a segfault in H5Dread before.
+    func testDamagedVariableLengthDataOutsideContiguousStorageIsAnError() throws {
+        for layout in ["chunked", "compact"] {
+            let path = try Fixture.path("hostile_heap_object_size_\(layout).h5")
+            assertDatasetError(.readFailed, file: path, innerPath: "/train/ex0/txt", contains: "libhdf5 crashed") {
+                try TextImageDataset.open(path: path, split: "train")
+            }
+        }
+    }
+
     /// A dataspace claiming billions of elements of a 32-byte dataset: refused before allocating.
     func testDataspaceLargerThanItsStorageIsAnError() throws {
         let path = try Fixture.path("hostile_dataspace_dims.h5")
