@@ -38,7 +38,7 @@ public final class Trainer {
         try config.train.precision.activate(setting: "train.precision")
         self.config = config
         self.runDirectory = runDirectory
-        parallel = try DataParallel(group: ProcessGroup.current(), config: config.train)
+        parallel = try DataParallel(group: ProcessGroup.current(), config: config, runFolder: runDirectory)
         self.log = parallel.isWriter ? log : { _ in }
         let fm = FileManager.default
         try makeFolder(runDirectory.path, what: "run folder")
