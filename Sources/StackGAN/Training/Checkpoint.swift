@@ -61,9 +61,10 @@ public struct Checkpoint {
         tensors.keys.contains { $0.hasPrefix("generator_ema.") } ? "generator_ema" : "generator"
     }
 
-    /// Assigns the tensors stored under `prefix.` to `targets` by name (every target must be stored).
+    /// Assigns the tensors stored under `prefix.` to `targets` by name: every target must be
+    /// stored, and every tensor under `prefix.` must have a target.
     public func assign(_ prefix: String, into targets: [NamedTensor]) throws {
-        try SafeTensors.assign(tensors, prefix: prefix, into: targets, allowExtra: true, path: path)
+        try SafeTensors.assign(tensors, prefix: prefix, into: targets, path: path)
     }
 
     /// Reads `path` once and builds its models: the generator with the EMA weights when stored,
@@ -84,16 +85,9 @@ public struct Checkpoint {
         }
         var rng = RandomGenerator(seed: 0)  // every tensor is overwritten below
         let generator = architecture.makeGenerator(stageOne: hasOwnStageOne ? nil : separate, using: &rng)
-        if hasOwnStageOne {
-            // assign() tolerates extra tensors; a stored Stage-I with tensors this config's Stage-I
-            // has no place for (e.g. `condition1.*` of generator_conditioning every_block) would
-            // otherwise load as another model, silently.
-            let known = Set(generator.namedTensors.map { "\(prefix).\($0.name)" })
-            if let stray = file.tensors.keys.sorted().first(where: { $0.hasPrefix("\(prefix).STAGE1_G.") && !known.contains($0) }) {
-                throw CheckpointError(path: path, message: "holds \(stray), which the Stage-I its config describes has no place for: its model settings differ from the Stage-I it was trained on")
-            }
-        }
-        // A separate Stage-I is already loaded; only Stage-II's own tensors come from this file.
+        // A separate Stage-I is already loaded; only Stage-II's own tensors come from this file. A
+        // stored Stage-I with tensors this config's Stage-I has no place for (e.g. `condition1.*` of
+        // generator_conditioning every_block) is refused by `assign` as a different model.
         try file.assign(prefix, into: generator.namedTensors.filter { hasOwnStageOne || !$0.name.hasPrefix("STAGE1_G.") })
         var discriminator: (any TextImageDiscriminator)?
         if file.tensors.keys.contains(where: { $0.hasPrefix("discriminator.") }) {
