@@ -122,6 +122,7 @@ struct EvaluationPass {
             for sample in 0..<samplesPerCaption {
                 let noise = Tensor.randomNormal([chunk.count, noiseWidth], using: &rng)
                 let out = try generator(embedding: embeddings, noise: noise, training: false, using: &rng)
+                try Sampler.requireFinite(out.image, embeddings: values[...], width: dataset.embeddingWidth, firstRow: chunk[0])
                 try measure(out.image, examples: chunk, captions: chunk.map { [$0 * k + caption] }, into: &fake)
                 pairs.addFake(try discriminator(image: out.image, condition: out.condition, training: false), count: chunk.count)
                 if sample == 0 { try scorePairs(realFeatures, condition: out.condition, chunk: chunk) }
@@ -192,6 +193,7 @@ struct EvaluationPass {
             attributes: attributes, attributesReal: attributesReal, attributesMajority: attributesMajority,
             rPrecision: alignment?.fake.rate, rPrecisionReal: alignment?.real.rate, rPrecisionChance: alignment?.fake.chance,
             rPrecisionCandidates: alignment?.fake.candidates, matcherPath: evaluator.matcherPath,
+            matcherWarning: alignment.flatMap { EvaluationReport.matcherWarning(realRate: $0.real.rate, chance: $0.real.chance) },
             fid: try FrechetDistance.between(features: real.features, fake.features, width: width),
             discriminator: pairs.scores(splitHead: discriminator.head == .split),
             unlabelledExamples: classLabels.filter { $0 == nil }.count, seconds: 0)

@@ -1,3 +1,4 @@
+import Datasets
 import Foundation
 
 /// The HTML report of an ablation folder (`report.html` beside summary.md): one bar chart per
@@ -17,10 +18,10 @@ public enum AblationReport {
 
     /// Writes the report of `folder` to `output` (default `<folder>/report.html`) and returns where.
     @discardableResult
-    public static func write(ablationFolder folder: URL, to output: URL? = nil) throws -> URL {
-        let url = output ?? folder.appendingPathComponent(RunReport.fileName)
-        try HTMLPage.write(try html(ablationFolder: folder), to: url)
-        return url
+    public static func write(ablationFolder folder: URL, to output: OutputFile? = nil) throws -> URL {
+        let file = try output ?? HTMLPage.output(folder.appendingPathComponent(RunReport.fileName))
+        try HTMLPage.write(try html(ablationFolder: folder), to: file)
+        return URL(fileURLWithPath: file.path)
     }
 
     /// The runs of runs.json, which `Ablation` rewrites after every finished run.

@@ -1,3 +1,4 @@
+import Datasets
 import Foundation
 
 /// The HTML report of one training run folder (`report.html`): the `evaluate` metrics when the
@@ -15,6 +16,9 @@ public enum RunReport {
     /// shapes grid is about 170 KB, so a report stays under about 2 MB.
     public static let maxGrids = 8
     static let maxMetricsBytes = 64 << 20
+    /// Loss terms charted at most (a run logs about ten): each is a chart, so a metrics file with
+    /// 200,000 keys made a 280 MB page.
+    static let maxTerms = 32
     static let maxTextBytes = 256 << 10
 
     /// Where `evaluate` keeps its report for `checkpoint`: in its run folder (a checkpoint named
@@ -30,10 +34,10 @@ public enum RunReport {
     /// Writes the report of `runFolder` to `output` (default `<runFolder>/report.html`) and
     /// returns where. `evaluation`: an evaluate JSON other than the folder's evaluation.json.
     @discardableResult
-    public static func write(runFolder: URL, evaluation: URL? = nil, to output: URL? = nil) throws -> URL {
-        let url = output ?? runFolder.appendingPathComponent(fileName)
-        try HTMLPage.write(try html(runFolder: runFolder, evaluation: evaluation), to: url)
-        return url
+    public static func write(runFolder: URL, evaluation: URL? = nil, to output: OutputFile? = nil) throws -> URL {
+        let file = try output ?? HTMLPage.output(runFolder.appendingPathComponent(fileName))
+        try HTMLPage.write(try html(runFolder: runFolder, evaluation: evaluation), to: file)
+        return URL(fileURLWithPath: file.path)
     }
 
     /// One logged step of metrics.jsonl.
@@ -50,6 +54,7 @@ public enum RunReport {
     static func readMetrics(_ url: URL) throws -> (entries: [Entry], notes: [String]) {
         guard let (data, truncated) = HTMLPage.read(url, limit: maxMetricsBytes) else { return ([], ["no metrics.jsonl: no step was logged"]) }
         var byStep: [Int: Entry] = [:], bad: [Int] = []
+        var terms = Set<String>(), leftOut = Set<String>()
         let blank = Set(" \t\r".utf8)
         for (index, line) in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated() {
             guard line.contains(where: { !blank.contains($0) }) else { continue }
@@ -57,7 +62,13 @@ public enum RunReport {
                   let step = object["step"] as? Int else { bad.append(index + 1); continue }
             var entry = Entry(step: step, time: object["time"] as? Double, imagesPerSecond: object["images_per_second"] as? Double, losses: [:])
             for (key, value) in object where !["step", "epoch", "time", "images_per_second"].contains(key) {
-                if let number = value as? Double { entry.losses[key] = number }
+                guard let number = value as? Double else { continue }
+                guard terms.contains(key) || terms.count < maxTerms else {
+                    if leftOut.count < 1_000_000 { leftOut.insert(key) }
+                    continue
+                }
+                terms.insert(key)
+                entry.losses[key] = number
             }
             byStep[step] = entry
         }
@@ -70,6 +81,7 @@ public enum RunReport {
             notes.append("metrics.jsonl: left out \(bad.count) unreadable line\(bad.count == 1 ? "" : "s") (line \(listed)), e.g. a half-written last line of a killed run")
         }
         if truncated { notes.append("metrics.jsonl: only its first \(maxMetricsBytes >> 20) MiB are read") }
+        if !leftOut.isEmpty { notes.append("metrics.jsonl: \(leftOut.count) more terms not charted (at most \(maxTerms), the first ones logged)") }
         if byStep.isEmpty { notes.append("metrics.jsonl is empty: no step was logged yet") }
         return (byStep.values.sorted { $0.step < $1.step }, notes)
     }
@@ -104,7 +116,7 @@ public enum RunReport {
             html += "<div class=\"card\"><div class=\"label\">\(HTMLPage.escape(label))</div><div class=\"value\">\(value)</div>"
                 + "<div class=\"detail\">\(HTMLPage.escape(detail))</div></div>\n"
         }
-        if let warning = r.classifierWarning { html += "<p class=\"note\">\(HTMLPage.escape(warning))</p>\n" }
+        for warning in [r.classifierWarning, r.matcherWarning].compactMap({ $0 }) { html += "<p class=\"note\">\(HTMLPage.escape(warning))</p>\n" }
         return html + "</div>\n"
     }
 

@@ -60,17 +60,6 @@ public func makeFolder(_ path: String, what: String) throws {
     guard access(path, W_OK) == 0 else { throw StackGANError(.output, path, "the \(what) is not writable") }
 }
 
-/// Checks before any work that `path` can be written: its folder exists or can be made, and is
-/// writable, and an existing file there is writable (an evaluation report, for instance).
-public func requireWritable(_ path: String, what: String) throws {
-    let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
-    try makeFolder(folder, what: "folder of the \(what)")
-    var isFolder: ObjCBool = false
-    if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) {
-        guard !isFolder.boolValue else { throw StackGANError(.output, path, "the \(what) is a folder, expected a file name") }
-    }
-}
-
 extension Trainer {
     /// Brings a run folder back to the state of its checkpoint at `step` (0: no checkpoint) after a
     /// run that was killed: metrics.jsonl keeps each logged step up to `step` once (later lines,
