@@ -74,24 +74,15 @@ final class H5File {
 /// readers will (`chdf5_probe_file`: every group listed and looked up, every object header and
 /// dataset's metadata read, variable-length data in chunked or compact storage read) and the
 /// child's death becomes a one-line error. libhdf5 is deterministic, so a file the child walked
-/// safely is safe here. A file is walked once per process (keyed by its inode, size and times).
+/// safely is safe here. Every open walks the file again: a file rewritten in place between two
+/// opens can keep its inode, size and (coarse) times, so no cheap key says it is the same file.
 enum H5Probe {
     /// The most elements of a variable-length dataset read through libhdf5 (`checkedCount`).
     static let maxVariableLengthElements = 1 << 24
     /// How long a walk may take: long enough for a file with a million groups.
     static let timeLimit: TimeInterval = 300
 
-    private struct FileKey: Hashable { let device, inode, size, modified, changed: Int }
-    /// Files walked, with the names looked up (guarded by `hdf5Lock`).
-    private static var walked: [FileKey: Set<String>] = [:]
-
     static func check(_ path: String, names: [String]) throws {
-        var info = stat()
-        guard stat(path, &info) == 0 else { return }  // H5Fopen says what is wrong
-        let key = FileKey(device: Int(info.st_dev), inode: Int(info.st_ino), size: Int(info.st_size),
-                          modified: info.st_mtim.tv_sec * 1_000_000_000 + info.st_mtim.tv_nsec,
-                          changed: info.st_ctim.tv_sec * 1_000_000_000 + info.st_ctim.tv_nsec)
-        if let done = walked[key], done.isSuperset(of: names) { return }
         var place: UnsafeMutablePointer<CChar>?
         let fail = { (why: String) -> DatasetError in
             let object = place.map { String(cString: $0) } ?? ""
@@ -137,7 +128,6 @@ enum H5Probe {
             throw fail("libhdf5 crashed (signal \(signal), \(String(cString: strsignal(signal)))) reading this object's structure (its group's symbol table, local heap or link messages, or its own header or variable-length data): the file is damaged")
         }
         guard (status >> 8) & 0xFF == 0 else { throw fail("not enough memory to read the file's structure") }
-        walked[key, default: []].formUnion(names)
     }
 }
 

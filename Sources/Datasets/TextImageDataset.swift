@@ -33,8 +33,7 @@ public struct DatasetPaths: Codable, Equatable, Sendable {
 
     enum Field { case images, embeddings, captions, classes, names, split }
 
-    /// Every name the readers look up in a group, the usual split names included (so that
-    /// opening `train` after `describe` needs no second walk).
+    /// Every name the readers look up in a group, the usual split names included.
     var probedNames: [String] {
         let fields: [Field] = [.images, .embeddings, .captions, .classes, .names, .split]
         let splits = ["train", "valid", "val", "validation", "test", "all", "attributes"]

@@ -88,6 +88,25 @@ final class HardeningRoundTwoTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: folder.appendingPathComponent("out.json").path))
     }
 
+    /// 9. A matcher with all-zero weights ranked nothing (R-precision 0%) without a word: the
+    /// report now warns, as it does for a classifier no better than the majority class.
+    func testADegenerateMatcherIsWarnedAbout() throws {
+        let folder = try H.temporaryFolder(for: self)
+        var rng = RandomGenerator(seed: 1)
+        let classifier = folder.appendingPathComponent("classifier.safetensors"), matcher = folder.appendingPathComponent("matcher.safetensors")
+        let classes = try TextImageDataset.open(path: H.dataset, split: "test").classNames
+        try ConditionClassifier(classNames: classes, width: 2, featureWidth: 4, using: &rng).save(to: classifier)
+        let zero = ImageTextMatcher(embeddingWidth: 384, width: 2, hiddenWidth: 4, jointWidth: 4, using: &rng)
+        for t in zero.namedTensors { try t.tensor.assign([Float](repeating: 0, count: t.tensor.count).withUnsafeBufferPointer { $0 }) }
+        try zero.save(to: matcher)
+        let out = folder.appendingPathComponent("report.json")
+        let result = H.run(["evaluate", "--checkpoint", try H.trainedRun().appendingPathComponent(Checkpoint.fileName).path,
+                            "--dataset", H.dataset, "--limit", "8", "--classifier", classifier.path, "--matcher", matcher.path, "--out", out.path])
+        XCTAssertEqual(result.code, 0, result.error)
+        let report = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: out)) as? [String: Any])
+        XCTAssertTrue((report["matcher_warning"] as? String ?? "").contains("not clearly above chance"), "\(report)")
+    }
+
     // MARK: 5. Outputs onto devices, FIFOs, links and inputs
 
     func testOutputsOntoDevicesFIFOsLinksAndInputs() throws {
