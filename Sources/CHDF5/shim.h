@@ -15,9 +15,20 @@ static inline size_t chdf5_t_variable(void) { return H5T_VARIABLE; }
 
 // From HDF5 1.12 `H5Literate` is a macro for `H5Literate2` (and `H5L_iterate_t` for
 // `H5L_iterate2_t`); this compiles against 1.10 and later alike.
+//
+// When a link message of a group fails to decode, libhdf5 1.10 frees the name pointers of every
+// entry of the link table it was building, the entries not filled yet included: memory it never
+// initialised, whose contents depend on the process's history. So that the probe's child (which
+// lists each group the same way) meets what the reader will meet, malloc fills new blocks with
+// zeros while libhdf5 lists (free(NULL) is harmless) and freed ones with 0xFF. `op` must not
+// call this again (both callers only collect the names).
+#include <malloc.h>
 static inline herr_t chdf5_literate(hid_t group, H5_index_t index, H5_iter_order_t order, hsize_t *next,
                                     H5L_iterate_t op, void *data) {
-    return H5Literate(group, index, order, next, op, data);
+    mallopt(M_PERTURB, 0xFF);
+    herr_t status = H5Literate(group, index, order, next, op, data);
+    mallopt(M_PERTURB, 0);
+    return status;
 }
 
 // Turns off the library's automatic printing of its error stack, so that the
@@ -124,19 +135,26 @@ static inline void chdf5_probe_dataset(chdf5_probe *p, hid_t set) {
 }
 
 static inline void chdf5_probe_group(chdf5_probe *p, hid_t group);
-static inline herr_t chdf5_probe_member(chdf5_probe *p, hid_t group, const char *name);
 
-// Every link of a group, in name order as the readers list them, opened by name as they open them.
-static inline herr_t chdf5_probe_link(hid_t group, const char *name, const H5L_info_t *info, void *data) {
-    chdf5_probe *p = data;
-    (void)info;
-    size_t length = strlen(p->where);
-    snprintf(p->where + length, p->where_size - length, "%s%s", length > 1 ? "/" : "", name);
-    herr_t status = chdf5_probe_member(p, group, name);
-    p->where[length] = 0;
-    return status;
+// The names of a group's links, collected as the readers collect them (`H5Group.childNames`).
+typedef struct { char **names; size_t count, capacity; } chdf5_probe_names;
+
+static inline herr_t chdf5_probe_collect(hid_t group, const char *name, const H5L_info_t *info, void *data) {
+    chdf5_probe_names *list = data;
+    (void)group; (void)info;
+    if (list->count == list->capacity) {
+        size_t capacity = list->capacity ? 2 * list->capacity : 64;
+        char **names = realloc(list->names, capacity * sizeof *names);
+        if (!names) return -1;
+        list->names = names; list->capacity = capacity;
+    }
+    if (!(list->names[list->count] = strdup(name))) return -1;
+    list->count++;
+    return 0;
 }
 
+// One member opened by name as the readers open it (`H5Group.member`), walked once however many
+// links reach it.
 static inline herr_t chdf5_probe_member(chdf5_probe *p, hid_t group, const char *name) {
     if (H5Lexists(group, name, H5P_DEFAULT) <= 0) return 0;
     hid_t object = H5Oopen(group, name, H5P_DEFAULT);
@@ -152,10 +170,21 @@ static inline herr_t chdf5_probe_member(chdf5_probe *p, hid_t group, const char 
     return seen < 0 ? -1 : 0;
 }
 
+// A group's candidate names looked up, its links listed, then each member opened by name and walked.
 static inline void chdf5_probe_group(chdf5_probe *p, hid_t group) {
     for (int i = 0; i < p->name_count; i++) (void)H5Lexists(group, p->names[i], H5P_DEFAULT);
+    chdf5_probe_names list = { NULL, 0, 0 };
     hsize_t next = 0;
-    (void)chdf5_literate(group, H5_INDEX_NAME, H5_ITER_INC, &next, chdf5_probe_link, p);
+    (void)chdf5_literate(group, H5_INDEX_NAME, H5_ITER_INC, &next, chdf5_probe_collect, &list);
+    size_t length = strlen(p->where);
+    for (size_t i = 0; i < list.count; i++) {
+        snprintf(p->where + length, p->where_size - length, "%s%s", length > 1 ? "/" : "", list.names[i]);
+        herr_t status = chdf5_probe_member(p, group, list.names[i]);
+        p->where[length] = 0;
+        if (status < 0) break;
+    }
+    for (size_t i = 0; i < list.count; i++) free(list.names[i]);
+    free(list.names);
 }
 
 // Walks every group and dataset reachable from the root of `path`, keeping the path of the object

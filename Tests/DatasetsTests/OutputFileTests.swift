@@ -39,9 +39,9 @@ final class OutputFileTests: XCTestCase {
         assertDatasetError(.writeFailed, file: fifo, innerPath: "/", contains: "a FIFO that no process is reading") {
             try OutputFile(fifo, named: true).write(Data("lost".utf8))
         }
-        var received = Data()
+        let received = Received()
         let reader = Thread {
-            if let handle = FileHandle(forReadingAtPath: fifo) { received = handle.readDataToEndOfFile() }
+            if let handle = FileHandle(forReadingAtPath: fifo) { received.data = handle.readDataToEndOfFile() }
         }
         reader.start()
         let output = try OutputFile(fifo, named: true)
@@ -52,7 +52,7 @@ final class OutputFileTests: XCTestCase {
         }
         XCTAssertTrue(written)
         while !reader.isFinished { usleep(10_000) }
-        XCTAssertEqual(String(decoding: received, as: UTF8.self), "through the pipe")
+        XCTAssertEqual(String(decoding: received.data, as: UTF8.self), "through the pipe")
         XCTAssertEqual(kind(fifo), S_IFIFO)
     }
 
@@ -104,3 +104,6 @@ final class OutputFileTests: XCTestCase {
         assertDatasetError(.fileNotFound, file: "/dev/zero", innerPath: "/", contains: "not a regular file") { try Npy.read(path: "/dev/zero") }
     }
 }
+
+/// What the FIFO's reader thread read; the test reads it after the thread has finished.
+private final class Received: @unchecked Sendable { var data = Data() }
