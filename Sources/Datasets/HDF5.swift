@@ -73,9 +73,11 @@ final class H5File {
 /// of them, so before this process opens an untrusted file, a forked child walks it as the
 /// readers will (`chdf5_probe_file`: every group listed and looked up, every object header and
 /// dataset's metadata read, variable-length data in chunked or compact storage read) and the
-/// child's death becomes a one-line error. libhdf5 is deterministic, so a file the child walked
-/// safely is safe here. Every open walks the file again: a file rewritten in place between two
-/// opens can keep its inode, size and (coarse) times, so no cheap key says it is the same file.
+/// child's death becomes a one-line error. libhdf5 does the same on the same file given the same
+/// memory; where it reads memory it never initialised (a group's link table, `chdf5_literate`)
+/// that memory is zeros in both processes, so a file the child walked safely is safe here (as far
+/// as fuzzing tells). Every open walks the file again: a file rewritten in place between two opens
+/// can keep its inode, size and (coarse) times, so no cheap key says it is the same file.
 enum H5Probe {
     /// The most elements of a variable-length dataset read through libhdf5 (`checkedCount`).
     static let maxVariableLengthElements = 1 << 24
