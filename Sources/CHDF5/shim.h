@@ -31,6 +31,18 @@ static inline herr_t chdf5_literate(hid_t group, H5_index_t index, H5_iter_order
     return status;
 }
 
+// The kind of link `name` in `group` (hard, soft, external...), H5L_TYPE_ERROR when unreadable.
+// From HDF5 1.12 `H5Lget_info` is a macro for `H5Lget_info2` with another struct.
+static inline H5L_type_t chdf5_link_type(hid_t group, const char *name) {
+#if H5_VERSION_GE(1, 12, 0)
+    H5L_info2_t info;
+    return H5Lget_info2(group, name, &info, H5P_DEFAULT) < 0 ? H5L_TYPE_ERROR : info.type;
+#else
+    H5L_info_t info;
+    return H5Lget_info(group, name, &info, H5P_DEFAULT) < 0 ? H5L_TYPE_ERROR : info.type;
+#endif
+}
+
 // Turns off the library's automatic printing of its error stack, so that the
 // thrown Swift errors are the only report a user sees.
 static inline void chdf5_silence_errors(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
@@ -157,6 +169,8 @@ static inline herr_t chdf5_probe_collect(hid_t group, const char *name, const H5
 // links reach it.
 static inline herr_t chdf5_probe_member(chdf5_probe *p, hid_t group, const char *name) {
     if (H5Lexists(group, name, H5P_DEFAULT) <= 0) return 0;
+    H5L_type_t link = chdf5_link_type(group, name);
+    if (link != H5L_TYPE_HARD && link != H5L_TYPE_SOFT) return 0;  // the readers refuse the others
     hid_t object = H5Oopen(group, name, H5P_DEFAULT);
     if (object < 0) return 0;
     chdf5_probe_key key;

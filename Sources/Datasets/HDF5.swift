@@ -188,6 +188,11 @@ final class H5Group {
     func member(_ name: String) throws -> H5Node? {
         try withHDF5 {
             guard H5Lexists(id, name, chdf5_p_default()) > 0 else { return nil }
+            // An external link names another file anywhere on disk (a FIFO there hung the command):
+            // only the file the user gave is read.
+            guard [H5L_TYPE_HARD, H5L_TYPE_SOFT].contains(chdf5_link_type(id, name)) else {
+                throw DatasetError(.readFailed, file: file, path: childPath(name), "is an external or user-defined link; only links inside the file are followed")
+            }
             let objectID = H5Oopen(id, name, chdf5_p_default())
             guard objectID >= 0 else {
                 throw DatasetError(.readFailed, file: file, path: childPath(name), "link exists but the object cannot be opened (dangling link or corrupt file)")

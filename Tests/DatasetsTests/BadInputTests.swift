@@ -138,6 +138,15 @@ final class BadInputTests: XCTestCase {
         XCTAssertEqual(Array(data.embedding(1, caption: 0)), Array(repeating: 1, count: 8))
     }
 
+    /// An external link leads into another file anywhere on disk (a FIFO there hung the command):
+    /// it is refused, naming the link.
+    func testExternalLinksAreNotFollowed() throws {
+        let path = try Fixture.path("hostile_external_link.h5")
+        assertDatasetError(.readFailed, file: path, innerPath: "/train", contains: "external or user-defined link") {
+            try TextImageDataset.open(path: path, split: "train")
+        }
+    }
+
     /// Variable-length captions in chunked or compact storage, which libhdf5 reads itself, with
     /// the damaged heap of hostile_heap_object_size.h5: a segfault in H5Dread before.
     func testDamagedVariableLengthDataOutsideContiguousStorageIsAnError() throws {
