@@ -18,6 +18,8 @@ dataset's own length: a huge size segfaulted inside libhdf5 (memcpy in H5HG_read
                                  64 GB allocation ended the process before
   hostile_flat_split_length.h5   a flat file whose split array has 5 labels for 2 examples (an
                                  index out of range trapped before)
+  hostile_heap_free_list_loop.h5 per_example.h5 with the root group's local heap free block
+                                 pointing at itself: libhdf5 allocated without end (23 GB)
   hostile_external_link.h5       /train is an external link to per_example.h5 (another file, which
                                  was read; a link to a FIFO hung the command)
   hostile_heap_object_size_chunked.h5, hostile_heap_object_size_compact.h5
@@ -96,6 +98,15 @@ def damage_dims(name):
     print(name, len(data), "bytes")
 
 
+def heap_free_list_loop(name):
+    data = bytearray(open(os.path.join(OUT, "per_example.h5"), "rb").read())
+    heap = data.index(b"HEAP")  # the root group's local heap: sizes, free list head, data address
+    _, free, address = struct.unpack_from("<QQQ", data, heap + 8)
+    struct.pack_into("<Q", data, address + free, free)  # the first free block's next is itself
+    open(os.path.join(OUT, name), "wb").write(bytes(data))
+    print(name, len(data), "bytes")
+
+
 def external_link(name):
     path = os.path.join(OUT, name)
     with h5py.File(path, "w", libver="earliest") as f:
@@ -115,6 +126,7 @@ def flat_split_length(name):
 if __name__ == "__main__":
     flat_split_length("hostile_flat_split_length.h5")
     external_link("hostile_external_link.h5")
+    heap_free_list_loop("hostile_heap_free_list_loop.h5")
     damage_dims("hostile_dataspace_dims.h5")
     damage("hostile_heap_object_size.h5", lambda d, s, o: struct.pack_into("<Q", d, o[0] + 8, 1 << 40))
     damage("hostile_heap_object_index.h5", lambda d, s, o: struct.pack_into("<H", d, o[0], 4000))

@@ -72,7 +72,18 @@ typedef struct {
     int depth;  // of groups in groups: a chain of a million would overflow the stack (the readers go 3 deep)
     char *where;  // the path of the object being read, kept up to date for the parent (shared memory)
     size_t where_size;
+    long resident;  // KB at the start (peak resident memory past `resident` + `budget` / 2 stops the walk)
+    size_t budget;
+    int over_budget;
 } chdf5_probe;
+
+// Whether the walk's resident memory grew by more than half its budget (see chdf5_probe_child).
+static inline int chdf5_probe_over_budget(chdf5_probe *p) {
+    struct rusage usage;
+    if (!p->over_budget && p->resident > 0 && getrusage(RUSAGE_SELF, &usage) == 0)
+        p->over_budget = (size_t)(usage.ru_maxrss - p->resident) * 1024 > p->budget / 2;
+    return p->over_budget;
+}
 
 static inline int chdf5_probe_object_key(hid_t object, chdf5_probe_key *key) {
     memset(key, 0, sizeof *key);
@@ -112,8 +123,8 @@ static inline int chdf5_probe_insert(chdf5_probe *p, const chdf5_probe_key *key)
     }
 }
 
-// What the readers ask of a dataset: its dataspace, type, layout and storage, and for
-// variable-length data in chunked or compact storage (which libhdf5 reads for them) the data.
+// What the readers ask of a dataset: its dataspace, type, layout and storage, and the
+// variable-length data libhdf5 reads for them (all but contiguous data with an address).
 static inline void chdf5_probe_dataset(chdf5_probe *p, hid_t set) {
     hid_t space = H5Dget_space(set), type = H5Dget_type(set), plist = H5Dget_create_plist(set);
     hsize_t dims[H5S_MAX_RANK];
@@ -122,10 +133,12 @@ static inline void chdf5_probe_dataset(chdf5_probe *p, hid_t set) {
     H5T_class_t class = type >= 0 ? H5Tget_class(type) : H5T_NO_CLASS;
     size_t size = type >= 0 ? H5Tget_size(type) : 0;
     int variable = class == H5T_STRING && H5Tis_variable_str(type) > 0;
-    (void)size; (void)H5Dget_storage_size(set); (void)H5Dget_offset(set);
+    (void)size; (void)H5Dget_storage_size(set);
     H5D_layout_t layout = plist >= 0 ? H5Pget_layout(plist) : H5D_LAYOUT_ERROR;
     hssize_t n = space >= 0 ? H5Sget_simple_extent_npoints(space) : -1;
-    if ((variable || class == H5T_VLEN) && layout != H5D_CONTIGUOUS && n > 0 && (size_t)n <= p->max_vlen_elements) {
+    // The readers check contiguous data with an address themselves; the rest libhdf5 reads for them.
+    int read_by_libhdf5 = layout != H5D_CONTIGUOUS || H5Dget_offset(set) == HADDR_UNDEF;
+    if ((variable || class == H5T_VLEN) && read_by_libhdf5 && n > 0 && (size_t)n <= p->max_vlen_elements) {
         hid_t memory = -1;
         if (variable) {
             memory = H5Tcopy(H5T_C_S1);
@@ -184,18 +197,27 @@ static inline herr_t chdf5_probe_member(chdf5_probe *p, hid_t group, const char 
     return seen < 0 ? -1 : 0;
 }
 
-// A group's candidate names looked up, its links listed, then each member opened by name and walked.
+// A member of `group` walked, with its path kept in `where`.
+static inline herr_t chdf5_probe_named(chdf5_probe *p, hid_t group, const char *name) {
+    if (chdf5_probe_over_budget(p)) return -1;
+    size_t length = strlen(p->where);
+    snprintf(p->where + length, p->where_size - length, "%s%s", length > 1 ? "/" : "", name);
+    herr_t status = chdf5_probe_member(p, group, name);
+    p->where[length] = 0;
+    return status;
+}
+
+// A group's members walked: those of the names the readers look up (a lookup can find what a
+// damaged listing does not), then those its links list, each opened by name as the readers do.
 static inline void chdf5_probe_group(chdf5_probe *p, hid_t group) {
-    for (int i = 0; i < p->name_count; i++) (void)H5Lexists(group, p->names[i], H5P_DEFAULT);
+    for (int i = 0; i < p->name_count; i++) {
+        if (chdf5_probe_named(p, group, p->names[i]) < 0) return;
+    }
     chdf5_probe_names list = { NULL, 0, 0 };
     hsize_t next = 0;
     (void)chdf5_literate(group, H5_INDEX_NAME, H5_ITER_INC, &next, chdf5_probe_collect, &list);
-    size_t length = strlen(p->where);
     for (size_t i = 0; i < list.count; i++) {
-        snprintf(p->where + length, p->where_size - length, "%s%s", length > 1 ? "/" : "", list.names[i]);
-        herr_t status = chdf5_probe_member(p, group, list.names[i]);
-        p->where[length] = 0;
-        if (status < 0) break;
+        if (chdf5_probe_named(p, group, list.names[i]) < 0) break;
     }
     for (size_t i = 0; i < list.count; i++) free(list.names[i]);
     free(list.names);
@@ -203,11 +225,13 @@ static inline void chdf5_probe_group(chdf5_probe *p, hid_t group) {
 
 // Walks every group and dataset reachable from the root of `path`, keeping the path of the object
 // it reads in `where` (`where_size` bytes). Returns 0 when the walk ended (whatever libhdf5 said
-// about the file: the readers report that), 1 when out of memory.
+// about the file: the readers report that), 1 when it took more memory than `budget` allows.
 static inline int chdf5_probe_file(const char *path, const char *const *names, int name_count, size_t max_vlen_elements,
-                                   char *where, size_t where_size) {
+                                   char *where, size_t where_size, size_t budget) {
     chdf5_silence_errors();
-    chdf5_probe p = { names, name_count, max_vlen_elements, NULL, 0, 0, 0, where, where_size };
+    struct rusage usage;
+    long resident = getrusage(RUSAGE_SELF, &usage) == 0 ? usage.ru_maxrss : -1;
+    chdf5_probe p = { names, name_count, max_vlen_elements, NULL, 0, 0, 0, where, where_size, resident, budget, 0 };
     snprintf(where, where_size, "/");
     hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (file < 0) return 0;
@@ -216,16 +240,30 @@ static inline int chdf5_probe_file(const char *path, const char *const *names, i
     if (root >= 0 && chdf5_probe_object_key(root, &key) == 0 && chdf5_probe_insert(&p, &key) == 0) chdf5_probe_group(&p, root);
     if (root >= 0) H5Gclose(root);
     H5Fclose(file);
-    int out_of_memory = p.capacity > 0 && p.slots == NULL;
+    int out_of_memory = (p.capacity > 0 && p.slots == NULL) || chdf5_probe_over_budget(&p);
     free(p.slots);
     return out_of_memory;
 }
 
+// The size of this process's address space in bytes (/proc/self/statm), -1 when unknown.
+static inline long chdf5_probe_address_space(void) {
+    char text[64] = {0};
+    int descriptor = open("/proc/self/statm", O_RDONLY);
+    if (descriptor < 0) return -1;
+    ssize_t n = read(descriptor, text, sizeof text - 1);
+    close(descriptor);
+    long pages = -1;
+    return n > 0 && sscanf(text, "%ld", &pages) == 1 ? pages * sysconf(_SC_PAGESIZE) : -1;
+}
+
 // The child's whole life after fork(): a death by signal is the report (the default action, not
 // the parent's crash handlers; no core file; libc's and libhdf5's words on stderr go nowhere, the
-// parent writes the one line). Exits 0 when the walk ended, 1 when out of memory.
+// parent writes the one line). Exits 0 when the walk ended, 1 when it took more than half of
+// `budget` bytes: a damaged local heap whose free list loops makes libhdf5 allocate without end
+// (23 GB before the kernel killed it), so the address space is bounded too, and such a walk is
+// reported rather than repeated by the parent, which has no bound.
 __attribute__((noreturn)) static inline void chdf5_probe_child(const char *path, const char *const *names, int name_count, size_t max_vlen_elements,
-                                                                 char *where, size_t where_size) {
+                                                                 char *where, size_t where_size, size_t budget) {
     const int fatal[] = {SIGSEGV, SIGBUS, SIGABRT, SIGILL, SIGFPE, SIGTRAP, SIGSYS};
     for (size_t i = 0; i < sizeof fatal / sizeof *fatal; i++) signal(fatal[i], SIG_DFL);
     struct rlimit none = {0, 0};
@@ -233,5 +271,10 @@ __attribute__((noreturn)) static inline void chdf5_probe_child(const char *path,
     int quiet = open("/dev/null", O_WRONLY);
     if (quiet >= 0) { dup2(quiet, 2); close(quiet); }
     setenv("LIBC_FATAL_STDERR_", "1", 1);  // glibc's "free(): invalid pointer" goes to stderr, not the terminal
-    _exit(chdf5_probe_file(path, names, name_count, max_vlen_elements, where, where_size));
+    long size = chdf5_probe_address_space();
+    if (size > 0) {
+        struct rlimit bound = {(rlim_t)size + budget, (rlim_t)size + budget};
+        setrlimit(RLIMIT_AS, &bound);
+    }
+    _exit(chdf5_probe_file(path, names, name_count, max_vlen_elements, where, where_size, budget));
 }

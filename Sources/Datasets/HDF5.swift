@@ -80,9 +80,12 @@ final class H5File {
 /// can keep its inode, size and (coarse) times, so no cheap key says it is the same file.
 enum H5Probe {
     /// The most elements of a variable-length dataset read through libhdf5 (`checkedCount`).
-    static let maxVariableLengthElements = 1 << 24
+    static let maxVariableLengthElements = 1 << 22
     /// How long a walk may take: long enough for a file with a million groups.
-    static let timeLimit: TimeInterval = 300
+    static let timeLimit: TimeInterval = 120
+    /// The memory a walk may take: data/shapes.h5 takes 43 MB; 4M variable-length strings, the
+    /// most read, about 300 MB. More than half of it is refused.
+    static let memoryBudget = 1 << 30
 
     static func check(_ path: String, names: [String]) throws {
         var place: UnsafeMutablePointer<CChar>?
@@ -105,7 +108,7 @@ enum H5Probe {
         let child = pointers.withUnsafeBufferPointer { list in
             path.withCString { cPath in
                 let pid = fork()
-                if pid == 0 { chdf5_probe_child(cPath, list.baseAddress, Int32(list.count), maxVariableLengthElements, place, whereSize) }
+                if pid == 0 { chdf5_probe_child(cPath, list.baseAddress, Int32(list.count), maxVariableLengthElements, place, whereSize, memoryBudget) }
                 return pid
             }
         }
@@ -129,7 +132,9 @@ enum H5Probe {
         guard signal == 0 else {
             throw fail("libhdf5 crashed (signal \(signal), \(String(cString: strsignal(signal)))) reading this object's structure (its group's symbol table, local heap or link messages, or its own header or variable-length data): the file is damaged")
         }
-        guard (status >> 8) & 0xFF == 0 else { throw fail("not enough memory to read the file's structure") }
+        guard (status >> 8) & 0xFF == 0 else {
+            throw fail("reading the file's structure takes more than \(memoryBudget >> 21) MB of memory: the file is damaged (a local heap's free list that loops?)")
+        }
     }
 }
 

@@ -138,6 +138,25 @@ final class BadInputTests: XCTestCase {
         XCTAssertEqual(Array(data.embedding(1, caption: 0)), Array(repeating: 1, count: 8))
     }
 
+    /// Found by scripts/fuzz.sh (kept as it was): /train/ex0's listing misses `txt`, which a
+    /// lookup by name still finds, with a damaged global heap behind it. The walk looked up the
+    /// readers' names without opening what it found, and this process then segfaulted in H5Dread.
+    func testAMemberOnlyALookupFindsIsWalkedToo() throws {
+        let path = try Fixture.path("hostile_fuzz_looked_up_member.h5")
+        assertDatasetError(.readFailed, file: path, innerPath: "/train/ex0/txt", contains: "libhdf5 crashed") {
+            try TextImageDataset.open(path: path, split: "train")
+        }
+    }
+
+    /// A local heap whose free list loops: libhdf5 allocates without end (23 GB before the kernel
+    /// killed it). The walk's memory is bounded and the file refused.
+    func testALocalHeapFreeListThatLoopsIsAnError() throws {
+        let path = try Fixture.path("hostile_heap_free_list_loop.h5")
+        assertDatasetError(.readFailed, file: path, innerPath: "/", contains: "takes more than 512 MB of memory") {
+            try TextImageDataset.describe(path: path)
+        }
+    }
+
     /// An external link leads into another file anywhere on disk (a FIFO there hung the command):
     /// it is refused, naming the link.
     func testExternalLinksAreNotFollowed() throws {
