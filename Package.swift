@@ -55,6 +55,6 @@ let package = Package(
 
 // scripts/fuzz.sh builds a libFuzzer harness over the file readers (Fuzz/); ordinary builds never see it.
 if ProcessInfo.processInfo.environment["STACKGAN_FUZZ"] != nil {
-    package.targets.append(.executableTarget(name: "stackgan-fuzz", dependencies: ["StackGAN", "Datasets", "NN"], path: "Fuzz",
+    package.targets.append(.executableTarget(name: "stackgan-fuzz", dependencies: ["StackGAN", "StackGANCLI", "Autograd", "Datasets", "NN", "TextEncoder"], path: "Fuzz",
                                              swiftSettings: [.unsafeFlags(["-parse-as-library"])]))
 }

@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
-# Fuzzes the readers of untrusted files (safetensors, .npy, PNG/JPEG, HDF5 datasets, YAML configs)
-# with libFuzzer, in process, seeded from the test fixtures.
+# Fuzzes the readers of untrusted files (safetensors, .npy, PNG/JPEG, HDF5 datasets and their group
+# structures, YAML configs, classifier and matcher files, caption text files, make-dataset's TSV,
+# the report's metrics.jsonl and evaluation.json) with libFuzzer, in process, seeded from the test
+# fixtures.
 #
 #   bash scripts/fuzz.sh [SECONDS]        (default 300; run from anywhere)
 #
 # Builds Fuzz/FuzzTarget.swift with `-sanitize=fuzzer` into .build-fuzz (a separate build folder,
 # about 10 minutes on 2 cores the first time; Package.swift adds the target only when
 # STACKGAN_FUZZ is set). The first byte of an input picks the reader (0 safetensors, 1 .npy,
-# 2 image, 3 HDF5, 4 config). Findings (a trap, a signal, a hang over 20 s, more than 4 GB) are
+# 2 image, 3 HDF5, 4 config, 5 classifier, 6 matcher, 7 captions, 8 TSV, 9 metrics, 10 evaluation).
+# libFuzzer's byte flips rarely hit the few hundred bytes holding an HDF5 file's groups, so each run
+# also seeds 300 variants of the HDF5 fixtures with those bytes damaged (scripts/fuzz_hdf5_groups.py,
+# a new random seed each run). Findings (a trap, a signal, a hang over 20 s, more than 4 GB) are
 # written to fuzz/artifacts/ as crash-*, timeout-*, oom-*: replay one with
 #   .build-fuzz/release/stackgan-fuzz fuzz/artifacts/crash-...
 # and turn it into a test. fuzz/corpus/ grows between runs; both folders are ignored by git.
@@ -16,7 +21,7 @@ set -eu  # no pipefail: `grep | head -1` ends grep with SIGPIPE
 cd "$(dirname "$0")/.."
 seconds="${1:-300}"
 
-if ! STACKGAN_FUZZ=1 swift build -c release --build-path .build-fuzz --product stackgan-fuzz -Xswiftc -sanitize=fuzzer; then
+if ! STACKGAN_FUZZ=1 swift build -c release --build-path .build-fuzz --product stackgan-fuzz -Xswiftc -sanitize=fuzzer -Xswiftc -enable-testing; then
     echo "fuzz.sh: this Swift toolchain could not build with -sanitize=fuzzer (libFuzzer); nothing fuzzed" >&2
     exit 1
 fi
@@ -42,6 +47,15 @@ for f in Tests/DatasetsTests/Fixtures/*.h5; do
     if [ "$(stat -c %s "$f")" -le 65536 ]; then seed 3 "$f"; fi
 done
 for f in configs/*.yml; do seed 4 "$f"; done
+STACKGAN_FUZZ_SEEDS="$corpus" .build-fuzz/release/stackgan-fuzz  # 5 classifier, 6 matcher, 10 evaluation.json
+hdf5=$(for f in Tests/DatasetsTests/Fixtures/*.h5; do if [ "$(stat -c %s "$f")" -le 65536 ]; then echo "$f"; fi; done)
+# shellcheck disable=SC2086  # one argument per file
+python3 scripts/fuzz_hdf5_groups.py "$corpus" 300 "$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')" $hdf5
+text() { printf '%b' "$2" > "$corpus/seed-$1-$3"; }
+text 7 '\x07a big red star on a black background\na tiny blue square\n' captions-lf.txt
+text 7 '\x07a big red star\r\na tiny [SEP] blue square\r\n\xe2\x80\x8b\r\ncaf\xc3\xa9 \xe7\xba\xa2\r\n' captions-crlf.txt
+text 8 '\x08a.png\ta big red star\nb/c.jpg\ta tiny blue square\r\n./a.png\tanother caption\n' captions.tsv
+text 9 '\x09{"step": 1, "time": 0.5, "images_per_second": 30, "d_loss": 1.5, "g_loss": 0.7}\n{"step": 2, "d_loss": 1.2, "g_loss": [1]}\n{"step": 3' metrics.jsonl
 
 echo "fuzz.sh: $(ls "$corpus" | wc -l) inputs in $corpus, fuzzing for $seconds s"
 # -fork: findings do not end the run; each is written and the fuzzing goes on.

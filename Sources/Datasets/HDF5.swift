@@ -34,7 +34,10 @@ final class H5File {
     let id: hid_t
     let path: String
 
-    init(path: String) throws {
+    /// Opens `path` after `H5Probe` has walked it in a child process; `names` are the member
+    /// names the readers will look up in its groups (a lookup takes other paths through a damaged
+    /// group than a listing).
+    init(path: String, probing names: [String]) throws {
         self.path = path
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue else {
@@ -45,6 +48,7 @@ final class H5File {
             guard signature > 0 else {
                 throw DatasetError(.notHDF5, file: path, path: "", "not an HDF5 file (no HDF5 signature); expected an HDF5 file written by h5py or the HDF5 library")
             }
+            try H5Probe.check(path, names: names)
             let id = H5Fopen(path, chdf5_f_acc_rdonly(), chdf5_p_default())
             guard id >= 0 else {
                 throw DatasetError(.notHDF5, file: path, path: "", "HDF5 signature present but the file cannot be opened (truncated or corrupt?); expected a complete HDF5 file")
@@ -60,6 +64,77 @@ final class H5File {
             throw DatasetError(.readFailed, file: path, path: "/", "cannot open the root group")
         }
         return g
+    }
+}
+
+/// libhdf5 1.10 trusts some of a file's group structures: a damaged symbol-table B-tree, local
+/// heap or link message makes it free() a pointer it never allocated, inside `H5Literate` or a
+/// lookup, and the process dies (SIGSEGV/SIGABRT). No check of ours before the call can cover all
+/// of them, so before this process opens an untrusted file, a forked child walks it as the
+/// readers will (`chdf5_probe_file`: every group listed and looked up, every object header and
+/// dataset's metadata read, variable-length data in chunked or compact storage read) and the
+/// child's death becomes a one-line error. libhdf5 does the same on the same file given the same
+/// memory; where it reads memory it never initialised (a group's link table, `chdf5_literate`)
+/// that memory is zeros in both processes, so a file the child walked safely is safe here (as far
+/// as fuzzing tells). Every open walks the file again: a file rewritten in place between two opens
+/// can keep its inode, size and (coarse) times, so no cheap key says it is the same file.
+enum H5Probe {
+    /// The most elements of a variable-length dataset read through libhdf5 (`checkedCount`).
+    static let maxVariableLengthElements = 1 << 22
+    /// How long a walk may take: long enough for a file with a million groups.
+    static let timeLimit: TimeInterval = 120
+    /// The memory a walk may take: data/shapes.h5 takes 43 MB; 4M variable-length strings, the
+    /// most read, about 300 MB. More than half of it is refused.
+    static let memoryBudget = 1 << 30
+
+    static func check(_ path: String, names: [String]) throws {
+        var place: UnsafeMutablePointer<CChar>?
+        let fail = { (why: String) -> DatasetError in
+            let object = place.map { String(cString: $0) } ?? ""
+            return DatasetError(.readFailed, file: path, path: object.isEmpty ? "/" : object, why)
+        }
+        // Everything the child uses is made before fork(): after it, the child runs C only.
+        let cNames = names.map { strdup($0) }
+        defer { cNames.forEach { free($0) } }
+        let pointers = cNames.map { UnsafePointer($0) }
+        // Where the child is in the file, shared with it: the object an error names.
+        let whereSize = 4096
+        guard let shared = mmap(nil, whereSize, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0), shared != MAP_FAILED else {
+            throw fail("cannot map memory to check the file: \(String(cString: strerror(errno)))")
+        }
+        defer { munmap(shared, whereSize) }
+        place = shared.bindMemory(to: CChar.self, capacity: whereSize)
+        place?.initialize(to: 0)
+        let child = pointers.withUnsafeBufferPointer { list in
+            path.withCString { cPath in
+                let pid = fork()
+                if pid == 0 { chdf5_probe_child(cPath, list.baseAddress, Int32(list.count), maxVariableLengthElements, place, whereSize, memoryBudget) }
+                return pid
+            }
+        }
+        guard child > 0 else { throw fail("cannot start a process to check the file: \(String(cString: strerror(errno)))") }
+        var status: Int32 = 0
+        let deadline = Date().addingTimeInterval(timeLimit)
+        var pause: UInt32 = 200
+        while true {
+            let waited = waitpid(child, &status, WNOHANG)
+            if waited == child { break }
+            guard waited == 0 || errno == EINTR else { throw fail("lost the process checking the file: \(String(cString: strerror(errno)))") }
+            guard Date() < deadline else {
+                kill(child, SIGKILL)
+                _ = waitpid(child, &status, 0)
+                throw fail("reading the file's structure did not end in \(Int(timeLimit)) s: the file is damaged (a loop libhdf5 does not detect?)")
+            }
+            usleep(pause)
+            pause = min(pause * 2, 20_000)
+        }
+        let signal = status & 0x7F
+        guard signal == 0 else {
+            throw fail("libhdf5 crashed (signal \(signal), \(String(cString: strsignal(signal)))) reading this object's structure (its group's symbol table, local heap or link messages, or its own header or variable-length data): the file is damaged")
+        }
+        guard (status >> 8) & 0xFF == 0 else {
+            throw fail("reading the file's structure takes more than \(memoryBudget >> 21) MB of memory: the file is damaged (a local heap's free list that loops?)")
+        }
     }
 }
 
@@ -118,6 +193,11 @@ final class H5Group {
     func member(_ name: String) throws -> H5Node? {
         try withHDF5 {
             guard H5Lexists(id, name, chdf5_p_default()) > 0 else { return nil }
+            // An external link names another file anywhere on disk (a FIFO there hung the command):
+            // only the file the user gave is read.
+            guard [H5L_TYPE_HARD, H5L_TYPE_SOFT].contains(chdf5_link_type(id, name)) else {
+                throw DatasetError(.readFailed, file: file, path: childPath(name), "is an external or user-defined link; only links inside the file are followed")
+            }
             let objectID = H5Oopen(id, name, chdf5_p_default())
             guard objectID >= 0 else {
                 throw DatasetError(.readFailed, file: file, path: childPath(name), "link exists but the object cannot be opened (dangling link or corrupt file)")
@@ -200,8 +280,14 @@ final class H5Dataset {
         guard n <= 1 << 34 else { throw error(.invalidValue, "shape \(shape) is too large to read; the file is probably corrupt") }
         // A damaged dataspace can claim billions of elements of a small dataset: the storage the
         // file really has bounds what is allocated (compressed chunks up to 1024x, unwritten
-        // storage reads as fill values up to 64 MB). Variable-length data is checked where it is read.
-        guard typeClass != .vlen, !isVariableString else { return n }
+        // storage reads as fill values up to 64 MB). Variable-length data is checked where it is
+        // read; libhdf5 reads (and `H5Probe` walks) at most `maxVariableLengthElements` of it.
+        guard typeClass != .vlen, !isVariableString else {
+            guard n <= H5Probe.maxVariableLengthElements else {
+                throw error(.invalidValue, "\(n) variable-length elements; at most \(H5Probe.maxVariableLengthElements) are read")
+            }
+            return n
+        }
         let (bytes, overflow) = n.multipliedReportingOverflow(by: max(typeSize, 1))
         let storage = Int(clamping: withHDF5 { H5Dget_storage_size(id) })
         let plist = H5Temp(withHDF5 { H5Dget_create_plist(id) }, H5Pclose)

@@ -19,22 +19,23 @@ public struct TextImageExample {
 /// Writes an HDF5 file in the per-example layout (`/<split>/<NNNNN>/{img, embeddings, txt,
 /// class, name}`; `img` a 1-D uint8 array of the encoded bytes, `embeddings` float32 (K, E),
 /// `txt` K UTF-8 strings, `class` and `name` strings), one example at a time, into a temporary
-/// file beside `path` that `finish()` renames over it: an interrupted write leaves no half file.
+/// file that `finish()` puts in place by `OutputFile`'s rules: an interrupted write leaves no half file.
 public final class PerExampleWriter {
     public let path: String
+    private let output: OutputFile
     let temporary: String
     private var file: hid_t = -1
     private var splits: [String: (group: hid_t, count: Int)] = [:]
     private let captionsPerImage: Int, width: Int
 
-    public init(path: String, captionsPerImage: Int, embeddingWidth: Int) throws {
-        self.path = path
+    public init(output: OutputFile, captionsPerImage: Int, embeddingWidth: Int) throws {
+        path = output.path
+        self.output = output
         self.captionsPerImage = captionsPerImage
         width = embeddingWidth
-        let url = URL(fileURLWithPath: path)
-        temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).tmp").path
-        try? FileManager.default.removeItem(atPath: temporary)
-        file = withHDF5 { H5Fcreate(temporary, chdf5_f_acc_excl(), chdf5_p_default(), chdf5_p_default()) }
+        temporary = try output.temporary()
+        // The temporary file is this process's own, just made: truncating it follows no link.
+        file = withHDF5 { H5Fcreate(temporary, chdf5_f_acc_trunc(), chdf5_p_default(), chdf5_p_default()) }
         guard file >= 0 else {
             throw DatasetError(.writeFailed, file: path, path: "", "cannot create \(temporary) (is the folder writable?)")
         }
@@ -84,7 +85,7 @@ public final class PerExampleWriter {
         }
     }
 
-    /// Closes the file and renames it over `path`.
+    /// Closes the file and puts it in place.
     public func finish() throws {
         try withHDF5 {
             for (_, split) in splits { _ = H5Gclose(split.group) }
@@ -93,9 +94,7 @@ public final class PerExampleWriter {
             file = -1
             guard status >= 0 else { throw fail("", "close (flush) the file") }
         }
-        guard rename(temporary, path) == 0 else {
-            throw DatasetError(.writeFailed, file: path, path: "", "cannot rename \(temporary): \(String(cString: strerror(errno)))")
-        }
+        try output.commit(temporary)
     }
 
     /// A dataset `name` of `dims` (scalar when empty) holding `data` of the native `type`.

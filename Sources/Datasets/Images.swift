@@ -152,12 +152,12 @@ public enum ImageCodec {
         let status = bytes.withUnsafeBytes { src in
             pixels.withUnsafeMutableBufferPointer { dst in
                 tjDecompress2(handle, src.bindMemory(to: UInt8.self).baseAddress, UInt(bytes.count),
-                              dst.baseAddress, w, 0, h, Int32(TJPF_RGB.rawValue), 0)
+                              dst.baseAddress, w, 0, h, Int32(TJPF_RGB.rawValue), TJFLAG_STOPONWARNING)
             }
         }
-        // TurboJPEG reports recoverable problems (e.g. premature end of data) as warnings:
-        // the pixels it produced are usable, as libjpeg-based readers (PIL) also accept them.
-        if status != 0, tjGetErrorCode(handle) != Int32(TJERR_WARNING.rawValue) {
+        // A warning is damage too: a file cut mid-scan ("premature end of data"), or a header
+        // claiming 8192x8192 over a few hundred bytes, "decodes" with the missing part grey.
+        if status != 0 {
             throw bad("JPEG data undecodable: \(String(cString: tjGetErrorStr2(handle)))")
         }
         return RGBImage(width: Int(w), height: Int(h), pixels: pixels)
@@ -187,19 +187,15 @@ public enum ImageCodec {
         return Array(out.prefix(size))
     }
 
-    /// Writes a PNG atomically: to a temporary file in the same directory, then `rename`,
-    /// so a reader (or a crash mid-write) never sees a half-written sample grid.
+    /// Writes a PNG by `OutputFile`'s rules: atomically, so a reader (or a crash mid-write) never
+    /// sees a half-written sample grid.
+    public static func writePNG(_ rgb: RGBImage, to output: OutputFile) throws {
+        try output.write(encodePNG(rgb))
+    }
+
+    /// The same to a file the caller names itself (a regular file or nothing there).
     public static func writePNG(_ rgb: RGBImage, to path: String) throws {
-        let bytes = try encodePNG(rgb)
-        let temp = path + ".tmp-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
-        guard FileManager.default.createFile(atPath: temp, contents: Data(bytes)) else {
-            throw DatasetError(.writeFailed, file: path, path: "", "cannot write the temporary file \(temp); expected a writable directory")
-        }
-        guard rename(temp, path) == 0 else {
-            let why = String(cString: strerror(errno))
-            unlink(temp)
-            throw DatasetError(.writeFailed, file: path, path: "", "cannot rename the temporary file into place: \(why)")
-        }
+        try writePNG(rgb, to: OutputFile(path))
     }
 }
 

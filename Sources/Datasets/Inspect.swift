@@ -3,10 +3,10 @@ import Foundation
 
 public enum DatasetInspector {
     /// A text report on a dataset file: layout, splits with counts, embedding width,
-    /// captions per image, classes, image size, and a few captions. When `gridPath` is
+    /// captions per image, classes, image size, and a few captions. When `grid` is
     /// given, also writes a PNG grid of up to `samples` images of the first split
     /// (each resized to `thumbnail` px).
-    public static func report(path: String, gridPath: String? = nil, options: DatasetOptions = DatasetOptions(),
+    public static func report(path: String, grid: OutputFile? = nil, options: DatasetOptions = DatasetOptions(),
                               samples: Int = 16, thumbnail: Int = 64) throws -> String {
         let (layout, splits) = try TextImageDataset.describe(path: path, paths: options.paths)
         var lines = ["file: \(path)", "layout: \(layout.rawValue)"]
@@ -30,12 +30,12 @@ public enum DatasetInspector {
             let label = data.classIndices[i] >= 0 ? " [\(data.classNames[data.classIndices[i]])]" : ""
             lines.append("  \(data.names[i])\(label): \(caption)")
         }
-        if let gridPath = gridPath {
+        if let grid {
             let n = min(samples, data.count)
             let thumbs = try (0..<n).map { Preprocess.resize(try data.image(at: $0), width: thumbnail, height: thumbnail) }
             let columns = Int(Double(n).squareRoot().rounded(.up))
-            try ImageCodec.writePNG(ImageGrid.tile(thumbs, columns: max(columns, 1)), to: gridPath)
-            lines.append("grid: \(gridPath) (\(n) images of \(data.split))")
+            try ImageCodec.writePNG(ImageGrid.tile(thumbs, columns: max(columns, 1)), to: grid)
+            lines.append("grid: \(grid.path) (\(n) images of \(data.split))")
         }
         return lines.joined(separator: "\n")
     }

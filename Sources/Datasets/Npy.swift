@@ -11,10 +11,14 @@ public struct NpyArray: Equatable {
 public enum Npy {
     private static let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]  // "\x93NUMPY"
 
+    /// The largest .npy read (the element bound of `parse` is 2^34 floats).
+    static let maxBytes = 1 << 36
+
     public static func read(path: String) throws -> NpyArray {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw DatasetError(.fileNotFound, file: path, path: "", "file not found or unreadable; expected a .npy file")
+        guard let (data, truncated) = InputFile.read(path, limit: maxBytes) else {
+            throw DatasetError(.fileNotFound, file: path, path: "", "not found, unreadable or not a regular file; expected a .npy file")
         }
+        guard !truncated else { throw DatasetError(.badNpy, file: path, path: "", "larger than \(maxBytes >> 30) GiB") }
         return try parse([UInt8](data), file: path)
     }
 
@@ -126,15 +130,16 @@ public enum Npy {
         return out
     }
 
-    /// Writes float32 `.npy` atomically (temporary file, then rename).
-    public static func write(_ values: [Float], shape: [Int], to path: String) throws {
+    /// Writes float32 `.npy` by `OutputFile`'s rules (atomically to a regular file).
+    public static func write(_ values: [Float], shape: [Int], to output: OutputFile) throws {
         guard shape.reduce(1, *) == values.count else {
-            throw DatasetError(.invalidValue, file: path, path: "shape", "shape \(shape) does not hold \(values.count) values")
+            throw DatasetError(.invalidValue, file: output.path, path: "shape", "shape \(shape) does not hold \(values.count) values")
         }
-        do {
-            try Data(encode(values, shape: shape)).write(to: URL(fileURLWithPath: path), options: .atomic)
-        } catch {
-            throw DatasetError(.writeFailed, file: path, path: "", "cannot write: \(error.localizedDescription)")
-        }
+        try output.write(encode(values, shape: shape))
+    }
+
+    /// The same to a file the caller names itself (a regular file or nothing there).
+    public static func write(_ values: [Float], shape: [Int], to path: String) throws {
+        try write(values, shape: shape, to: OutputFile(path))
     }
 }

@@ -33,6 +33,13 @@ public struct DatasetPaths: Codable, Equatable, Sendable {
 
     enum Field { case images, embeddings, captions, classes, names, split }
 
+    /// Every name the readers look up in a group, the usual split names included.
+    var probedNames: [String] {
+        let fields: [Field] = [.images, .embeddings, .captions, .classes, .names, .split]
+        let splits = ["train", "valid", "val", "validation", "test", "all", "attributes"]
+        return Array(Set(fields.flatMap { candidates($0, .perExample) + candidates($0, .flat) } + splits)).sorted()
+    }
+
     func candidates(_ field: Field, _ layout: DatasetLayout) -> [String] {
         let override: String?
         let defaults: [String]
@@ -176,7 +183,7 @@ public final class TextImageDataset {
 
     /// Layout and split names of a file, without reading examples.
     public static func describe(path: String, paths: DatasetPaths = DatasetPaths()) throws -> (layout: DatasetLayout, splits: [String]) {
-        let file = try H5File(path: path)
+        let file = try H5File(path: path, probing: paths.probedNames)
         let root = try file.root()
         return try detect(root, paths: paths, file: path)
     }
@@ -185,7 +192,7 @@ public final class TextImageDataset {
     /// consistent width, optional expected width) and every image header is checked, so
     /// that bad data fails here rather than hours into training.
     public static func open(path: String, split: String, options: DatasetOptions = DatasetOptions()) throws -> TextImageDataset {
-        let file = try H5File(path: path)
+        let file = try H5File(path: path, probing: options.paths.probedNames + [split])
         let root = try file.root()
         let (layout, splits) = try detect(root, paths: options.paths, file: path)
         switch layout {

@@ -127,17 +127,19 @@ public enum SafeTensors {
 
     /// Loads a file into `targets` by name. Every mismatch is collected — missing tensors, extra
     /// tensors, wrong shapes — and reported at once before anything is overwritten.
-    public static func load(_ url: URL, into targets: [NamedTensor], allowExtra: Bool = false) throws -> [String: String] {
+    public static func load(_ url: URL, into targets: [NamedTensor]) throws -> [String: String] {
         let (stored, metadata) = try read(url)
-        try assign(stored, into: targets, allowExtra: allowExtra, path: url.path)
+        try assign(stored, into: targets, path: url.path)
         return metadata
     }
 
     /// Copies already-read tensors named `prefix.<name>` (or `<name>` without a prefix) into
     /// `targets`, checking every name and shape first, as `load` does. A file holding several
-    /// models (a training checkpoint) is read once and assigned per prefix.
-    public static func assign(_ stored: [String: Entry], prefix: String? = nil, into targets: [NamedTensor],
-                              allowExtra: Bool = false, path: String) throws {
+    /// models (a training checkpoint) is read once and assigned per prefix: tensors under other
+    /// prefixes belong to the other models, but one under `prefix.` that no target takes means the
+    /// file holds another model than the one built (say, layers its config does not describe),
+    /// and is refused like a missing one.
+    public static func assign(_ stored: [String: Entry], prefix: String? = nil, into targets: [NamedTensor], path: String) throws {
         let key = { (name: String) in prefix.map { "\($0).\(name)" } ?? name }
         var problems: [String] = []
         for t in targets {
@@ -146,10 +148,9 @@ public enum SafeTensors {
                 problems.append("\(key(t.name)) has shape \(entry.shape), model expects \(t.tensor.shape)")
             }
         }
-        if !allowExtra {
-            let wanted = Set(targets.map { key($0.name) })
-            problems += stored.keys.filter { !wanted.contains($0) }.sorted().map { "unexpected tensor \($0)" }
-        }
+        let wanted = Set(targets.map { key($0.name) })
+        let mine = { (name: String) in prefix.map { name.hasPrefix("\($0).") } ?? true }
+        problems += stored.keys.filter { mine($0) && !wanted.contains($0) }.sorted().map { "unexpected tensor \($0)" }
         guard problems.isEmpty else {
             let shown = problems.prefix(8).joined(separator: "; ") + (problems.count > 8 ? "; and \(problems.count - 8) more" : "")
             throw CheckpointError(path: path, message: "does not fit the model: \(shown)")

@@ -13,6 +13,10 @@ import TextEncoder
 ///
 /// Images are those `stackgan generate --caption ... --seed s` writes for the same checkpoint
 /// (`Sampler.columnNoise`). Nothing here reads or writes a file after the model is loaded.
+///
+/// Only this machine's pages and scripts may use it (`Caller`): a web page open in the user's
+/// browser could otherwise make it work with a `text/plain` form POST (no CORS preflight), or read
+/// it through a host name rebound to 127.0.0.1.
 public final class ServeAPI: @unchecked Sendable {
     /// What one request may ask for; every size the server allocates follows from these.
     public struct Limits: Codable, Sendable {
@@ -26,7 +30,20 @@ public final class ServeAPI: @unchecked Sendable {
         public init() {}
     }
 
+    /// What a request says about where it comes from, and the port it reached.
+    public struct Caller: Sendable {
+        /// The Host, Origin and Content-Type headers (nil when absent).
+        public var host: String?, origin: String?, contentType: String?
+        /// The port the server listens on.
+        public var port: Int
+        public init(host: String?, origin: String? = nil, contentType: String? = nil, port: Int) {
+            (self.host, self.origin, self.contentType, self.port) = (host, origin, contentType, port)
+        }
+    }
+
     public let limits: Limits
+    /// The address the server listens on (`--host`): a Host header may name it.
+    public let listeningHost: String
     public let queue: GenerationQueue
     /// The file name of the checkpoint, for the health reply (not its path).
     public let checkpointName: String
@@ -34,7 +51,8 @@ public final class ServeAPI: @unchecked Sendable {
     private let encoder: SentenceEncoder
 
     /// Takes a loaded model and encoder; they are used only on `queue`.
-    public init(sampler: Sampler, encoder: SentenceEncoder, checkpointName: String, limits: Limits = Limits(), maxWaiting: Int = 8) throws {
+    public init(sampler: Sampler, encoder: SentenceEncoder, checkpointName: String, listeningHost: String = "127.0.0.1",
+                limits: Limits = Limits(), maxWaiting: Int = 8) throws {
         guard sampler.embeddingWidth == encoder.width else {
             throw StackGANError(.unusableInput, checkpointName,
                                 "embedding_dim \(sampler.embeddingWidth), but the sentence encoder (\(encoder.folder)) gives \(encoder.width)-d embeddings: serve needs a checkpoint trained on that encoder's embeddings")
@@ -42,6 +60,7 @@ public final class ServeAPI: @unchecked Sendable {
         self.sampler = sampler
         self.encoder = encoder
         self.checkpointName = checkpointName
+        self.listeningHost = listeningHost
         self.limits = limits
         queue = GenerationQueue(maxWaiting: maxWaiting)
     }
@@ -77,8 +96,9 @@ public final class ServeAPI: @unchecked Sendable {
     }
 
     /// Answers one request. `body` is nil when it was longer than `limits.maxBodyBytes`.
-    public func respond(method: String, path: String, body: [UInt8]?) async -> Reply {
+    public func respond(method: String, path: String, body: [UInt8]?, caller: Caller) async -> Reply {
         do {
+            try check(caller, method: method)
             switch (method, path) {
             case ("GET", "/"), ("GET", "/index.html"):
                 return Reply(status: 200, contentType: "text/html; charset=utf-8", body: Array(Page.html.utf8))
@@ -101,6 +121,49 @@ public final class ServeAPI: @unchecked Sendable {
         } catch {
             return .error(500, "generation failed: \(error)")
         }
+    }
+
+    /// Refuses a request that is not from this machine's own page or a script: a Host that names
+    /// neither this server's address, `localhost` nor an IP address, or another port (a host name
+    /// rebound to this machine); an Origin that is not this server's; a POST that is not JSON (an
+    /// HTML form or a `text/plain` fetch, which browsers send across sites without asking).
+    func check(_ caller: Caller, method: String) throws {
+        guard let host = caller.host?.lowercased(), let (name, port) = Self.split(host: host) else {
+            throw Refusal(403, "Host header: missing or malformed")
+        }
+        let isAddress = name == "localhost" || name == listeningHost.lowercased() || name.contains(":")
+            || (name.split(separator: ".", omittingEmptySubsequences: false).count == 4 && name.allSatisfy { $0.isNumber || $0 == "." })
+        guard isAddress, port == caller.port else {
+            throw Refusal(403, "Host \(host.prefix(100)): this server answers only requests addressed to \(listeningHost), localhost or an IP address, port \(caller.port)")
+        }
+        if let origin = caller.origin, origin.lowercased() != "http://\(host)" {
+            throw Refusal(403, "Origin \(origin.prefix(100)): only this server's own page (http://\(host)) may call it")
+        }
+        if method == "POST" {
+            let type = caller.contentType?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
+            guard type == "application/json" else {
+                throw Refusal(415, "Content-Type \((caller.contentType ?? "missing").prefix(100)): expected application/json")
+            }
+        }
+    }
+
+    /// "name:port" (IPv6 in brackets) -> (name, port); the port is 80 when absent.
+    static func split(host: String) -> (name: String, port: Int)? {
+        var name = Substring(host), port = 80
+        if host.hasPrefix("[") {
+            guard let close = host.firstIndex(of: "]") else { return nil }
+            name = host[host.index(after: host.startIndex)..<close]
+            let rest = host[host.index(after: close)...]
+            if !rest.isEmpty {
+                guard rest.first == ":", let p = Int(rest.dropFirst()) else { return nil }
+                port = p
+            }
+        } else if let colon = host.lastIndex(of: ":") {
+            guard let p = Int(host[host.index(after: colon)...]) else { return nil }
+            (name, port) = (host[..<colon], p)
+        }
+        guard !name.isEmpty, !name.contains("/"), !name.contains("@") else { return nil }
+        return (String(name), port)
     }
 
     struct Health: Encodable {
@@ -163,9 +226,11 @@ public final class ServeAPI: @unchecked Sendable {
             throw Refusal("captions: \(request.captions.count) given; at most \(limits.maxCaptions)")
         }
         for (i, caption) in request.captions.enumerated() {
-            guard !caption.allSatisfy(\.isWhitespace) else { throw Refusal("captions[\(i)]: empty") }
             guard caption.count <= limits.maxCaptionCharacters else {
                 throw Refusal("captions[\(i)]: \(caption.count) characters; at most \(limits.maxCaptionCharacters)")
+            }
+            guard encoder.tokenizer.hasWords(caption) else {
+                throw Refusal("captions[\(i)]: empty (nothing in it but spaces, control or format characters, or combining marks)")
             }
         }
         return request

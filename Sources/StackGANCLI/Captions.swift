@@ -1,4 +1,5 @@
 import ArgumentParser
+import Datasets
 import Foundation
 import StackGAN
 import TextEncoder
@@ -23,28 +24,47 @@ struct EncoderOptions: ParsableArguments {
 /// The most captions one text file may hold (each costs a 384-float embedding).
 let maxCaptionLines = 1_000_000
 
-/// One caption per line of a UTF-8 text file; a blank line is an error naming it.
+/// The lines of a text file: they end at "\n", "\r\n" (Windows) or "\r". Swift's String keeps
+/// "\r\n" as one Character, so a split on "\n" alone leaves a Windows file one line.
+func textLines(_ text: String) -> [Substring] {
+    // Over the UTF-8 bytes (both ends are ASCII): a Character scan of a 50 MB file takes seconds.
+    var lines: [Substring] = [], start = text.startIndex, i = text.utf8.startIndex
+    while let end = text.utf8[i...].firstIndex(where: { $0 == 0x0A || $0 == 0x0D }) {
+        lines.append(text[start..<end])
+        let next = text.utf8.index(after: end)
+        i = text.utf8[end] == 0x0D && next < text.utf8.endIndex && text.utf8[next] == 0x0A ? text.utf8.index(after: next) : next
+        start = i
+    }
+    if start < text.endIndex || lines.isEmpty { lines.append(text[start...]) }  // no empty line after the last line end
+    return lines
+}
+
+/// One caption per line of a UTF-8 text file. A caption with nothing to embed (a blank line) is
+/// an error naming its line when it is embedded (`embedCaptions`).
 func readCaptionLines(_ path: String, flag: String) throws -> [String] {
     try requireFile(path, flag: flag)
-    guard let data = FileManager.default.contents(atPath: path) else {
-        throw StackGANError(.unusableInput, path, "cannot be read")
+    guard let (data, truncated) = InputFile.read(path, limit: 256 << 20) else {
+        throw StackGANError(.unusableInput, path, "cannot be read, or not a regular file")
     }
-    guard data.count <= 256 << 20 else { throw StackGANError(.unusableInput, path, "\(data.count) bytes; at most 256 MiB of captions per file") }
+    guard !truncated else { throw StackGANError(.unusableInput, path, "more than 256 MiB; at most 256 MiB of captions per file") }
     guard let text = String(data: data, encoding: .utf8) else {
         throw StackGANError(.unusableInput, path, "not UTF-8 text; expected one caption per line")
     }
-    var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { $0.hasSuffix("\r") ? String($0.dropLast()) : String($0) }
-    if text.hasSuffix("\n") { lines.removeLast() }
-    guard !lines.isEmpty else { throw StackGANError(.unusableInput, path, "no captions; expected one caption per line") }
+    let lines = textLines(text).map(String.init)
+    guard lines != [""] else { throw StackGANError(.unusableInput, path, "no captions; expected one caption per line") }
     guard lines.count <= maxCaptionLines else { throw StackGANError(.unusableInput, path, "\(lines.count) lines; at most \(maxCaptionLines) captions per file") }
-    if let blank = lines.firstIndex(where: { $0.allSatisfy(\.isWhitespace) }) {
-        throw StackGANError(.unusableInput, "\(path): line \(blank + 1)", "empty caption; expected one caption per line (remove blank lines)")
-    }
     return lines
 }
 
 /// Embeds `captions` [N, width] and says once on stderr how many were cut to the encoder's length.
-func embedCaptions(_ captions: [String], with encoder: SentenceEncoder, source: String) throws -> [Float] {
+/// A caption with nothing to embed (`WordPieceTokenizer.hasWords`) is an error at `place(index)`
+/// (a file's line, a flag): every such caption would draw the same images.
+func embedCaptions(_ captions: [String], with encoder: SentenceEncoder, source: String,
+                   place: (Int) -> String) throws -> [Float] {
+    if let empty = captions.firstIndex(where: { !encoder.tokenizer.hasWords($0) }) {
+        throw StackGANError(.unusableInput, place(empty),
+                            "empty caption: nothing in it but spaces, control or format characters (NUL, zero-width space, BOM, soft hyphen) or combining marks")
+    }
     let (embeddings, truncated) = try encoder.encode(captions)
     if let first = truncated.first {
         let where_ = truncated.count == 1 ? "caption \(first + 1)" : "\(truncated.count) captions (first: \(first + 1))"

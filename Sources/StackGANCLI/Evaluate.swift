@@ -42,16 +42,16 @@ struct Evaluate: ParsableCommand {
         }
         // Before the expensive part: an unwritable report costs nothing (the cache is checked
         // before a classifier or matcher is trained into it).
-        if let out { try requireWritable(out, what: "report") }
+        let output = try out.map { try namedOutput($0, flag: "--out", inputs: [checkpoint, datasetPath] + [classifier, matcher].compactMap { $0 }) }
         let evaluator = try loadEvaluator(classifier: classifier, matcher: matcher, datasetPath: datasetPath, cache: classifierCache)
         let options = EvaluationOptions(split: split, samplesPerCaption: samplesPerCaption, seed: seed, limit: limit)
         let report = try evaluator.evaluate(checkpoint: checkpoint, datasetPath: datasetPath, options: options, log: printLine)
         print(report.table)
-        if let out {
-            do { try report.json().write(to: URL(fileURLWithPath: out), options: .atomic) } catch {
-                throw StackGANError.output("\(out): cannot write the report: \(error.localizedDescription)")
+        if let output {
+            do { try output.write(report.json()) } catch {
+                throw StackGANError.output("\(output.path): cannot write the report: \(error)")
             }
-            print("report: \(out)")
+            print("report: \(output.path)")
         }
         // A checkpoint in a run folder: the evaluation goes beside it and into the run's report.
         if let run = RunFolder.holding(checkpoint: checkpoint) {
@@ -74,11 +74,11 @@ func printLine(_ line: String) {
 /// newly trained) ones.
 func loadEvaluator(classifier: String?, matcher: String?, datasetPath: String, cache: String) throws -> Evaluator {
     let directory = URL(fileURLWithPath: cache)
-    let (classifierModel, classifierPath) = try loadOrTrain(classifier, what: "classifier", load: ConditionClassifier.load(from:)) {
+    let (classifierModel, classifierPath) = try loadOrTrain(classifier, what: "classifier", load: { try ConditionClassifier.load(from: $0, dataset: datasetPath) }) {
         let (model, url, training) = try ConditionClassifier.cached(datasetPath: datasetPath, directory: directory, log: printLine)
         return (model, url, training.map { ($0.examples, $0.seconds, $0.steps) })
     }
-    let (matcherModel, matcherPath) = try loadOrTrain(matcher, what: "matcher", load: ImageTextMatcher.load(from:)) {
+    let (matcherModel, matcherPath) = try loadOrTrain(matcher, what: "matcher", load: { try ImageTextMatcher.load(from: $0, dataset: datasetPath) }) {
         let (model, url, training) = try ImageTextMatcher.cached(datasetPath: datasetPath, directory: directory, log: printLine)
         return (model, url, training.map { ($0.examples, $0.seconds, $0.steps) })
     }

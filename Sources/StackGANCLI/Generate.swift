@@ -68,9 +68,6 @@ struct Generate: ParsableCommand {
         if let embeddings { try requireFile(embeddings, flag: "--embeddings") }
         if let dataset { try requireFile(dataset, flag: "--dataset") }
         if let captions { try requireFile(captions, flag: "--captions") }
-        if let bad = caption.firstIndex(where: { $0.allSatisfy(\.isWhitespace) }) {
-            throw StackGANError.usage("--caption number \(bad + 1) is empty")
-        }
         if let noise { try requireFile(noise, flag: "--noise") }
         let selection = try indices.map(parseIndices)
         try precision.activate(setting: "--precision")
@@ -85,23 +82,22 @@ struct Generate: ParsableCommand {
             throw StackGANError.usage("\(jobs.count) images of \(sampler.imageSize) px requested; at most \(limit) per call (select fewer captions with --indices or fewer --samples-per-caption)")
         }
 
-        // Before the expensive part, so an unwritable --out costs nothing.
+        // Before the expensive part, so an unwritable --out, or one whose files are inputs, costs nothing.
         let folder = URL(fileURLWithPath: out)
         try makeFolder(out, what: "output folder")
+        let inputs = [checkpoint, stageOneCheckpoint, embeddings, dataset, self.captions, noise].compactMap { $0 }
+        let files = try (fileNames + ["grid.png", "captions.txt"]).map {
+            try OutputFile(folder.appendingPathComponent($0).path, inputs: inputs)
+        }
 
         let images = try sampler.draw(jobs)
-        for (image, name) in zip(images, fileNames) { try ImageCodec.writePNG(image, to: folder.appendingPathComponent(name).path) }
+        for (image, file) in zip(images, files) { try ImageCodec.writePNG(image, to: file) }
         let size = sampler.imageSize
-        let gridPath = folder.appendingPathComponent("grid.png").path
-        try ImageCodec.writePNG(ImageGrid.tile(images, columns: columns), to: gridPath)
-        let captionsPath = folder.appendingPathComponent("captions.txt")
+        let (grid, captionsFile) = (files[jobs.count], files[jobs.count + 1])
+        try ImageCodec.writePNG(ImageGrid.tile(images, columns: columns), to: grid)
         let text = rowLabels.enumerated().map { "row \($0.offset): \($0.element)" }.joined(separator: "\n") + "\n"
-        do {
-            try text.write(to: captionsPath, atomically: true, encoding: .utf8)
-        } catch {
-            throw StackGANError.output("\(captionsPath.path): cannot write: \(error.localizedDescription)")
-        }
-        print("wrote \(jobs.count) images of \(size)x\(size) to \(out) (grid \(gridPath), rows in \(captionsPath.path))")
+        try captionsFile.write(Data(text.utf8))
+        print("wrote \(jobs.count) images of \(size)x\(size) to \(out) (grid \(grid.path), rows in \(captionsFile.path))")
         if let source = sampler.stageOneSource, source != checkpoint { print("Stage-I weights from \(source)") }
     }
 
@@ -114,7 +110,7 @@ struct Generate: ParsableCommand {
                 throw StackGANError(.unusableInput, checkpoint,
                                     "embedding_dim \(sampler.embeddingWidth), but the sentence encoder (\(model.folder)) gives \(model.width)-d embeddings: text captions need a checkpoint trained on that encoder's embeddings (give this one --embeddings)")
             }
-            let vectors = try embedCaptions(texts, with: model, source: captions ?? "--caption")
+            let vectors = try embedCaptions(texts, with: model, source: captions ?? "--caption") { i in captions.map { "\($0): line \(i + 1)" } ?? "--caption number \(i + 1)" }
             let chosen = try check(selection ?? Array(texts.indices), count: texts.count,
                                    source: captions.map { "\($0) has \(texts.count) captions" } ?? "\(texts.count) --caption given")
             return chosen.map { Caption(index: $0, label: "caption \($0): \(texts[$0])",
@@ -161,6 +157,9 @@ struct Generate: ParsableCommand {
             return (jobs, names, steps, ["\(first.label), noise row 0 -> row 1, \(steps) steps"])
         case nil:
             let k = samplesPerCaption ?? (noiseRows.isEmpty ? 4 : noiseRows.count)
+            guard k <= 64 else {
+                throw StackGANError.usage("\(noise ?? "--noise") has \(k) rows, one sample per caption each; at most 64 (pass --samples-per-caption K to use the first K)")
+            }
             if let noise, noiseRows.count < k {
                 throw StackGANError.usage("--samples-per-caption \(k) needs \(k) noise rows; \(noise) has \(noiseRows.count)")
             }

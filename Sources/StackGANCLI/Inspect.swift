@@ -16,6 +16,7 @@ struct Inspect: ParsableCommand {
     func run() throws {
         try requireFile(file, flag: "inspect")
         guard samples >= 1 else { throw StackGANError.usage("--samples must be at least 1, got \(samples)") }
-        print(try DatasetInspector.report(path: file, gridPath: grid, samples: samples))
+        let output = try grid.map { try namedOutput($0, flag: "--grid", inputs: [file]) }
+        print(try DatasetInspector.report(path: file, grid: output, samples: samples))
     }
 }

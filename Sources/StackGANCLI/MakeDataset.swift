@@ -10,11 +10,11 @@ struct MakeDataset: ParsableCommand {
         commandName: "make-dataset",
         abstract: "Build a training HDF5 file from a folder of images (PNG/JPEG) and captions.",
         discussion: """
-        Captions come from a .txt beside each image (same name, one caption per line; blank lines ignored) or from \
+        Captions come from a .txt beside each image (same name, one caption per line, LF or CRLF; blank lines, and captions of zero-width or control characters only, ignored) or from \
         --captions F.tsv (lines `file<TAB>caption`, file relative to FOLDER; several lines per image add captions). \
         Images in sub-folders take the sub-folder as their class. Every image gets --captions-per-image captions \
         (default: the most any image has, at most 10; an image with fewer repeats its own). Images that do not decode \
-        and images without captions are skipped with a warning and counted. Written to a temporary file and renamed.
+        and images without captions are skipped with a warning and counted. Written to a temporary file and renamed (a device or FIFO is written directly; an --out that is an input is refused).
         Example: stackgan make-dataset my_images --out data/mine.h5 && stackgan train --config configs/shapes_stage1.yml --data data/mine.h5
         """)
 
@@ -43,6 +43,9 @@ struct MakeDataset: ParsableCommand {
             throw StackGANError(.unusableInput, folder, "no images (.png, .jpg, .jpeg) in the folder or its sub-folders")
         }
         var captionsOf = try captions.map { try readTSV($0, images: Set(images)) } ?? readTextFiles(images: images, texts: texts)
+        // Captions with nothing to embed (zero-width or control characters only) count as blank lines.
+        let model = try encoder.load()
+        captionsOf = captionsOf.mapValues { $0.filter(model.tokenizer.hasWords) }
 
         var skipped = 0
         let captioned = images.filter { image in
@@ -71,23 +74,27 @@ struct MakeDataset: ParsableCommand {
         if testFraction > 0 && captioned.count >= 2 { testCount = min(max(testCount, 1), captioned.count - 1) }
         let testSet = Set(order.prefix(testCount))
 
-        let model = try encoder.load()
+        // Before the expensive part; an --out among the images, caption files or encoder files is refused.
+        let inputs = (images + texts).map { URL(fileURLWithPath: folder).appendingPathComponent($0).path } + [captions].compactMap { $0 } + model.files
+        let output = try namedOutput(out, flag: "--out", inputs: inputs)
         let allCaptions = captioned.flatMap { captionsOf[$0, default: []] }
-        let embeddings = try embedCaptions(allCaptions, with: model, source: captions ?? folder)
+        let embeddings = try embedCaptions(allCaptions, with: model, source: captions ?? folder) { "\(captioned[$0 / k]): caption \($0 % k + 1)" }
         let classes = images.contains { $0.contains("/") }
         let topName = URL(fileURLWithPath: folder).standardizedFileURL.lastPathComponent
 
-        try makeFolder(URL(fileURLWithPath: out).deletingLastPathComponent().path, what: "output folder")
-        let writer = try PerExampleWriter(path: out, captionsPerImage: k, embeddingWidth: model.width)
+        let writer = try PerExampleWriter(output: output, captionsPerImage: k, embeddingWidth: model.width)
         var written = ["train": 0, "test": 0], classNames = Set<String>(), badImages = 0
         let stride = k * model.width
         for (i, image) in captioned.enumerated() {
             let path = URL(fileURLWithPath: folder).appendingPathComponent(image).path
             let bytes: [UInt8]
             do {
-                let size = (try FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue ?? 0
-                guard size <= Self.maxImageBytes else { throw StackGANError(.unusableInput, path, "\(size) bytes; at most \(Self.maxImageBytes >> 20) MiB per image") }
-                bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+                // The cap applies to what is read (a link's target too), not to a size the folder reports.
+                guard let (data, truncated) = InputFile.read(path, limit: Self.maxImageBytes) else {
+                    throw StackGANError(.unusableInput, path, "cannot be read, or not a regular file")
+                }
+                guard !truncated else { throw StackGANError(.unusableInput, path, "more than \(Self.maxImageBytes >> 20) MiB; at most that per image") }
+                bytes = [UInt8](data)
                 _ = try ImageCodec.decode(bytes, file: path)
             } catch {
                 warn("\(image): \(error); skipped")
@@ -151,23 +158,23 @@ struct MakeDataset: ParsableCommand {
 
     /// The non-blank lines of a caption file, at most `maxCaptionsPerImage`.
     private func captionLines(_ path: String) throws -> [String] {
-        guard let data = FileManager.default.contents(atPath: path), data.count <= 1 << 20 else {
-            throw StackGANError(.unusableInput, path, "cannot be read, or over 1 MiB of captions")
+        guard let (data, truncated) = InputFile.read(path, limit: 1 << 20), !truncated else {
+            throw StackGANError(.unusableInput, path, "cannot be read, not a regular file, or over 1 MiB of captions")
         }
         guard let text = String(data: data, encoding: .utf8) else { throw StackGANError(.unusableInput, path, "not UTF-8 text") }
-        let lines = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let lines = textLines(text).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         return Array(lines.prefix(Self.maxCaptionsPerImage))
     }
 
     /// `file<TAB>caption` lines; a line naming no image of the folder is an error naming the line.
-    private func readTSV(_ path: String, images: Set<String>) throws -> [String: [String]] {
+    func readTSV(_ path: String, images: Set<String>) throws -> [String: [String]] {
         try requireFile(path, flag: "--captions")
-        guard let data = FileManager.default.contents(atPath: path), data.count <= 256 << 20 else {
-            throw StackGANError(.unusableInput, path, "cannot be read, or over 256 MiB")
+        guard let (data, truncated) = InputFile.read(path, limit: 256 << 20), !truncated else {
+            throw StackGANError(.unusableInput, path, "cannot be read, not a regular file, or over 256 MiB")
         }
         guard let text = String(data: data, encoding: .utf8) else { throw StackGANError(.unusableInput, path, "not UTF-8 text") }
         var result: [String: [String]] = [:]
-        for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (n, line) in textLines(text).enumerated() {
             let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
             if trimmed.isEmpty { continue }
             let parts = line.split(separator: "\t", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }

@@ -25,8 +25,12 @@ struct Report: ParsableCommand {
             throw StackGANError.usage("\(folder): no such run or ablation folder")
         }
         if let evaluation, !FileManager.default.fileExists(atPath: evaluation) { throw StackGANError.usage("--evaluation \(evaluation) not found") }
-        if let out { try requireWritable(out, what: "report") }
-        let url = URL(fileURLWithPath: folder), output = out.map { URL(fileURLWithPath: $0) }
+        let url = URL(fileURLWithPath: folder)
+        // What the report reads: the folder's files and its sample grids (all but the report itself).
+        let inputs = [url, url.appendingPathComponent(RunFile.samplesFolder)].flatMap { dir in
+            ((try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []).filter { $0 != RunFile.report.path }.map { dir.appendingPathComponent($0).path }
+        }
+        let output = try out.map { try namedOutput($0, flag: "--out", inputs: inputs + [evaluation].compactMap { $0 }) }
         let written = AblationReport.isAblation(url)
             ? try AblationReport.write(ablationFolder: url, to: output)
             : try RunReport.write(runFolder: url, evaluation: evaluation.map { URL(fileURLWithPath: $0) }, to: output)

@@ -12,7 +12,9 @@ struct ServeCommand: ParsableCommand {
         Loads the checkpoint and the sentence encoder once, then answers GET / (the page), GET /api/health, \
         POST /api/generate {"captions": [...], "samples": k, "seed": s} and POST /api/interpolate {"captions": [a, b], "steps": n, "seed": s} \
         with base64 PNGs in JSON. One request draws at a time; more than --max-waiting waiting get 429. \
-        Listens on 127.0.0.1 unless --host says otherwise. Ctrl-C stops it.
+        Listens on 127.0.0.1 unless --host says otherwise, and answers only requests addressed to that address, \
+        localhost or an IP address at its port, from its own page or a script (POSTs must be application/json), \
+        so that other web pages open in a browser cannot use it. Ctrl-C stops it.
         Example: stackgan serve --checkpoint runs/shapes_stage1/checkpoint.safetensors --port 8080
         """)
 
@@ -32,7 +34,7 @@ struct ServeCommand: ParsableCommand {
         if let stageOneCheckpoint { try requireFile(stageOneCheckpoint, flag: "--stage1") }
         let sampler = try Sampler(checkpoint: checkpoint, stageOneCheckpoint: stageOneCheckpoint)
         let api = try ServeAPI(sampler: sampler, encoder: try encoder.load(),
-                               checkpointName: URL(fileURLWithPath: checkpoint).lastPathComponent, maxWaiting: maxWaiting)
+                               checkpointName: URL(fileURLWithPath: checkpoint).lastPathComponent, listeningHost: host, maxWaiting: maxWaiting)
         let (host, size) = (self.host, sampler.imageSize)
         // ArgumentParser's run() is synchronous: the server runs in a task and this thread waits.
         let finished = DispatchSemaphore(value: 0)

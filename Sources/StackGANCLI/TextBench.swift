@@ -21,19 +21,18 @@ struct TextBench: ParsableCommand {
     func run() throws {
         guard (captions == nil) != (dataset == nil) else { throw StackGANError.usage("bench text needs --captions FILE or --dataset FILE.h5") }
         guard (1...1_000_000).contains(count), (1...100).contains(repeats) else { throw StackGANError.usage("--count 1...1000000 and --repeats 1...100") }
+        let model = try encoder.load()
         var texts: [String]
         if let captions {
             texts = try readCaptionLines(captions, flag: "--captions")
         } else {
             let data = try TextImageDataset.open(path: dataset ?? "", split: split)
-            texts = Array(data.captions.joined().filter { !$0.allSatisfy(\.isWhitespace) }.prefix(count))
+            texts = Array(data.captions.joined().filter(model.tokenizer.hasWords).prefix(count))
         }
         if let write {
-            do { try (texts.joined(separator: "\n") + "\n").write(toFile: write, atomically: true, encoding: .utf8) } catch {
-                throw StackGANError.output("\(write): cannot write: \(error.localizedDescription)")
-            }
+            try namedOutput(write, flag: "--write", inputs: [captions, dataset].compactMap { $0 } + model.files)
+                .write(Data((texts.joined(separator: "\n") + "\n").utf8))
         }
-        let model = try encoder.load()
         _ = try model.encode(Array(texts.prefix(64)))  // first-touch of the weights and buffers
         var best = Double.infinity
         for _ in 0..<repeats {

@@ -45,6 +45,11 @@ public final class SentenceEncoder {
                                "no sentence encoder found (looked in \(candidates.joined(separator: " and "))); fetch it with `\(fetchCommand)` from the repository, or pass --encoder DIR or set \(environmentVariable)")
     }
 
+    /// The files the encoder reads, so that a command's output never replaces one of them.
+    public var files: [String] {
+        ["model.safetensors", "vocab.txt", "config.json"].map { URL(fileURLWithPath: folder).appendingPathComponent($0).path }
+    }
+
     /// Loads and checks the folder's files: every tensor's name, shape and dtype against the
     /// config, and the vocabulary's size against the embedding table.
     public init(folder: String) throws {

@@ -18,15 +18,16 @@ public struct WordPieceTokenizer: Sendable {
     public init(vocabularyText: String, file: String, lowercase: Bool = true, maxLength: Int = 256) throws {
         var vocabulary: [String: Int32] = [:]
         var id: Int32 = 0
-        // Lines split on "\n" only: a token may itself be a Unicode space or a lone "\r"-free symbol.
-        for line in vocabularyText.split(separator: "\n", omittingEmptySubsequences: false) {
-            var token = Substring(line)
-            if token.hasSuffix("\r") { token = token.dropLast() }
-            if vocabulary[String(token)] == nil { vocabulary[String(token)] = id }
+        // Lines split on the scalar "\n" only (a token may itself be a Unicode space; a CRLF file's
+        // "\r\n" is one Character, so splitting the String on "\n" would not split it).
+        for line in vocabularyText.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false) {
+            var token = String(String.UnicodeScalarView(line))
+            if token.unicodeScalars.last == "\r" { token.unicodeScalars.removeLast() }
+            if vocabulary[token] == nil { vocabulary[token] = id }
             id += 1
         }
         // A final newline leaves one empty line that is not a token.
-        if vocabularyText.hasSuffix("\n"), vocabulary[""] == id - 1 { vocabulary[""] = nil }
+        if vocabularyText.unicodeScalars.last == "\n", vocabulary[""] == id - 1 { vocabulary[""] = nil }
         func special(_ token: String) throws -> Int32 {
             guard let id = vocabulary[token] else {
                 throw TextEncoderError(.badFile, file: file, "has no \(token) token; expected BERT's vocab.txt (one token per line)")
@@ -46,69 +47,95 @@ public struct WordPieceTokenizer: Sendable {
     /// Number of lines (ids) the vocabulary file defines; must equal the embedding table's rows.
     public var count: Int { (vocabulary.values.max().map { Int($0) } ?? -1) + 1 }
 
-    /// The ids of `text`, and whether it was cut to `maxLength`.
+    /// The ids of `text`, and whether it was cut to `maxLength`. Stops reading `text` once more
+    /// pieces than fit are found, so a huge caption costs what its first tokens cost: a 50 MB line
+    /// took 4.5 GB when the whole of it was normalised and split first.
     public func encode(_ text: String) -> (ids: [Int32], truncated: Bool) {
+        let limit = maxLength - 2
         var pieces: [Int32] = []
-        for segment in segments(text) {
+        forEachSegment(text) { segment in
             switch segment {
             case .special(let id): pieces.append(id)
-            case .text(let part): for word in words(part) { pieces += wordPieces(word) }
+            case .text(let part): forEachWord(part) { pieces += wordPieces($0); return pieces.count <= limit }
             }
-            if pieces.count > maxLength - 2 { break }
+            return pieces.count <= limit
         }
-        let truncated = pieces.count > maxLength - 2
-        return ([classification] + pieces.prefix(maxLength - 2) + [separator], truncated)
+        let truncated = pieces.count > limit
+        return ([classification] + pieces.prefix(limit) + [separator], truncated)
     }
+
+    /// Whether `text` holds anything to embed: a word or a special token. A caption of spaces,
+    /// NULs, zero-width spaces, BOMs, soft hyphens, other control or format characters, or (when
+    /// lower-casing, which strips accents) combining marks alone is empty once normalised.
+    public func hasWords(_ text: String) -> Bool { encode(text).ids.count > 2 }
 
     enum Segment { case text(Substring), special(Int32) }
 
-    /// The text split around literal special tokens ("[CLS]", "[SEP]", "[UNK]", "[PAD]", "[MASK]"
-    /// as typed, before any normalisation), which the tokenizers library maps to their own ids.
-    func segments(_ text: String) -> [Segment] {
-        guard text.contains("[") else { return [.text(text[...])] }
-        var result: [Segment] = []
-        var rest = text[...]
-        while true {
-            let matches = specialTokens.compactMap { token, id in rest.range(of: token).map { ($0, id) } }
-            guard let (range, id) = matches.min(by: { $0.0.lowerBound < $1.0.lowerBound }) else { break }
-            if range.lowerBound > rest.startIndex { result.append(.text(rest[..<range.lowerBound])) }
-            result.append(.special(id))
-            rest = rest[range.upperBound...]
+    /// Calls `body` with the text split around literal special tokens ("[CLS]", "[SEP]", "[UNK]",
+    /// "[PAD]", "[MASK]" as typed, before any normalisation), which the tokenizers library maps to
+    /// their own ids, until `body` returns false.
+    func forEachSegment(_ text: String, _ body: (Segment) -> Bool) {
+        var rest = text[...], searched = text.startIndex
+        // "[" is ASCII: found in the UTF-8 bytes, as fast as memchr, however long the text.
+        while let open = rest.utf8[searched...].firstIndex(of: UInt8(ascii: "[")) {
+            guard let (token, id) = specialTokens.first(where: { rest[open...].hasPrefix($0.0) }) else {
+                searched = rest.index(after: open)
+                continue
+            }
+            if open > rest.startIndex, !body(.text(rest[..<open])) { return }
+            guard body(.special(id)) else { return }
+            rest = rest[rest.index(open, offsetBy: token.count)...]
+            searched = rest.startIndex
         }
-        if !rest.isEmpty { result.append(.text(rest)) }
-        return result
+        if !rest.isEmpty { _ = body(.text(rest)) }
     }
 
     // MARK: Normalisation and pre-tokenisation
 
-    /// The normalised text split into words: whitespace separates, punctuation and CJK
-    /// ideographs stand alone.
-    func words<S: StringProtocol>(_ text: S) -> [[Unicode.Scalar]] {
-        var words: [[Unicode.Scalar]] = []
-        var current: [Unicode.Scalar] = []
-        func flush() { if !current.isEmpty { words.append(current); current.removeAll(keepingCapacity: true) } }
-        for scalar in normalized(text) {
-            if scalar.properties.isWhitespace {
-                flush()
-            } else if Self.isPunctuation(scalar) || Self.isCJK(scalar) {
-                flush()
-                words.append([scalar])
-            } else {
-                current.append(scalar)
-            }
+    /// Calls `body` with each word of the normalised text, in order, until it returns false:
+    /// whitespace separates, punctuation and CJK ideographs stand alone. The text is normalised a
+    /// chunk at a time, each ending before an ASCII character (a starter NFD never reorders
+    /// across), so memory stays bounded however long the text is. A word past
+    /// `maxCharactersPerWord` is kept at one character more, which is enough to make it `[UNK]`.
+    /// Returns false when `body` stopped it.
+    @discardableResult
+    func forEachWord<S: StringProtocol>(_ text: S, _ body: ([Unicode.Scalar]) -> Bool) -> Bool {
+        var current: [Unicode.Scalar] = [], chunk: [Unicode.Scalar] = []
+        func flush() -> Bool {
+            defer { current.removeAll(keepingCapacity: true) }
+            return current.isEmpty || body(current)
         }
-        flush()
-        return words
+        func process() -> Bool {
+            defer { chunk.removeAll(keepingCapacity: true) }
+            for scalar in normalized(chunk) {
+                if scalar.properties.isWhitespace {
+                    guard flush() else { return false }
+                } else if Self.isPunctuation(scalar) || Self.isCJK(scalar) {
+                    guard flush(), body([scalar]) else { return false }
+                } else if current.count <= maxCharactersPerWord {
+                    current.append(scalar)
+                }
+            }
+            return true
+        }
+        for scalar in text.unicodeScalars {
+            // A chunk without ASCII ends at 64K characters, before a character of combining class 0.
+            if chunk.count >= 4096, scalar.isASCII || (chunk.count >= 1 << 16 && scalar.properties.canonicalCombiningClass == .notReordered) {
+                guard process() else { return false }
+            }
+            chunk.append(scalar)
+        }
+        return process() && flush()
     }
 
     /// BertNormalizer: drop NUL, U+FFFD and control/format/unassigned characters (tab, newline
     /// and carriage return count as whitespace), then strip accents (NFD, drop nonspacing marks)
     /// and lower-case, each when `lowercase` (the model's do_lower_case; strip_accents follows it).
-    func normalized<S: StringProtocol>(_ text: S) -> [Unicode.Scalar] {
+    func normalized(_ scalars: [Unicode.Scalar]) -> [Unicode.Scalar] {
         var out: [Unicode.Scalar] = []
-        out.reserveCapacity(text.unicodeScalars.count)
+        out.reserveCapacity(scalars.count)
         var ascii = true
-        for scalar in text.unicodeScalars {
+        for scalar in scalars {
             if scalar.value == 0 || scalar.value == 0xFFFD || Self.isControl(scalar) { continue }
             if scalar.value >= 0x80 { ascii = false }
             out.append(scalar)

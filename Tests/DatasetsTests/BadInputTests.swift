@@ -122,6 +122,61 @@ final class BadInputTests: XCTestCase {
         }
     }
 
+    /// Damaged group structures (scripts/make_hostile_group_fixtures.c): libhdf5 1.10 died inside
+    /// H5Literate on both (free() of a pointer it never allocated; a read at a wild address). A
+    /// child process walks the file first; its death is this error, naming the object it was on.
+    func testDamagedGroupStructuresAreErrorsNotCrashes() throws {
+        for (name, object) in [("hostile_link_message_version.h5", "/train/ex0"), ("hostile_link_info_heap.h5", "/train")] {
+            let path = try Fixture.path(name)
+            assertDatasetError(.readFailed, file: path, innerPath: object, contains: "libhdf5 crashed (signal 11") {
+                try TextImageDataset.describe(path: path)
+            }
+        }
+        // The same file undamaged, its links in object headers ("compact" storage), reads.
+        let data = try TextImageDataset.open(path: try Fixture.path("compact_links.h5"), split: "train")
+        XCTAssertEqual(data.names, ["ex0", "ex1"])
+        XCTAssertEqual(Array(data.embedding(1, caption: 0)), Array(repeating: 1, count: 8))
+    }
+
+    /// Found by scripts/fuzz.sh (kept as it was): /train/ex0's listing misses `txt`, which a
+    /// lookup by name still finds, with a damaged global heap behind it. The walk looked up the
+    /// readers' names without opening what it found, and this process then segfaulted in H5Dread.
+    func testAMemberOnlyALookupFindsIsWalkedToo() throws {
+        let path = try Fixture.path("hostile_fuzz_looked_up_member.h5")
+        assertDatasetError(.readFailed, file: path, innerPath: "/train/ex0/txt", contains: "libhdf5 crashed") {
+            try TextImageDataset.open(path: path, split: "train")
+        }
+    }
+
+    /// A local heap whose free list loops: libhdf5 allocates without end (23 GB before the kernel
+    /// killed it). The walk's memory is bounded and the file refused.
+    func testALocalHeapFreeListThatLoopsIsAnError() throws {
+        let path = try Fixture.path("hostile_heap_free_list_loop.h5")
+        assertDatasetError(.readFailed, file: path, innerPath: "/", contains: "takes more than 512 MB of memory") {
+            try TextImageDataset.describe(path: path)
+        }
+    }
+
+    /// An external link leads into another file anywhere on disk (a FIFO there hung the command):
+    /// it is refused, naming the link.
+    func testExternalLinksAreNotFollowed() throws {
+        let path = try Fixture.path("hostile_external_link.h5")
+        assertDatasetError(.readFailed, file: path, innerPath: "/train", contains: "external or user-defined link") {
+            try TextImageDataset.open(path: path, split: "train")
+        }
+    }
+
+    /// Variable-length captions in chunked or compact storage, which libhdf5 reads itself, with
+    /// the damaged heap of hostile_heap_object_size.h5: a segfault in H5Dread before.
+    func testDamagedVariableLengthDataOutsideContiguousStorageIsAnError() throws {
+        for layout in ["chunked", "compact"] {
+            let path = try Fixture.path("hostile_heap_object_size_\(layout).h5")
+            assertDatasetError(.readFailed, file: path, innerPath: "/train/ex0/txt", contains: "libhdf5 crashed") {
+                try TextImageDataset.open(path: path, split: "train")
+            }
+        }
+    }
+
     /// A dataspace claiming billions of elements of a 32-byte dataset: refused before allocating.
     func testDataspaceLargerThanItsStorageIsAnError() throws {
         let path = try Fixture.path("hostile_dataspace_dims.h5")

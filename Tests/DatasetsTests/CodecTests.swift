@@ -35,6 +35,37 @@ final class CodecTests: XCTestCase {
         }
     }
 
+    /// TurboJPEG's warnings are errors (issue 28): a JPEG cut mid-scan, or one whose header
+    /// claims 8192x8192 over a few hundred bytes, "decoded" with the missing part grey.
+    func testDamagedJPEGsAreErrors() throws {
+        let jpeg = try Self.fixtureJPEG()
+        Fixture.assertPattern(try ImageCodec.decode(jpeg), example: 1, tolerance: 12)
+        let scan = try XCTUnwrap(Self.find([0xFF, 0xDA], in: jpeg))
+        let cut = Array(jpeg.prefix(scan + (jpeg.count - scan) / 2))
+        assertDatasetError(.undecodableImage, file: "f.h5", innerPath: "cut", contains: "JPEG data undecodable") {
+            try ImageCodec.decode(cut, file: "f.h5", name: "cut")
+        }
+        var huge = jpeg
+        let frame = try XCTUnwrap(Self.find([0xFF, 0xC0], in: jpeg))  // length(2) precision(1) height(2) width(2)
+        huge.replaceSubrange((frame + 5)..<(frame + 9), with: [0x20, 0x00, 0x20, 0x00])
+        XCTAssertEqual(try ImageCodec.size(of: huge).width, 8192)
+        assertDatasetError(.undecodableImage, file: "f.h5", innerPath: "huge", contains: "JPEG data undecodable") {
+            try ImageCodec.decode(huge, file: "f.h5", name: "huge")
+        }
+    }
+
+    /// The JPEG inside per_example.h5 (example 1's image): signature to end marker.
+    static func fixtureJPEG() throws -> [UInt8] {
+        let file = [UInt8](try Data(contentsOf: URL(fileURLWithPath: try Fixture.path("per_example.h5"))))
+        let start = try XCTUnwrap(find([0xFF, 0xD8, 0xFF], in: file))
+        let end = try XCTUnwrap(find([0xFF, 0xD9], in: Array(file[start...])))
+        return Array(file[start..<(start + end + 2)])
+    }
+
+    static func find(_ pattern: [UInt8], in bytes: [UInt8]) -> Int? {
+        bytes.indices.first { bytes[$0...].starts(with: pattern) }
+    }
+
     func testGridPlacesImagesWithGaps() {
         let red = RGBImage(width: 2, height: 2, fill: (255, 0, 0))
         let blue = RGBImage(width: 2, height: 2, fill: (0, 0, 255))

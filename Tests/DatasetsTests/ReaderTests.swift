@@ -46,7 +46,7 @@ final class ReaderTests: XCTestCase {
         }
         Fixture.assertPattern(try data.image(at: 0), example: 0, tolerance: 0)
         Fixture.assertPattern(try data.image(at: 1), example: 1, tolerance: 0)
-        let report = try DatasetInspector.report(path: try Fixture.path("caption_groups.h5"), gridPath: nil, samples: 2, thumbnail: 8)
+        let report = try DatasetInspector.report(path: try Fixture.path("caption_groups.h5"), samples: 2, thumbnail: 8)
         XCTAssertTrue(report.contains("split train: 2 examples, 3 captions per image"), report)
     }
 
@@ -155,7 +155,7 @@ final class ReaderTests: XCTestCase {
         let path = try Fixture.path("per_example.h5")
         let grid = NSTemporaryDirectory() + "inspect-\(UUID().uuidString).png"
         defer { try? FileManager.default.removeItem(atPath: grid) }
-        let report = try DatasetInspector.report(path: path, gridPath: grid, samples: 4, thumbnail: 16)
+        let report = try DatasetInspector.report(path: path, grid: try OutputFile(grid, named: true), samples: 4, thumbnail: 16)
         XCTAssertTrue(report.contains("layout: perExample"), report)
         XCTAssertTrue(report.contains("split train: 4 examples, 2 captions per image, embedding width 8, 3 classes"), report)
         XCTAssertTrue(report.contains("caption 0 0"), report)

@@ -130,6 +130,26 @@ final class NNTests: XCTestCase {
         XCTAssertEqual(wide.weight.scalars, before)
     }
 
+    /// A file holding several models is assigned per prefix: tensors under another prefix belong
+    /// to the other models, but one under this prefix that the model has no place for means the
+    /// file holds another model, and is refused (issue 28; before, any extra was let through).
+    func testExtrasAreJudgedWithinThePrefix() throws {
+        var rng = RandomGenerator(seed: 5)
+        let fc = Linear(inputs: 2, outputs: 2, using: &rng)
+        var stored: [String: SafeTensors.Entry] = [:]
+        for t in fc.namedTensors(prefix: "a") + fc.namedTensors(prefix: "b") {
+            stored[t.name] = SafeTensors.Entry(shape: t.tensor.shape, values: t.tensor.scalars)
+        }
+        XCTAssertNoThrow(try SafeTensors.assign(stored, prefix: "a", into: fc.namedTensors, path: "m.safetensors"))
+        stored["a.extra"] = SafeTensors.Entry(shape: [1], values: [0])
+        XCTAssertThrowsError(try SafeTensors.assign(stored, prefix: "a", into: fc.namedTensors, path: "m.safetensors")) { error in
+            XCTAssertTrue("\(error)".contains("unexpected tensor a.extra"), "\(error)")
+        }
+        XCTAssertNoThrow(try SafeTensors.assign(stored, prefix: "b", into: fc.namedTensors, path: "m.safetensors"))
+        XCTAssertThrowsError(try SafeTensors.assign(stored, into: fc.namedTensors(prefix: "b"), path: "m.safetensors"),
+                             "without a prefix every tensor must have a place")
+    }
+
     func testTruncatedAndForeignFilesAreReported() throws {
         let folder = try temporaryFolder()
         let url = folder.appendingPathComponent("c.safetensors")

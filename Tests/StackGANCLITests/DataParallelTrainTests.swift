@@ -177,6 +177,67 @@ final class DataParallelTrainTests: XCTestCase {
         }
     }
 
+    /// Issue 28: ranks that disagree ended in a double free (another `model.gf_dim`), hung in an
+    /// allreduce (another `max_steps`) or trained without a word on inconsistent data (another
+    /// seed or dataset). Now rank 0's resolved config and the dataset's identity are compared on
+    /// every rank before anything else, and a difference is one error naming the key and the ranks.
+    func testRanksThatDisagreeEndWithOneErrorNamingTheKey() throws {
+        let folder = try CommandHarness.temporaryFolder(for: self)
+        let out = folder.appendingPathComponent("run").path
+        func rank(_ extra: [String], in directory: URL? = nil) -> [String] {
+            ["-np", "1"] + (directory.map { ["-wdir", $0.path] } ?? []) + [Self.binary.path, "train", "--config", CommandHarness.tinyConfig,
+                                                                          "--out", out, "--set", "train.max_steps=2"] + extra
+        }
+        let data = ["--data", CommandHarness.dataset]
+        let cases: [(rank1: [String], says: String)] = [
+            (data + ["--set", "model.gf_dim=8"], "model.gf_dim: differs between the MPI ranks: rank 0 has 4, rank 1 has 8 (ranks that differ from rank 0: 1)"),
+            (data + ["--set", "train.max_steps=3"], "train.max_steps: differs between the MPI ranks: rank 0 has 2, rank 1 has 3"),
+            (data + ["--seed", "7"], "train.seed: differs between the MPI ranks: rank 0 has 0, rank 1 has 7"),
+        ]
+        for (rank1, says) in cases {
+            let result = try mpirun(rank(data) + [":"] + rank(rank1))
+            XCTAssertNotEqual(result.code, 0, result.output)
+            XCTAssertTrue(result.output.contains(says), result.output)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: out + "/" + RunFile.checkpoint.path), "nothing trained")
+        }
+        // The same relative --data on each rank, another file behind it (a copy on another node).
+        let a = folder.appendingPathComponent("a"), b = folder.appendingPathComponent("b")
+        for directory in [a, b] { try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true) }
+        try FileManager.default.copyItem(atPath: CommandHarness.dataset, toPath: a.appendingPathComponent("data.h5").path)
+        var other = try Data(contentsOf: URL(fileURLWithPath: CommandHarness.dataset))
+        other.append(0)
+        try other.write(to: b.appendingPathComponent("data.h5"))
+        let result = try mpirun(rank(["--data", "data.h5"], in: a) + [":"] + rank(["--data", "data.h5"], in: b))
+        XCTAssertNotEqual(result.code, 0, result.output)
+        XCTAssertTrue(result.output.contains("dataset: differs between the MPI ranks: rank 0 has \(other.count - 1) bytes"), result.output)
+        XCTAssertTrue(result.output.contains("rank 1 has \(other.count) bytes"), result.output)
+    }
+
+    /// `mpirun ARGUMENTS` (app contexts may differ per rank), killed after `seconds`: a hang is a failure, not a stuck test.
+    func mpirun(_ arguments: [String], seconds: Double = 300) throws -> (code: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try XCTUnwrap(Self.mpirun))
+        process.arguments = ["--allow-run-as-root", "--oversubscribe"] + arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["OMP_NUM_THREADS"] = "1"
+        environment["OMP_WAIT_POLICY"] = "PASSIVE"
+        process.environment = environment
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("mpirun-\(UUID().uuidString).log")
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        defer { try? FileManager.default.removeItem(at: log) }
+        let handle = try FileHandle(forWritingTo: log)
+        (process.standardOutput, process.standardError) = (handle, handle)
+        try process.run()
+        let deadline = Date().addingTimeInterval(seconds)
+        while process.isRunning && Date() < deadline { usleep(100_000) }
+        if process.isRunning {
+            process.terminate()
+            XCTFail("mpirun did not end within \(seconds) s (a hang)")
+        }
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: FileManager.default.contents(atPath: log.path) ?? Data(), as: UTF8.self))
+    }
+
     /// A global batch that does not split over the ranks is refused with the key named, on every rank.
     func testAGlobalBatchThatDoesNotSplitIsAUsageError() throws {
         let out = try CommandHarness.temporaryFolder(for: self).appendingPathComponent("run")

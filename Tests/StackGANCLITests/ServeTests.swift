@@ -26,7 +26,7 @@ final class ServeTests: XCTestCase {
     }
 
     func post(_ path: String, _ json: String, api: ServeAPI? = nil) async throws -> (status: Int, object: [String: Any]) {
-        let reply = await (try api ?? self.api()).respond(method: "POST", path: path, body: Array(json.utf8))
+        let reply = await (try api ?? self.api()).respond(method: "POST", path: path, body: Array(json.utf8), caller: .local)
         XCTAssertEqual(reply.contentType, "application/json")
         return (reply.status, try XCTUnwrap(JSONSerialization.jsonObject(with: Data(reply.body)) as? [String: Any]))
     }
@@ -80,7 +80,7 @@ final class ServeTests: XCTestCase {
 
     func testPageAndHealth() async throws {
         let api = try api()
-        let page = await api.respond(method: "GET", path: "/", body: nil)
+        let page = await api.respond(method: "GET", path: "/", body: nil, caller: .local)
         XCTAssertEqual(page.status, 200)
         XCTAssertEqual(page.contentType, "text/html; charset=utf-8")
         let html = String(decoding: page.body, as: UTF8.self)
@@ -92,16 +92,16 @@ final class ServeTests: XCTestCase {
             XCTAssertFalse(html.contains(outside), outside)
         }
 
-        let health = await api.respond(method: "GET", path: "/api/health", body: nil)
+        let health = await api.respond(method: "GET", path: "/api/health", body: nil, caller: .local)
         XCTAssertEqual(health.status, 200)
         let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(health.body)) as? [String: Any])
         XCTAssertEqual(object["status"] as? String, "ok")
         XCTAssertEqual(object["imageSize"] as? Int, 64)
         XCTAssertEqual((object["limits"] as? [String: Any])?["maxSamples"] as? Int, 8)
 
-        let missing = await api.respond(method: "GET", path: "/etc/passwd", body: nil)
+        let missing = await api.respond(method: "GET", path: "/etc/passwd", body: nil, caller: .local)
         XCTAssertEqual(missing.status, 404)
-        let wrongMethod = await api.respond(method: "GET", path: "/api/generate", body: nil)
+        let wrongMethod = await api.respond(method: "GET", path: "/api/generate", body: nil, caller: .local)
         XCTAssertEqual(wrongMethod.status, 405)
     }
 
@@ -144,9 +144,49 @@ final class ServeTests: XCTestCase {
 
         // The HTTP layer stops reading a body past the limit and hands nil.
         let api = try api()
-        let huge = await api.respond(method: "POST", path: "/api/generate", body: nil)
+        let huge = await api.respond(method: "POST", path: "/api/generate", body: nil, caller: .local)
         XCTAssertEqual(huge.status, 400)
         XCTAssert(String(decoding: huge.body, as: UTF8.self).contains("body: more than 32768 bytes"))
+    }
+
+    /// Issue 28: a web page open in the user's browser could make the server work with a
+    /// `text/plain` POST (no CORS preflight) or reach it under a host name rebound to 127.0.0.1.
+    func testOnlyThisMachinesPageAndScriptsAreAnswered() async throws {
+        let api = try api()
+        let body = Array(#"{"captions": ["a red star"], "samples": 1}"#.utf8)
+        func status(_ caller: ServeAPI.Caller, method: String = "POST") async -> (Int, String) {
+            let reply = await api.respond(method: method, path: method == "POST" ? "/api/generate" : "/api/health", body: body, caller: caller)
+            return (reply.status, String(decoding: reply.body, as: UTF8.self))
+        }
+        for (caller, expected) in [
+            (ServeAPI.Caller(host: "127.0.0.1:8080", contentType: "text/plain", port: 8080), "Content-Type text/plain: expected application/json"),
+            (ServeAPI.Caller(host: "127.0.0.1:8080", port: 8080), "Content-Type missing"),
+            (ServeAPI.Caller(host: "evil.example:8080", contentType: "application/json", port: 8080), "Host evil.example:8080"),
+            (ServeAPI.Caller(host: "127.0.0.1:9999", contentType: "application/json", port: 8080), "Host 127.0.0.1:9999"),
+            (ServeAPI.Caller(host: nil, contentType: "application/json", port: 8080), "Host header: missing"),
+            (ServeAPI.Caller(host: "127.0.0.1:8080", origin: "http://evil.example", contentType: "application/json", port: 8080), "Origin http://evil.example"),
+            (ServeAPI.Caller(host: "127.0.0.1:8080", origin: "null", contentType: "application/json", port: 8080), "Origin null"),
+        ] {
+            let (code, text) = await status(caller)
+            XCTAssertEqual(code, caller.contentType == "application/json" ? 403 : 415, text)
+            XCTAssertTrue(text.contains(expected), text)
+        }
+        let (code, text) = await status(ServeAPI.Caller(host: "evil.example", port: 80), method: "GET")
+        XCTAssertEqual(code, 403, text)
+        // The server's own page (same origin), localhost, an IPv6 literal and scripts without Origin are answered.
+        for caller in [ServeAPI.Caller(host: "127.0.0.1:8080", origin: "http://127.0.0.1:8080", contentType: "application/json; charset=utf-8", port: 8080),
+                       ServeAPI.Caller(host: "localhost:8080", contentType: "application/json", port: 8080),
+                       ServeAPI.Caller(host: "[::1]:8080", origin: "http://[::1]:8080", contentType: "application/json", port: 8080)] {
+            let (code, text) = await status(caller)
+            XCTAssertEqual(code, 200, text)
+        }
+        // 7. A caption with nothing in it to embed is empty like a blank one.
+        for nothing in ["\u{200B}", "\u{FEFF}\u{00AD}", "\u{0301}", "\u{0}"] {
+            let json = String(decoding: try JSONEncoder().encode(["captions": [nothing]]), as: UTF8.self)
+            let reply = try await post("/api/generate", json)
+            XCTAssertEqual(reply.status, 400)
+            XCTAssertTrue((reply.object["error"] as? String ?? "").hasPrefix("captions[0]: empty"), "\(reply.object)")
+        }
     }
 
     func testAFullQueueAnswers429AndRecovers() async throws {
@@ -157,7 +197,7 @@ final class ServeTests: XCTestCase {
         for _ in 0..<500 where api.queue.pending == 0 { try await Task.sleep(nanoseconds: 10_000_000) }
         XCTAssertEqual(api.queue.pending, 1)
 
-        let busy = await api.respond(method: "POST", path: "/api/generate", body: Array(#"{"captions": ["a red star"], "samples": 1}"#.utf8))
+        let busy = await api.respond(method: "POST", path: "/api/generate", body: Array(#"{"captions": ["a red star"], "samples": 1}"#.utf8), caller: .local)
         XCTAssertEqual(busy.status, 429)
         XCTAssertEqual(busy.retryAfterSeconds, 1)
         XCTAssert(String(decoding: busy.body, as: UTF8.self).contains("busy: 0 requests are already waiting"))
@@ -186,4 +226,9 @@ extension ServeTests {
         XCTAssertEqual(unreachable.code, 1)
         XCTAssert(unreachable.error.contains("serving on no-such-host.invalid:0 failed"), unreachable.error)
     }
+}
+
+extension ServeAPI.Caller {
+    /// What a script on this machine sends to a server on 127.0.0.1:8080.
+    static let local = ServeAPI.Caller(host: "127.0.0.1:8080", contentType: "application/json", port: 8080)
 }

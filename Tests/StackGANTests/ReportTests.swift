@@ -40,7 +40,7 @@ final class ReportTests: XCTestCase {
                          step: 40, examples: 200, generatedImages: 1000, samplesPerCaption: 1, seed: 0, classifierPath: "k", classes: 30,
                          conditionAccuracy: conditionAccuracy, realAccuracy: 0.94, chance: 0.06, majorityRate: 0.06, classifierWarning: nil,
                          attributes: ["color": 0.875], attributesReal: ["color": 1], attributesMajority: ["color": 0.2],
-                         rPrecision: 0.25, rPrecisionReal: 0.6, rPrecisionChance: 0.01, rPrecisionCandidates: 100, matcherPath: "m",
+                         rPrecision: 0.25, rPrecisionReal: 0.6, rPrecisionChance: 0.01, rPrecisionCandidates: 100, matcherPath: "m", matcherWarning: nil,
                          fid: fid, discriminator: DiscriminatorScores(real: 0.8, wrong: 0.3, fake: 0.2), unlabelledExamples: 0, seconds: 2.5)
     }
 

@@ -111,6 +111,23 @@ final class TextEncoderTests: XCTestCase {
         XCTAssertFalse(tokenizer.encode("a a").truncated)
     }
 
+    /// A huge caption is read only as far as its first tokens (issue 28: a 50 MB line took
+    /// 4.5 GB); words and accents across the chunks it is normalised in come out as in one piece.
+    func testHugeCaptionsStopAtTheLengthLimitAndEmptyOnesHaveNoWords() throws {
+        let tokenizer = try WordPieceTokenizer(vocabularyText: Self.smallVocabulary.joined(separator: "\r\n") + "\r\n", file: "vocab.txt", maxLength: 8)
+        XCTAssertEqual(tokenizer.count, Self.smallVocabulary.count, "a CRLF vocabulary has one token per line")
+        let huge = tokenizer.encode(String(repeating: "a ", count: 10_000_000))
+        XCTAssertEqual(huge.ids, [2, 10, 10, 10, 10, 10, 10, 3])
+        XCTAssertTrue(huge.truncated)
+        XCTAssertEqual(tokenizer.encode(String(repeating: "\u{E9}", count: 100_000) + " cafe\u{301}").ids, [2, 1, 9, 3], "one [UNK] word, then cafe")
+        XCTAssertEqual(tokenizer.encode(String(repeating: "b", count: 5000) + "!a").ids, [2, 1, 8, 10, 3])
+        for nothing in ["", "\u{200B}", "\u{FEFF}", "\u{00AD}", "\u{0301}", "\u{0}", "\u{7}", " \t\u{200B}\u{2028}"] {
+            XCTAssertFalse(tokenizer.hasWords(nothing), nothing.unicodeScalars.map { String($0.value, radix: 16) }.joined(separator: " "))
+        }
+        XCTAssertTrue(tokenizer.hasWords("\u{200B}x"))
+        XCTAssertTrue(tokenizer.hasWords("[SEP]"))
+    }
+
     func testVocabularyWithoutSpecialTokens() {
         XCTAssertThrowsError(try WordPieceTokenizer(vocabularyText: "a\nb\n", file: "/x/vocab.txt")) { error in
             XCTAssert("\(error)".contains("/x/vocab.txt") && "\(error)".contains("[UNK]"), "\(error)")

@@ -47,6 +47,22 @@ public enum ConfigLoader {
     /// The YAML text of a config (what `train` saves beside its checkpoints).
     public static func yaml<T: Encodable>(_ value: T) throws -> String { try YAMLEncoder().encode(value) }
 
+    /// Every leaf of a config as (dotted key, YAML value), in the YAML's key order: `model.gf_dim`,
+    /// `train.max_steps`, ... (a list is one value), so that two configs can be compared key by key.
+    public static func settings<T: Encodable>(_ value: T) throws -> [(key: String, value: String)] {
+        guard let root = try Yams.compose(yaml: yaml(value)) else { return [] }
+        var out: [(key: String, value: String)] = []
+        func visit(_ node: Node, _ path: String) throws {
+            if let mapping = node.mapping {
+                for (key, child) in mapping { try visit(child, path.isEmpty ? key.string ?? "?" : "\(path).\(key.string ?? "?")") }
+            } else {
+                out.append((path, try Yams.serialize(node: node).trimmingCharacters(in: .whitespacesAndNewlines)))
+            }
+        }
+        try visit(root, "")
+        return out
+    }
+
     private static func defaultsTree<T: Encodable>(_ defaults: T) throws -> Node {
         guard let node = try Yams.compose(yaml: YAMLEncoder().encode(defaults)) else {
             throw StackGANError(.usage, "defaults", "encoded to nothing")

@@ -129,18 +129,28 @@ public final class ConditionClassifier: Layer {
         try SafeTensors.write(namedTensors, metadata: metadata, to: url)
     }
 
-    /// Reads a file written by `save`.
-    public static func load(from url: URL) throws -> ConditionClassifier {
-        let (_, metadata) = try SafeTensors.read(url)
-        guard metadata["format"] == formatTag, let names = metadata["classes"],
-              let classes = try? JSONDecoder().decode([String].self, from: Data(names.utf8)),
-              let attributes = try? JSONDecoder().decode([String: [String]].self, from: Data((metadata["attributes"] ?? "{}").utf8)),
-              let width = metadata["width"].flatMap(Int.init), let features = metadata["feature_width"].flatMap(Int.init) else {
-            throw CheckpointError(path: url.path, message: "not a condition classifier (no `\(formatTag)` metadata)")
+    /// Reads a file written by `save`, checked before the model is built (`EvaluationModelFile`);
+    /// with `dataset`, one trained on another dataset is refused.
+    public static func load(from url: URL, dataset: String? = nil) throws -> ConditionClassifier {
+        let file = try EvaluationModelFile(url: url, formatTag: formatTag, what: "a condition classifier")
+        let metadata = file.metadata
+        guard let classes = metadata["classes"].flatMap({ try? JSONDecoder().decode([String].self, from: Data($0.utf8)) }),
+              let attributes = try? JSONDecoder().decode([String: [String]].self, from: Data((metadata["attributes"] ?? "{}").utf8)) else {
+            throw CheckpointError(path: url.path, message: "metadata `classes` or `attributes` is not a list of label names")
         }
+        // Each width is read off the largest tensor that has it, so the model is no larger than the file.
+        let width = try file.width("width", maximum: 256, tensor: "conv4.weight", axis: 0, divisor: 4)
+        _ = try file.width("width", maximum: 256, tensor: "hidden.weight", axis: 1, divisor: 4)
+        let features = try file.width("feature_width", maximum: 4096, tensor: "hidden.weight", axis: 0)
+        for (name, labels) in [("output", classes)] + attributes.map({ ("attribute.\($0.key)", $0.value) }) {
+            guard file.tensors["\(name).weight"]?.shape == [max(labels.count, 1), features] else {
+                throw CheckpointError(path: url.path, message: "\(labels.count) labels in the metadata for \(name), but tensor \(name).weight has shape \(file.tensors["\(name).weight"]?.shape.description ?? "missing")")
+            }
+        }
+        try file.requireTrained(on: dataset)
         var rng = RandomGenerator(seed: 0)
         let model = ConditionClassifier(classNames: classes, attributes: attributes, width: width, featureWidth: features, using: &rng)
-        _ = try SafeTensors.load(url, into: model.namedTensors)
+        try file.assign(into: model.namedTensors)
         return model
     }
 }

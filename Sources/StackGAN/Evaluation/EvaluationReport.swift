@@ -66,6 +66,9 @@ public struct EvaluationReport: Codable, Equatable {
     /// Captions each query was ranked among (100, fewer on a small split).
     public var rPrecisionCandidates: Int?
     public var matcherPath: String?
+    /// Set when the matcher's real-image R-precision is not clearly above chance (a matcher of
+    /// another dataset, or a damaged one): R-precision then says little.
+    public var matcherWarning: String?
     /// Fréchet distance between Gaussians fitted to the classifier's penultimate features of the
     /// split's real images and of the generated ones (lower is better).
     public var fid: Double
@@ -85,6 +88,13 @@ public struct EvaluationReport: Codable, Equatable {
         guard realAccuracy < majorityRate + 0.25 * (1 - majorityRate) else { return nil }
         return String(format: "the classifier scores %.1f%% on real images, not clearly above the majority-class rate %.1f%%: "
                       + "condition accuracy is not informative", 100 * realAccuracy, 100 * majorityRate)
+    }
+
+    /// The warning for a matcher whose real-image R-precision is not clearly above chance.
+    static func matcherWarning(realRate: Double, chance: Double) -> String? {
+        guard realRate < chance + 0.25 * (1 - chance) else { return nil }
+        return String(format: "the matcher ranks real images' own captions first %.1f%% of the time, not clearly above chance %.1f%%: "
+                      + "R-precision is not informative (a matcher of another dataset, or damaged weights?)", 100 * realRate, 100 * chance)
     }
 
     /// A plain-text table for the terminal.
@@ -120,6 +130,7 @@ public struct EvaluationReport: Codable, Equatable {
             rows += [("R-precision", pct(rPrecision)), ("  real-image ceiling", pct(real)),
                      ("  chance", pct(chance) + " (1 in \(rPrecisionCandidates ?? 0) candidates)")]
             if let matcherPath { rows.append(("  matcher", matcherPath)) }
+            if let matcherWarning { rows.append(("  WARNING", matcherWarning)) }
         }
         rows += [
             ("feature FID", String(format: "%.4f", fid)),

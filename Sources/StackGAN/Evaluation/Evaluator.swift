@@ -131,6 +131,7 @@ struct EvaluationPass {
             for sample in 0..<samplesPerCaption {
                 let noise = Tensor.randomNormal([chunk.count, noiseWidth], using: &rng)
                 let out = try generator(embedding: embeddings, noise: noise, training: false, using: &rng)
+                try Sampler.requireFinite(out.image, embeddings: values[...], width: dataset.embeddingWidth, firstRow: chunk[0])
                 try measure(out.image, examples: chunk, captions: chunk.map { [$0 * k + caption] }, into: &fake)
                 fake.sources += chunk.map { $0 * k + caption }
                 detail?.fake.add(out.image)
@@ -212,6 +213,7 @@ struct EvaluationPass {
             attributesNamed: attributesNamed, attributesNamedShare: attributesNamedShare,
             rPrecision: alignment?.fake.rate, rPrecisionReal: alignment?.real.rate, rPrecisionChance: alignment?.fake.chance,
             rPrecisionCandidates: alignment?.fake.candidates, matcherPath: evaluator.matcherPath,
+            matcherWarning: alignment.flatMap { EvaluationReport.matcherWarning(realRate: $0.real.rate, chance: $0.real.chance) },
             fid: try FrechetDistance.between(features: real.features, fake.features, width: width),
             discriminator: pairs.scores(splitHead: discriminator.head == .split),
             unlabelledExamples: classLabels.filter { $0 == nil }.count, seconds: 0)

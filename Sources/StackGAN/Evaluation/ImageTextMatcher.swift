@@ -91,16 +91,22 @@ public final class ImageTextMatcher: Layer {
         try SafeTensors.write(namedTensors, metadata: metadata, to: url)
     }
 
-    public static func load(from url: URL) throws -> ImageTextMatcher {
-        let (_, metadata) = try SafeTensors.read(url)
-        guard metadata["format"] == formatTag, let width = metadata["width"].flatMap(Int.init),
-              let hidden = metadata["hidden_width"].flatMap(Int.init), let e = metadata["embedding_width"].flatMap(Int.init),
-              let joint = metadata["joint_width"].flatMap(Int.init) else {
-            throw CheckpointError(path: url.path, message: "not an image-text matcher (no `\(formatTag)` metadata)")
-        }
+    /// Reads a file written by `save`, checked before the model is built (`EvaluationModelFile`);
+    /// with `dataset`, one trained on another dataset is refused.
+    public static func load(from url: URL, dataset: String? = nil) throws -> ImageTextMatcher {
+        let file = try EvaluationModelFile(url: url, formatTag: formatTag, what: "an image-text matcher")
+        // Each width is read off the largest tensors that have it, so the model is no larger than the file.
+        let width = try file.width("width", maximum: 256, tensor: "conv4.weight", axis: 0, divisor: 4)
+        _ = try file.width("width", maximum: 256, tensor: "hidden.weight", axis: 1, divisor: 64)  // flattened [4w, 4, 4]
+        let hidden = try file.width("hidden_width", maximum: 4096, tensor: "hidden.weight", axis: 0)
+        _ = try file.width("hidden_width", maximum: 4096, tensor: "projection.weight", axis: 1)
+        let joint = try file.width("joint_width", maximum: 4096, tensor: "projection.weight", axis: 0)
+        _ = try file.width("joint_width", maximum: 4096, tensor: "text.weight", axis: 0)
+        let e = try file.width("embedding_width", maximum: 4096, tensor: "text.weight", axis: 1)
+        try file.requireTrained(on: dataset)
         var rng = RandomGenerator(seed: 0)
         let model = ImageTextMatcher(embeddingWidth: e, width: width, hiddenWidth: hidden, jointWidth: joint, using: &rng)
-        _ = try SafeTensors.load(url, into: model.namedTensors)
+        try file.assign(into: model.namedTensors)
         return model
     }
 }

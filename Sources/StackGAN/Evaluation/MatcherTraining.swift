@@ -77,7 +77,7 @@ extension ImageTextMatcher {
                               datasetOptions: DatasetOptions = DatasetOptions(),
                               log: (String) -> Void = { _ in }) throws -> (matcher: ImageTextMatcher, url: URL, training: TrainingSummary?) {
         let url = try ModelCache.url(formatTag: formatTag, datasetPath: datasetPath, options: options, directory: directory)
-        let (model, training) = try ModelCache.cached(url: url, load: load(from:), train: {
+        let (model, training) = try ModelCache.cached(url: url, datasetPath: datasetPath, load: { try load(from: $0, dataset: datasetPath) }, train: {
             log("training the image-text matcher on \(datasetPath) [\(options.split)] (cached at \(url.path))")
             return try train(on: TextImageDataset.open(path: datasetPath, split: options.split, options: datasetOptions), options: options, log: log)
         }, save: { model, url, metadata in

@@ -72,9 +72,21 @@ public final class Sampler {
                              noise: Tensor(shape: [m, z], scalars: Array(noise[(rows.lowerBound * z)..<(rows.upperBound * z)])),
                              eps: Array(conditioningNoise[(rows.lowerBound * c)..<(rows.upperBound * c)]), count: m)
             }
+            try Self.requireFinite(batch, embeddings: embeddings[(rows.lowerBound * e)..<(rows.upperBound * e)], width: e, firstRow: rows.lowerBound)
             out += batch.scalars
         }
         return out
+    }
+
+    /// Refuses images [m, 3, S, S] with a NaN or infinite pixel (drawn white or black, they would
+    /// pass for a result): finite but huge caption embeddings overflow the generator. `embeddings`
+    /// [m, width] are the rows the images came from; `firstRow` numbers the first image in messages.
+    public static func requireFinite(_ images: Tensor, embeddings: ArraySlice<Float>, width: Int, firstRow: Int) throws {
+        let plane = images.count / max(images.shape.first ?? 1, 1)
+        guard let bad = images.scalars.firstIndex(where: { !$0.isFinite }) else { return }
+        let row = bad / max(plane, 1), start = embeddings.startIndex + row * width
+        let largest = embeddings[start..<min(embeddings.endIndex, start + width)].map(abs).max() ?? 0
+        throw StackGANError(.unusableInput, "image \(firstRow + row)", "the generator produced \(images.scalars[bad]) from a caption embedding whose largest value is \(largest); expected embeddings like the training data's (unit length)")
     }
 
     private func generate(embedding: Tensor, noise: Tensor, eps: [Float], count m: Int) throws -> Tensor {

@@ -1,3 +1,4 @@
+import Datasets
 import Foundation
 
 /// The HTML report of an ablation folder (`report.html` beside summary.md): one bar chart per
@@ -16,10 +17,10 @@ public enum AblationReport {
 
     /// Writes the report of `folder` to `output` (default `<folder>/report.html`) and returns where.
     @discardableResult
-    public static func write(ablationFolder folder: URL, to output: URL? = nil) throws -> URL {
-        let url = output ?? folder.appendingPathComponent(RunFile.report.path)
-        try HTMLPage.write(try html(ablationFolder: folder), to: url)
-        return url
+    public static func write(ablationFolder folder: URL, to output: OutputFile? = nil) throws -> URL {
+        let file = try output ?? HTMLPage.output(RunFolder(folder).destination(.report))
+        try HTMLPage.write(try html(ablationFolder: folder), to: file)
+        return URL(fileURLWithPath: file.path)
     }
 
     /// The runs of runs.json, which `Ablation` rewrites after every finished run.

@@ -1,3 +1,4 @@
+import Datasets
 import Foundation
 
 /// The pieces every HTML report shares: escaping, the page shell with its inline style, PNGs as
@@ -111,23 +112,19 @@ enum HTMLPage {
 
     /// At most `limit` bytes of a file and whether there was more; nil when it cannot be opened.
     /// Reports read only what they can show, so a huge or endless file costs a bounded amount.
-    static func read(_ url: URL, limit: Int) -> (data: Data, truncated: Bool)? {
-        // Regular files only: a FIFO or a device named like a report input would block or never end.
-        guard (try? FileManager.default.attributesOfItem(atPath: url.path)[.type] as? FileAttributeType) == .typeRegular,
-              let handle = try? FileHandle(forReadingFrom: url) else { return nil }
-        defer { try? handle.close() }
-        guard let data = try? handle.read(upToCount: limit + 1) else { return (Data(), false) }
-        return data.count > limit ? (data.prefix(limit), true) : (data, false)
+    static func read(_ url: URL, limit: Int) -> (data: Data, truncated: Bool)? { InputFile.read(url.path, limit: limit) }
+
+    /// The report file a command names itself (a folder's report.html): a regular file or nothing.
+    static func output(_ url: URL) throws -> OutputFile {
+        do { return try OutputFile(url.path) } catch let error as DatasetError {
+            throw StackGANError(.output, url.path, "cannot write the report: \(error.message)")
+        }
     }
 
-    /// A report file written to a temporary file and renamed, so a reader never sees half a page.
-    static func write(_ html: String, to url: URL) throws {
-        var isFolder: ObjCBool = false
-        if FileManager.default.fileExists(atPath: url.path, isDirectory: &isFolder), isFolder.boolValue {
-            throw StackGANError(.output, url.path, "cannot write the report: a folder is in the way")  // Foundation says "error 512"
-        }
-        do { try Data(html.utf8).write(to: url, options: .atomic) } catch {
-            throw StackGANError(.output, url.path, "cannot write the report: \(error.localizedDescription)")
+    /// A report written by `OutputFile`'s rules, so a reader never sees half a page.
+    static func write(_ html: String, to output: OutputFile) throws {
+        do { try output.write(Data(html.utf8)) } catch let error as DatasetError {
+            throw StackGANError(.output, output.path, "cannot write the report: \(error.message)")
         }
     }
 }

@@ -1,3 +1,4 @@
+import Datasets
 import Foundation
 
 /// The HTML report of one training run folder (`report.html`): the `evaluate` metrics when the
@@ -13,15 +14,18 @@ public enum RunReport {
     /// shapes grid is about 170 KB, so a report stays under about 2 MB.
     public static let maxGrids = 8
     static let maxMetricsBytes = 64 << 20
+    /// Loss terms charted at most (a run logs about ten): each is a chart, so a metrics file with
+    /// 200,000 keys made a 280 MB page.
+    static let maxTerms = 32
     static let maxTextBytes = 256 << 10
 
     /// Writes the report of `runFolder` to `output` (default `<runFolder>/report.html`) and
     /// returns where. `evaluation`: an evaluate JSON other than the folder's evaluation.json.
     @discardableResult
-    public static func write(runFolder: URL, evaluation: URL? = nil, to output: URL? = nil) throws -> URL {
-        let url = try output ?? RunFolder(runFolder).destination(.report)
-        try HTMLPage.write(try html(runFolder: runFolder, evaluation: evaluation), to: url)
-        return url
+    public static func write(runFolder: URL, evaluation: URL? = nil, to output: OutputFile? = nil) throws -> URL {
+        let file = try output ?? HTMLPage.output(RunFolder(runFolder).destination(.report))
+        try HTMLPage.write(try html(runFolder: runFolder, evaluation: evaluation), to: file)
+        return URL(fileURLWithPath: file.path)
     }
 
     /// The entries of metrics.jsonl by step (the last line of a step wins) and notes on what was
@@ -29,10 +33,17 @@ public enum RunReport {
     static func readMetrics(_ url: URL) throws -> (entries: [MetricsRecord], notes: [String]) {
         guard let (data, truncated) = HTMLPage.read(url, limit: maxMetricsBytes) else { return ([], ["no metrics.jsonl: no step was logged"]) }
         var byStep: [Int: MetricsRecord] = [:], bad: [Int] = []
+        var terms = Set<String>(), leftOut = Set<String>()
         let blank = Set(" \t\r".utf8)
         for (index, line) in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated() {
             guard line.contains(where: { !blank.contains($0) }) else { continue }
-            guard let record = MetricsRecord(line: line) else { bad.append(index + 1); continue }
+            guard var record = MetricsRecord(line: line) else { bad.append(index + 1); continue }
+            for key in record.losses.keys.sorted() where !terms.contains(key) {
+                if terms.count < maxTerms { terms.insert(key) } else {
+                    if leftOut.count < 1_000_000 { leftOut.insert(key) }
+                    record.losses[key] = nil
+                }
+            }
             byStep[record.step] = record
         }
         if byStep.isEmpty, let first = bad.first {
@@ -44,6 +55,7 @@ public enum RunReport {
             notes.append("metrics.jsonl: left out \(bad.count) unreadable line\(bad.count == 1 ? "" : "s") (line \(listed)), e.g. a half-written last line of a killed run")
         }
         if truncated { notes.append("metrics.jsonl: only its first \(maxMetricsBytes >> 20) MiB are read") }
+        if !leftOut.isEmpty { notes.append("metrics.jsonl: \(leftOut.count) more terms not charted (at most \(maxTerms), the first ones logged)") }
         if byStep.isEmpty { notes.append("metrics.jsonl is empty: no step was logged yet") }
         return (byStep.values.sorted { $0.step < $1.step }, notes)
     }
@@ -68,7 +80,7 @@ public enum RunReport {
             html += "<div class=\"card\"><div class=\"label\">\(HTMLPage.escape(label))</div><div class=\"value\">\(value)</div>"
                 + "<div class=\"detail\">\(HTMLPage.escape(detail))</div></div>\n"
         }
-        if let warning = r.classifierWarning { html += "<p class=\"note\">\(HTMLPage.escape(warning))</p>\n" }
+        for warning in [r.classifierWarning, r.matcherWarning].compactMap({ $0 }) { html += "<p class=\"note\">\(HTMLPage.escape(warning))</p>\n" }
         return html + "</div>\n"
     }
 

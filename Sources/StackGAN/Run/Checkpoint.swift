@@ -72,9 +72,10 @@ public struct Checkpoint {
     /// The EMA generator when the file has one, else the generator: what sampling uses.
     public var samplingPrefix: Prefix { holds(.averagedGenerator) ? .averagedGenerator : .generator }
 
-    /// Assigns the tensors stored under `prefix.` to `targets` by name (every target must be stored).
+    /// Assigns the tensors stored under `prefix.` to `targets` by name: every target must be
+    /// stored, and every tensor under `prefix.` must have a target.
     public func assign(_ prefix: Prefix, into targets: [NamedTensor]) throws {
-        try SafeTensors.assign(tensors, prefix: prefix.rawValue, into: targets, allowExtra: true, path: path)
+        try SafeTensors.assign(tensors, prefix: prefix.rawValue, into: targets, path: path)
     }
 
     /// Reads `path` once and builds its models: the generator with the EMA weights when stored,
@@ -95,16 +96,9 @@ public struct Checkpoint {
         }
         var rng = RandomGenerator(seed: 0)  // every tensor is overwritten below
         let generator = architecture.makeGenerator(stageOne: hasOwnStageOne ? nil : separate, using: &rng)
-        if hasOwnStageOne {
-            // assign() tolerates extra tensors; a stored Stage-I with tensors this config's Stage-I
-            // has no place for (e.g. `condition1.*` of generator_conditioning every_block) would
-            // otherwise load as another model, silently.
-            let known = Set(generator.namedTensors(prefix: prefix.rawValue).map(\.name))
-            if let stray = file.tensors.keys.sorted().first(where: { $0.hasPrefix("\(prefix.rawValue).STAGE1_G.") && !known.contains($0) }) {
-                throw CheckpointError(path: path, message: "holds \(stray), which the Stage-I its config describes has no place for: its model settings differ from the Stage-I it was trained on")
-            }
-        }
-        // A separate Stage-I is already loaded; only Stage-II's own tensors come from this file.
+        // A separate Stage-I is already loaded; only Stage-II's own tensors come from this file. A
+        // stored Stage-I with tensors this config's Stage-I has no place for (e.g. `condition1.*` of
+        // generator_conditioning every_block) is refused by `assign` as a different model.
         try file.assign(prefix, into: generator.namedTensors.filter { hasOwnStageOne || !$0.name.hasPrefix("STAGE1_G.") })
         var discriminator: (any TextImageDiscriminator)?
         if file.holds(.discriminator) {

@@ -1,3 +1,4 @@
+import Datasets
 import Foundation
 
 /// A file of a run folder, by what it holds: the one list of them. A new file is a case here with
@@ -40,7 +41,7 @@ public enum RunFile: Equatable {
         }
     }
 
-    static let samplesFolder = "samples"
+    public static let samplesFolder = "samples"
     /// TensorBoard finds event files by this start of their name.
     static let eventsPrefix = "events.out.tfevents."
 
@@ -65,8 +66,16 @@ public struct RunFolder {
     /// Where `file` is, for reading.
     public func url(_ file: RunFile) -> URL { url.appendingPathComponent(file.path) }
 
-    /// Where to write `file`: every write into the folder asks here.
-    func destination(_ file: RunFile) throws -> URL { url(file) }
+    /// Where to write `file`: every write into the folder asks here. A link, a folder or a device
+    /// found at the name is refused, never followed or replaced (`OutputFile`'s rule for names a
+    /// command picks itself).
+    func destination(_ file: RunFile) throws -> URL {
+        let target = url(file)
+        do { _ = try OutputFile(target.path) } catch let error as DatasetError {
+            throw StackGANError(.output, target.path, error.message)
+        }
+        return target
+    }
 
     /// The run folder that holds `checkpoint` (named checkpoint.safetensors, beside a
     /// metrics.jsonl), else nil (a copied or renamed checkpoint): where `evaluate` keeps its report.
@@ -83,8 +92,14 @@ public struct RunFolder {
     public func create() throws -> RunFolderLock {
         try makeFolder(url.path, what: "run folder")
         let lock = try RunFolderLock(file: destination(.lock))
+        let samples = url.appendingPathComponent(RunFile.samplesFolder)
+        var info = stat()
+        if lstat(samples.path, &info) == 0 && (info.st_mode & S_IFMT) != S_IFDIR {
+            // Grids are written into it by name: through a link they would land outside the folder.
+            throw StackGANError(.output, samples.path, "is not a folder (a link or a file); the run folder's samples/ must be a real folder")
+        }
         do {
-            try FileManager.default.createDirectory(at: url.appendingPathComponent(RunFile.samplesFolder), withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(at: samples, withIntermediateDirectories: true)
         } catch {
             throw StackGANError(.output, url.path, "cannot create the run folder: \(error.localizedDescription)")
         }
@@ -94,8 +109,8 @@ public struct RunFolder {
     /// Writes `data` as `file` atomically: a reader sees the old file or the new one.
     public func write(_ data: Data, to file: RunFile) throws {
         let target = try destination(file)
-        do { try data.write(to: target, options: .atomic) } catch {
-            throw StackGANError(.output, target.path, "cannot write: \(error.localizedDescription)")
+        do { try OutputFile(target.path).write(data) } catch let error as DatasetError {
+            throw StackGANError(.output, target.path, error.message)
         }
     }
 

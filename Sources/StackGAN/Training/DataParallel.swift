@@ -22,16 +22,83 @@ public final class DataParallel {
     /// Wall time spent averaging gradients (the progress line shows its share of the run).
     public private(set) var gradientSeconds = 0.0
 
-    public init(group: ProcessGroup, config: TrainConfig) throws {
-        guard config.batchSize % group.size == 0 else {
-            throw StackGANError(.usage, "train.batch_size", "the global batch \(config.batchSize) does not split evenly over \(group.size) ranks")
-        }
-        guard config.replicaCheckEvery >= 0 else {
-            throw StackGANError(.usage, "train.replica_check_every", "\(config.replicaCheckEvery); expected >= 0")
-        }
+    /// Joins the ranks of `group` for `config`, trained into `runFolder`. On several ranks they
+    /// first agree on the whole job (`agree`), before anything else is exchanged.
+    public init(group: ProcessGroup, config: ExperimentConfig, runFolder: URL) throws {
         self.group = group
-        syncBatchNorm = config.syncBatchNorm
-        replicaCheckEvery = config.replicaCheckEvery
+        let train = config.train
+        syncBatchNorm = train.syncBatchNorm
+        replicaCheckEvery = train.replicaCheckEvery
+        if group.size > 1 {
+            try agree(on: try ConfigLoader.settings(config) + [("run folder", runFolder.standardizedFileURL.path),
+                                                             ("dataset", Self.identity(ofFile: config.data.path))])
+        }
+        guard train.batchSize % group.size == 0 else {
+            throw StackGANError(.usage, "train.batch_size", "the global batch \(train.batchSize) does not split evenly over \(group.size) ranks")
+        }
+        guard train.replicaCheckEvery >= 0 else {
+            throw StackGANError(.usage, "train.replica_check_every", "\(train.replicaCheckEvery); expected >= 0")
+        }
+    }
+
+    /// Makes sure every rank runs the same job. Rank 0's `settings` (every key of the resolved
+    /// config, the run folder and the dataset's identity) are broadcast and compared on each rank;
+    /// any difference ends every rank with the same error naming the key, the values and the ranks
+    /// that differ. Without this, ranks with models of other widths exchanged buffers of other
+    /// sizes (a double free), one with another max_steps waited in an allreduce forever, and
+    /// another batch size, seed or dataset trained without a word on inconsistent data.
+    func agree(on settings: [(key: String, value: String)]) throws {
+        let mine = settings.map { [$0.key, $0.value] }
+        let reference = try mpi { try broadcastJSON(isWriter ? mine : nil, from: 0) } ?? []
+        let theirs = Dictionary(reference.compactMap { $0.count == 2 ? ($0[0], $0[1]) : nil }, uniquingKeysWith: { a, _ in a })
+        let difference = mine.first { theirs[$0[0]] != $0[1] }.map { [$0[0], theirs[$0[0]] ?? "(no such key)", $0[1]] }
+            ?? (reference.count != mine.count ? ["the config's keys", "\(reference.count) keys", "\(mine.count) keys"] : nil)
+        var differs = [Int](repeating: 0, count: size)
+        differs[group.rank] = difference == nil ? 0 : 1
+        try mpi { try group.allreduce(&differs, .max) }
+        let ranks = differs.indices.filter { differs[$0] != 0 }
+        guard let first = ranks.first else { return }
+        // The first rank that differs says what, so every rank reports the same.
+        let what = try mpi { try broadcastJSON(group.rank == first ? difference.map { [$0] } : nil, from: first) }?.first ?? []
+        let (key, reference0, value) = what.count == 3 ? (what[0], what[1], what[2]) : ("?", "?", "?")
+        func short(_ text: String) -> String { text.count <= 200 ? text : "\(text.prefix(200))..." }
+        throw StackGANError(.usage, key, "differs between the MPI ranks: rank 0 has \(short(reference0)), rank \(first) has \(short(value))"
+                            + " (ranks that differ from rank 0: \(ranks.map(String.init).joined(separator: ", "))); every rank must run the same command on the same data")
+    }
+
+    /// `value` (given on `root` only) as JSON from `root` to every rank.
+    private func broadcastJSON(_ value: [[String]]?, from root: Int) throws -> [[String]]? {
+        var bytes = value.map { (try? JSONEncoder().encode($0)).map(Array.init) ?? [] } ?? []
+        var length = [bytes.count]
+        try group.broadcast(&length, root: root)
+        guard (0..<(64 << 20)).contains(length[0]) else {
+            throw StackGANError(.training, "rank \(group.rank)", "received \(length[0]) bytes of settings from rank \(root)")
+        }
+        if group.rank != root { bytes = [UInt8](repeating: 0, count: length[0]) }
+        try group.broadcast(&bytes, root: root)
+        return try? JSONDecoder().decode([[String]].self, from: Data(bytes))
+    }
+
+    /// A file's identity for `agree`: its size and a 64-bit hash of all its bytes (a different copy
+    /// of a dataset on another node, or another file at the same path, differs), or why it cannot
+    /// be read (compared like any value, so a rank that cannot read it is named too).
+    static func identity(ofFile path: String) -> String {
+        var info = stat()
+        guard stat(path, &info) == 0, info.st_mode & S_IFMT == S_IFREG, let handle = FileHandle(forReadingAtPath: path) else {
+            return "not a readable regular file"
+        }
+        defer { try? handle.close() }
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325, size = 0
+        while let chunk = try? handle.read(upToCount: 4 << 20), !chunk.isEmpty {
+            size += chunk.count
+            chunk.withUnsafeBytes { raw in
+                // FNV-1a over 8-byte words (bytes for the tail): a fingerprint, not a defence.
+                let words = raw.count / 8
+                for i in 0..<words { hash = (hash ^ raw.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self)) &* 0x100_0000_01B3 }
+                for i in (8 * words)..<raw.count { hash = (hash ^ UInt64(raw[i])) &* 0x100_0000_01B3 }
+            }
+        }
+        return "\(size) bytes, hash \(String(hash, radix: 16))"
     }
 
     public var size: Int { group.size }

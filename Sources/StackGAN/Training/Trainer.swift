@@ -34,7 +34,7 @@ public final class Trainer {
         try config.train.precision.activate(setting: "train.precision")
         self.architecture = architecture
         self.folder = folder
-        parallel = try DataParallel(group: ProcessGroup.current(), config: config.train)
+        parallel = try DataParallel(group: ProcessGroup.current(), config: config, runFolder: folder.url)
         self.log = parallel.isWriter ? log : { _ in }
         lock = parallel.isWriter ? try folder.create() : nil
 
