@@ -232,6 +232,16 @@ final class QualityOptionTests: XCTestCase {
             if value < window.min()! - 1e-5 || value > window.max()! + 1e-5 { outside += 1 }
         } } }
         XCTAssertEqual(outside, 0, "every 256 px value is a convex mix of the 3x3 Stage-I pixels around it")
+        // `stage2_mix_temperature` sharpens the mix when sampling: the eval image is the mix of
+        // the logits over T (centre bias too); training keeps T = 1.
+        let sharpened = try Stage2Generator(config: { var m = c.model; m.stage2MixTemperature = 0.25; return m }(), stageOne: stageTwo.stageOne, using: &rng)
+        for (a, b) in zip(sharpened.namedTensors, stageTwo.namedTensors) { try a.tensor.assign(b.tensor.scalars.withUnsafeBufferPointer { $0 }) }
+        var again = RandomGenerator(seed: 9)
+        let eval = try withoutGradients { try sharpened(embedding: Tensor.randomNormal([1, 6], using: &again), noise: Tensor.randomNormal([1, 4], using: &again), training: false, using: &again) }
+        let logits = try XCTUnwrap(eval.mixLogits), low = try XCTUnwrap(eval.stageOneImage)
+        let expected = try low.neighbourMix(logits: logits.scaled(by: 4), window: 3, centreBias: Stage2Generator.mixCentreBias * 4)
+        XCTAssertEqual(eval.image.scalars, expected.scalars)
+        XCTAssertNotEqual(eval.image.scalars, try low.neighbourMix(logits: logits, window: 3, centreBias: Stage2Generator.mixCentreBias).scalars)
 
         let step = GANStep(generator: g, discriminator: d, architecture: architecture, config: c)
         let before = stageTwo.parameters.map { $0.tensor.scalars }
@@ -240,6 +250,9 @@ final class QualityOptionTests: XCTestCase {
         XCTAssertGreaterThan(try XCTUnwrap(values["g_mix_choice"]), 0)
         XCTAssertGreaterThan(try XCTUnwrap(values["g_reconstruction"]), 0)
         XCTAssertNotEqual(stageTwo.parameters.map { $0.tensor.scalars }, before, "Stage-II trained")
+        c.model.stage2MixTemperature = 0
+        XCTAssertThrowsError(try c.check()) { XCTAssertTrue("\($0)".contains("model.stage2_mix_temperature"), "\($0)") }
+        c.model.stage2MixTemperature = 1
         c.model.stage2MixWindow = 0
         XCTAssertThrowsError(try c.check()) { XCTAssertTrue("\($0)".contains("loss.mix_choice_weight"), "\($0)") }
     }

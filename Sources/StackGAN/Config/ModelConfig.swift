@@ -87,6 +87,12 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     /// Stage-II can place a hard edge anywhere in the window, in the input's own colours (kernel
     /// prediction). Replaces `stage2_residual`'s correction. Off as published.
     public var stage2MixWindow = 0
+    /// `stage2_mix_temperature`: in eval mode (sampling, `generate`, `evaluate`) the mix's logits
+    /// are divided by it (1 = as trained). Trained by a cross-entropy, the mix gives each pixel the
+    /// probability of each neighbour's colour; where an edge's sub-pixel place is uncertain that
+    /// mean is a ramp several pixels wide. Below 1 each pixel commits to its likeliest colours, so
+    /// the edge is drawn where the mix believes it most likely, one or two pixels wide.
+    public var stage2MixTemperature: Float = 1
     /// `stage2_skips`: Stage-II's decoder also reads its encoder's 64x64 and 32x32 maps (U-Net
     /// skips, concatenated before the up-blocks that take them), so where an edge of the 64 px
     /// input lies reaches the 256 px correction without passing the 16x16 bottleneck. Off as published.
@@ -102,6 +108,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         case embeddingScale = "embedding_scale", discriminatorCondition = "discriminator_condition"
         case spectralNorm = "spectral_norm", stage2Residual = "stage2_residual"
         case stage2Upsample = "stage2_upsample", stage2Skips = "stage2_skips", stage2MixWindow = "stage2_mix_window"
+        case stage2MixTemperature = "stage2_mix_temperature"
         case generatorConditioning = "generator_conditioning"
     }
 

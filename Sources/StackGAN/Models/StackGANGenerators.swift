@@ -169,7 +169,11 @@ public final class Stage2Generator: TextToImageGenerator {
             let patches = try withoutGradients { try lowResolution.conv2d(weight: Self.neighbourhood, padding: 1) }
             let hidden = try mixHidden(Tensor.concatChannels([withSkip(h), patches])).relu()
             let logits = try mix(hidden).pixelShuffled(factor: 4)
-            image = try lowResolution.neighbourMix(logits: logits, window: config.stage2MixWindow, centreBias: Self.mixCentreBias)
+            // Sampling commits to the likeliest colours (`stage2_mix_temperature`); training keeps
+            // the probabilities the choice loss fits.
+            let sharpen = training ? 1 : 1 / config.stage2MixTemperature
+            image = try lowResolution.neighbourMix(logits: sharpen == 1 ? logits : logits.scaled(by: sharpen), window: config.stage2MixWindow,
+                                                   centreBias: Self.mixCentreBias * sharpen)
             mixLogits = logits
         } else if let img {
             let out = try img(h)
