@@ -46,6 +46,12 @@ public enum CommandLineTool {
         return "\(line.prefix(700)) ... (\(line.count - 1000) characters left out) ... \(line.suffix(300))"
     }
 
+    /// Parses `arguments` with the real parser (and each command's `validate`) without running
+    /// them: the README-commands test checks every documented command line this way.
+    public static func parse(_ arguments: [String]) throws {
+        _ = try StackGANCommand.parseAsRoot(arguments)
+    }
+
     private static func executeUnformatted(_ arguments: [String]) -> (code: Int32, error: String?) {
         do {
             var command = try StackGANCommand.parseAsRoot(arguments)
