@@ -247,6 +247,36 @@ final class HardeningRoundTwoTests: XCTestCase {
         XCTAssertLessThan(html.utf8.count, 4 << 20)
     }
 
+    // MARK: 4. Links in a run folder
+
+    /// A `.stackgan.lock` link made `train` truncate its target; a `samples/` link made `report`
+    /// embed files from outside the run.
+    func testLinksInARunFolderAreNotFollowed() throws {
+        let folder = try H.temporaryFolder(for: self)
+        let victim = folder.appendingPathComponent("victim.txt")
+        try write("keep me", victim)
+        let run = folder.appendingPathComponent("run")
+        try FileManager.default.createDirectory(at: run, withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: run.appendingPathComponent(".stackgan.lock").path, withDestinationPath: victim.path)
+        assertOneLineError(H.train(out: run, ["--set", "train.max_steps=1"]), code: 1, contains: ".stackgan.lock", "symbolic link")
+        XCTAssertEqual(try String(contentsOf: victim, encoding: .utf8), "keep me")
+
+        let copy = try H.copyOfTrainedRun(for: self)
+        let elsewhere = folder.appendingPathComponent("elsewhere")
+        try FileManager.default.createDirectory(at: elsewhere, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: copy.appendingPathComponent("samples/latest.png"), to: elsewhere.appendingPathComponent("step_000009.png"))
+        try write("a caption from outside the run\n", elsewhere.appendingPathComponent("captions.txt"))
+        try FileManager.default.removeItem(at: copy.appendingPathComponent("samples"))
+        try FileManager.default.createSymbolicLink(atPath: copy.appendingPathComponent("samples").path, withDestinationPath: elsewhere.path)
+        XCTAssertEqual(H.run(["report", copy.path]).code, 0)
+        let html = try String(contentsOf: copy.appendingPathComponent("report.html"), encoding: .utf8)
+        XCTAssertFalse(html.contains("outside the run"))
+        XCTAssertFalse(html.contains("step 9<"), "no grid read through the link")
+        XCTAssertTrue(html.contains("No sample grids."))
+        // Training into it again is refused before anything is written through the link.
+        assertOneLineError(H.run(["train", "--out", copy.path, "--resume"]), code: 1, contains: "samples", "not a folder")
+    }
+
     // MARK: Leftover: tensors a checkpoint holds under a model's prefix that the model has no place for
 
     func testACheckpointWithAnExtraTensorUnderAModelsPrefixIsRefused() throws {

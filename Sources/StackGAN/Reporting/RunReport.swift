@@ -166,7 +166,7 @@ public enum RunReport {
         }
         body += "</div>\n"
         if grids.isEmpty { body += "<p class=\"sub\">No sample grids.</p>\n" }
-        if let (data, _) = HTMLPage.read(folder.url(.sampleCaptions), limit: maxTextBytes) {
+        if folder.hasOwnSamplesFolder, let (data, _) = HTMLPage.read(folder.url(.sampleCaptions), limit: maxTextBytes) {
             let captions = String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline)
             body += "<p class=\"sub\">One row per caption (eval split, fixed noise):</p>\n<ol class=\"captions\" start=\"0\">\n"
             for caption in captions {

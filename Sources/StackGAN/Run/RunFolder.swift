@@ -94,7 +94,7 @@ public struct RunFolder {
         let lock = try RunFolderLock(file: destination(.lock))
         let samples = url.appendingPathComponent(RunFile.samplesFolder)
         var info = stat()
-        if lstat(samples.path, &info) == 0 && (info.st_mode & S_IFMT) != S_IFDIR {
+        if lstat(samples.path, &info) == 0 && !hasOwnSamplesFolder {
             // Grids are written into it by name: through a link they would land outside the folder.
             throw StackGANError(.output, samples.path, "is not a folder (a link or a file); the run folder's samples/ must be a real folder")
         }
@@ -129,8 +129,16 @@ public struct RunFolder {
         }
     }
 
-    /// The sample grids `samples/step_NNNNNN.png` by step.
+    /// True when samples/ is a real folder of this run (not a link to somewhere else): what the
+    /// report reads from it belongs to the run only then.
+    public var hasOwnSamplesFolder: Bool {
+        var info = stat()
+        return lstat(url.appendingPathComponent(RunFile.samplesFolder).path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    /// The sample grids `samples/step_NNNNNN.png` by step (none when samples/ is not a real folder).
     public func sampleGrids() -> [(step: Int, url: URL)] {
+        guard hasOwnSamplesFolder else { return [] }
         let samples = url.appendingPathComponent(RunFile.samplesFolder)
         let names = (try? FileManager.default.contentsOfDirectory(atPath: samples.path)) ?? []
         return names.compactMap { name -> (Int, URL)? in
