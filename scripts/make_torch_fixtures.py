@@ -206,22 +206,27 @@ def pair_ops():
                                lambda a, b: (a[:, None] + b[None, :]).reshape(12, 2, 2, 2))])
     write("transpose", [case("matrix", {"x": randn(3, 5)}, lambda x: x.t())])
 
-    def neighbour_mix(x, logits, window, bias):
-        # Autograd's neighbourMix: softmax over the window's taps (centre + bias) of the small
-        # image's pixels around the one containing each output pixel, clamped at the border.
-        n, c, s, _ = x.shape
-        big = logits.shape[2]
-        f, r = big // s, window // 2
+    def taps(x, big, window, bias):
+        # The w*w taps of Autograd's NeighbourWindow: for each tap t the small image's pixel at
+        # offset t around the one containing each output pixel (clamped at the border), [N, C, S, S],
+        # and the logit offset that gives the centre tap its bias.
+        s, r = x.shape[2], window // 2
         offset = torch.zeros(window * window, dtype=torch.float64)
         offset[window * window // 2] = bias
-        a = torch.softmax(logits + offset[None, :, None, None], dim=1)
-        rows = torch.arange(big) // f
-        out = 0
+        rows = torch.arange(big) // (big // s)
+        gathered = []
         for t in range(window * window):
             sy = (rows + t // window - r).clamp(0, s - 1)
             sx = (rows + t % window - r).clamp(0, s - 1)
-            out = out + a[:, t:t + 1] * x[:, :, sy][:, :, :, sx]
-        return out
+            gathered.append(x[:, :, sy][:, :, :, sx])
+        return gathered, offset[None, :, None, None]
+
+    def neighbour_mix(x, logits, window, bias):
+        # Autograd's neighbourMix: softmax over the window's taps (centre + bias) of the small
+        # image's pixels around the one containing each output pixel, clamped at the border.
+        pixels, offset = taps(x, logits.shape[2], window, bias)
+        a = torch.softmax(logits + offset, dim=1)
+        return sum(a[:, t:t + 1] * pixel for t, pixel in enumerate(pixels))
     write("neighbourMix", [
         case("window3", {"x": randn(2, 3, 3, 3), "logits": randn(2, 9, 12, 12)},
              lambda x, logits: neighbour_mix(x, logits, 3, 1.5), params={"window": 3, "centreBias": 1.5}),
@@ -232,19 +237,10 @@ def pair_ops():
     def neighbour_choice(x, logits, target, window, bias, temperature):
         # Autograd's neighbourChoiceLoss: cross-entropy of the mix's weights against
         # q = softmax(-|target - pixel_k|_1 / temperature) over the window's taps.
-        n, c, s, _ = x.shape
-        big = logits.shape[2]
-        f, r = big // s, window // 2
-        offset = torch.zeros(window * window, dtype=torch.float64)
-        offset[window * window // 2] = bias
-        log_a = torch.log_softmax(logits + offset[None, :, None, None], dim=1)
-        rows = torch.arange(big) // f
-        errors = []
-        for t in range(window * window):
-            sy = (rows + t // window - r).clamp(0, s - 1)
-            sx = (rows + t % window - r).clamp(0, s - 1)
-            errors.append((target - x[:, :, sy][:, :, :, sx]).abs().sum(1))
-        q = torch.softmax(-torch.stack(errors, 1) / temperature, dim=1)
+        pixels, offset = taps(x, logits.shape[2], window, bias)
+        log_a = torch.log_softmax(logits + offset, dim=1)
+        errors = torch.stack([(target - pixel).abs().sum(1) for pixel in pixels], 1)
+        q = torch.softmax(-errors / temperature, dim=1)
         return -(q * log_a).sum(1).mean()
     write("neighbourChoice", [
         case("window3", {"x": randn(2, 3, 3, 3), "logits": randn(2, 9, 12, 12), "target": randn(2, 3, 12, 12)},
