@@ -70,11 +70,15 @@ public struct RunFolder {
     /// found at the name is refused, never followed or replaced (`OutputFile`'s rule for names a
     /// command picks itself).
     func destination(_ file: RunFile) throws -> URL {
-        let target = url(file)
-        do { _ = try OutputFile(target.path) } catch let error as DatasetError {
-            throw StackGANError(.output, target.path, error.message)
+        _ = try output(file)
+        return url(file)
+    }
+
+    /// `file` checked by `OutputFile`'s rule, its refusal as an output error naming the path.
+    private func output(_ file: RunFile) throws -> OutputFile {
+        do { return try OutputFile(url(file).path) } catch let error as DatasetError {
+            throw StackGANError(.output, url(file).path, error.message)
         }
-        return target
     }
 
     /// The run folder that holds `checkpoint` (named checkpoint.safetensors, beside a
@@ -93,8 +97,7 @@ public struct RunFolder {
         try makeFolder(url.path, what: "run folder")
         let lock = try RunFolderLock(file: destination(.lock))
         let samples = url.appendingPathComponent(RunFile.samplesFolder)
-        var info = stat()
-        if lstat(samples.path, &info) == 0 && !hasOwnSamplesFolder {
+        if let kind = samplesKind, kind != S_IFDIR {
             // Grids are written into it by name: through a link they would land outside the folder.
             throw StackGANError(.output, samples.path, "is not a folder (a link or a file); the run folder's samples/ must be a real folder")
         }
@@ -108,8 +111,8 @@ public struct RunFolder {
 
     /// Writes `data` as `file` atomically: a reader sees the old file or the new one.
     public func write(_ data: Data, to file: RunFile) throws {
-        let target = try destination(file)
-        do { try OutputFile(target.path).write(data) } catch let error as DatasetError {
+        let target = try output(file)
+        do { try target.write(data) } catch let error as DatasetError {
             throw StackGANError(.output, target.path, error.message)
         }
     }
@@ -131,9 +134,12 @@ public struct RunFolder {
 
     /// True when samples/ is a real folder of this run (not a link to somewhere else): what the
     /// report reads from it belongs to the run only then.
-    public var hasOwnSamplesFolder: Bool {
+    public var hasOwnSamplesFolder: Bool { samplesKind == S_IFDIR }
+
+    /// The file type of samples/ itself (links not followed), nil when nothing is there.
+    private var samplesKind: mode_t? {
         var info = stat()
-        return lstat(url.appendingPathComponent(RunFile.samplesFolder).path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+        return lstat(url.appendingPathComponent(RunFile.samplesFolder).path, &info) == 0 ? info.st_mode & S_IFMT : nil
     }
 
     /// The sample grids `samples/step_NNNNNN.png` by step (none when samples/ is not a real folder).
