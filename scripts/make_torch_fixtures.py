@@ -231,7 +231,10 @@ def pair_ops():
         case("window3", {"x": randn(2, 3, 3, 3), "logits": randn(2, 9, 12, 12)},
              lambda x, logits: neighbour_mix(x, logits, 3, 1.5), params={"window": 3, "centreBias": 1.5}),
         case("window5", {"x": randn(1, 2, 4, 4), "logits": randn(1, 25, 8, 8)},
-             lambda x, logits: neighbour_mix(x, logits, 5, 0.0), params={"window": 5, "centreBias": 0})])
+             lambda x, logits: neighbour_mix(x, logits, 5, 0.0), params={"window": 5, "centreBias": 0}),
+        # 20 columns: one 16-wide block of the vectorised softmax and a scalar tail of 4.
+        case("wide", {"x": randn(1, 2, 5, 5), "logits": randn(1, 9, 20, 20)},
+             lambda x, logits: neighbour_mix(x, logits, 3, 2.0), params={"window": 3, "centreBias": 2})])
     write("pixelShuffle", [case("factor2", {"x": randn(2, 12, 3, 2)}, lambda x: F.pixel_shuffle(x, 2), params={"factor": 2})])
 
     def neighbour_choice(x, logits, target, window, bias, temperature):
@@ -245,7 +248,11 @@ def pair_ops():
     write("neighbourChoice", [
         case("window3", {"x": randn(2, 3, 3, 3), "logits": randn(2, 9, 12, 12), "target": randn(2, 3, 12, 12)},
              lambda x, logits, target: neighbour_choice(x, logits, target, 3, 1.5, 0.5), grad=["logits"],
-             params={"window": 3, "centreBias": 1.5, "temperature": 0.5})])
+             params={"window": 3, "centreBias": 1.5, "temperature": 0.5}),
+        # The Stage-II recipe's bias and temperature; 20 columns as neighbourMix's "wide".
+        case("wide", {"x": randn(1, 3, 5, 5), "logits": randn(1, 9, 20, 20), "target": randn(1, 3, 20, 20)},
+             lambda x, logits, target: neighbour_choice(x, logits, target, 3, 2.0, 0.05), grad=["logits"],
+             params={"window": 3, "centreBias": 2, "temperature": 0.05})])
 
 
 if __name__ == "__main__":

@@ -61,9 +61,9 @@ final class ShapeOpTests: XCTestCase {
     }
 
     // Fixtures/neighbourMix.json: scripts/make_torch_fixtures.py (3x3 window, x4, centre bias 1.5;
-    // 5x5 window, x2, reaching past the border)
+    // 5x5 window, x2, reaching past the border; 3x3 window, x4, 20 columns: a 16-wide block and a tail)
     func testNeighbourMix() throws {
-        for name in ["window3", "window5"] {
+        for name in ["window3", "window5", "wide"] {
             let c = try Fixture("neighbourMix").named(name)
             let (x, logits) = (try c.tensor("x", requiresGrad: true), try c.tensor("logits", requiresGrad: true))
             let (window, bias) = (Int(try c.param("window")), Float(try c.param("centreBias")))
@@ -80,16 +80,19 @@ final class ShapeOpTests: XCTestCase {
         XCTAssertThrowsError(try image.neighbourMix(logits: Tensor(repeating: 0, shape: [1, 9, 5, 5]), window: 3))
     }
 
-    // Fixtures/neighbourChoice.json: scripts/make_torch_fixtures.py (3x3 window, x4, centre bias 1.5, temperature 0.5)
+    // Fixtures/neighbourChoice.json: scripts/make_torch_fixtures.py (3x3 window, x4, centre bias 1.5,
+    // temperature 0.5; the Stage-II recipe's bias 2 and temperature 0.05 over 20 columns)
     func testNeighbourChoiceLoss() throws {
-        let c = try Fixture("neighbourChoice").named("window3")
-        let (x, target, logits) = (try c.tensor("x"), try c.tensor("target"), try c.tensor("logits", requiresGrad: true))
-        let (window, bias, temperature) = (Int(try c.param("window")), Float(try c.param("centreBias")), Float(try c.param("temperature")))
-        func loss() throws -> Tensor {
-            try x.neighbourChoiceLoss(logits: logits, target: target, window: window, centreBias: bias, temperature: temperature)
+        for name in ["window3", "wide"] {
+            let c = try Fixture("neighbourChoice").named(name)
+            let (x, target, logits) = (try c.tensor("x"), try c.tensor("target"), try c.tensor("logits", requiresGrad: true))
+            let (window, bias, temperature) = (Int(try c.param("window")), Float(try c.param("centreBias")), Float(try c.param("temperature")))
+            func loss() throws -> Tensor {
+                try x.neighbourChoiceLoss(logits: logits, target: target, window: window, centreBias: bias, temperature: temperature)
+            }
+            try c.check([("logits", logits)]) { try loss() }
+            try gradCheck("neighbourChoiceLoss \(name)", [logits]) { try loss() }
         }
-        try c.check([("logits", logits)]) { try loss() }
-        try gradCheck("neighbourChoiceLoss", [logits]) { try loss() }
         // The target distribution favours the neighbour whose colour the target has: peaked logits
         // on it cost nearly nothing, on another tap a lot.
         let image = try Tensor(shape: [1, 1, 1, 2], scalars: [0, 1])

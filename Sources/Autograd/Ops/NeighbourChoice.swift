@@ -9,6 +9,8 @@ extension Tensor {
     /// against q. Unlike a pixel loss through the mix, whose gradient to a tap shrinks with the
     /// tap's weight (a mix that settles on its centre pixel stops learning), this one stays (a - q).
     /// Gradient for the logits only: the images are data. Shape [].
+    /// Examples run in parallel, an output row at a time as in `neighbourMix`; the loss is summed
+    /// per example and then in example order, so it does not depend on the thread count.
     public func neighbourChoiceLoss(logits: Tensor, target: Tensor, window w: Int, centreBias: Float = 0,
                                     temperature: Float) throws -> Tensor {
         guard rank == 4, logits.rank == 4, target.rank == 4, w >= 1, w % 2 == 1, logits.shape[0] == shape[0],
@@ -21,33 +23,48 @@ extension Tensor {
         let plane = big * big, count = n * plane
         let window = NeighbourWindow(size: s, outputSize: big, window: w)
         let (xp, lp, tp) = (pointer, logits.pointer, target.pointer)
-        /// The target distribution q [k] of output pixel p of example i.
-        func choice(_ i: Int, _ p: Int, _ y: Int, _ x: Int, into q: inout [Float]) {
-            var smallest = Float.infinity
-            for t in 0..<k {
-                var e: Float = 0
-                for ch in 0..<c { e += Swift.abs(tp[(i * c + ch) * plane + p] - xp[(i * c + ch) * s * s + window.source(y, x, t)]) }
-                q[t] = -e / temperature
-                smallest = Swift.min(smallest, -q[t])
-            }
-            var total: Float = 0
-            for t in 0..<k { q[t] = Foundation.exp(q[t] + smallest); total += q[t] }
-            for t in 0..<k { q[t] /= total }
-        }
         let gradient = Tensor.uninitialized(logits.shape)
         let gp = gradient.pointer
-        var loss: Double = 0
-        var a = [Float](repeating: 0, count: k), q = a
-        for i in 0..<n { for y in 0..<big { for x in 0..<big {
-            let p = y * big + x
-            window.softmax(lp, example: i, pixel: p, centreBias: centreBias, into: &a)
-            choice(i, p, y, x, into: &q)
-            for t in 0..<k {
-                if q[t] > 0 { loss -= Double(q[t]) * Foundation.log(Double(Swift.max(a[t], 1e-30))) }
-                gp[(i * k + t) * plane + p] = (a[t] - q[t]) / Float(count)
+        var losses = [Double](repeating: 0, count: n)
+        losses.withUnsafeMutableBufferPointer { losses in
+            parallelChunks(n, minimumPerChunk: 1) { examples in
+                let a = UnsafeMutablePointer<Float>.allocate(capacity: k * big), q = UnsafeMutablePointer<Float>.allocate(capacity: k * big)
+                let (logTotals, padded) = (UnsafeMutablePointer<Float>.allocate(capacity: big), UnsafeMutablePointer<Float>.allocate(capacity: window.paddedWidth))
+                defer { a.deallocate(); q.deallocate(); logTotals.deallocate(); padded.deallocate() }
+                for i in examples { for y in 0..<big {
+                    // q: softmax over the taps of -|target - pixel_t|_1 / temperature.
+                    q.update(repeating: 0, count: k * big)
+                    for ch in 0..<c {
+                        let target = tp + (i * c + ch) * plane + y * big
+                        for dy in 0..<w {
+                            window.expand(xp + (i * c + ch) * s * s, row: y, tapRow: dy, into: padded)
+                            for dx in 0..<w {
+                                let (qt, pixels) = (q + (dy * w + dx) * big, padded + dx * window.factor)
+                                for x in 0..<big { qt[x] -= Swift.abs(target[x] - pixels[x]) }
+                            }
+                        }
+                    }
+                    for j in 0..<k * big { q[j] /= temperature }
+                    NeighbourWindow.softmaxColumns(q, rows: k, width: big, logTotals: nil)
+                    // -sum_t q_t log a_t = logsumexp(logits) - sum_t q_t logit_t, as sum_t q_t = 1.
+                    window.softmaxRow(lp, example: i, row: y, centreBias: centreBias, into: a, logTotals: logTotals)
+                    var loss: Double = 0
+                    for x in 0..<big { loss += Double(logTotals[x]) }
+                    for t in 0..<k {
+                        let (logit, bias) = (lp + (i * k + t) * plane + y * big, t == k / 2 ? centreBias : 0)
+                        let d = gp + (i * k + t) * plane + y * big
+                        var dot: Float = 0
+                        for x in 0..<big {
+                            dot += q[t * big + x] * (logit[x] + bias)
+                            d[x] = (a[t * big + x] - q[t * big + x]) / Float(count)
+                        }
+                        loss -= Double(dot)
+                    }
+                    losses[i] += loss
+                } }
             }
-        } } }
-        let out = try Tensor(shape: [], scalars: [Float(loss / Double(count))])
+        }
+        let out = try Tensor(shape: [], scalars: [Float(losses.reduce(0, +) / Double(count))])
         return out.recorded([logits]) { g in [gradient.scaled(by: g.item)] }
     }
 }
