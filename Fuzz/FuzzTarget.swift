@@ -69,12 +69,12 @@ public func fuzzOneInput(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
         }
     case 8: _ = try? makeDataset?.readTSV(file(), images: ["a.png", "b/c.jpg"])
     case 9:
-        _ = file(runFolder.appendingPathComponent("metrics.jsonl").path)
-        try? FileManager.default.removeItem(at: runFolder.appendingPathComponent(RunReport.evaluationFileName))
+        _ = file(runFolder.appendingPathComponent(RunFile.metrics.path).path)
+        try? FileManager.default.removeItem(at: runFolder.appendingPathComponent(RunFile.evaluation.path))
         _ = try? RunReport.html(runFolder: runFolder)
     default:
-        try? Data("{\"step\": 1, \"d_loss\": 1.5}\n".utf8).write(to: runFolder.appendingPathComponent("metrics.jsonl"))
-        _ = file(runFolder.appendingPathComponent(RunReport.evaluationFileName).path)
+        try? Data("{\"step\": 1, \"d_loss\": 1.5}\n".utf8).write(to: runFolder.appendingPathComponent(RunFile.metrics.path))
+        _ = file(runFolder.appendingPathComponent(RunFile.evaluation.path).path)
         _ = try? RunReport.html(runFolder: runFolder)
     }
     return 0
