@@ -80,6 +80,26 @@ final class DetailMetricsTests: XCTestCase {
         }
     }
 
+    /// The bilateral filter of `stage2_mix_smoothing`: a hard step between two mottled halves keeps
+    /// its step (0.8 against sigma 0.2) and loses most of its mottle (+-0.05); a constant stays.
+    func testBilateralSmoothingFlattensMottleAndKeepsEdges() throws {
+        let s = 16
+        var rng = RandomGenerator(seed: 3)
+        let mottle = (0..<(s * s)).map { _ in (rng.nextUniform() - 0.5) / 10 }
+        let scalars = (0..<(s * s)).map { Float($0 % s < s / 2 ? -0.4 : 0.4) + mottle[$0] }
+        let smoothed = try bilateralSmoothed(try Tensor(shape: [1, 1, s, s], scalars: scalars), rangeSigma: 0.2).scalars
+        func spread(_ v: [Float], columns: Range<Int>) -> Float {
+            let values = (0..<s).flatMap { y in columns.map { v[y * s + $0] } }
+            return values.max()! - values.min()!
+        }
+        XCTAssertLessThan(spread(smoothed, columns: 0..<s / 2), 0.5 * spread(scalars, columns: 0..<s / 2))
+        XCTAssertLessThan(spread(smoothed, columns: s / 2..<s), 0.5 * spread(scalars, columns: s / 2..<s))
+        for y in 0..<s { XCTAssertGreaterThan(smoothed[y * s + s / 2] - smoothed[y * s + s / 2 - 1], 0.7, "row \(y): the step stays") }
+        let constant = try bilateralSmoothed(try Tensor(shape: [2, 3, 4, 4], scalars: [Float](repeating: 0.3, count: 96)), rangeSigma: 0.1)
+        XCTAssertTrue(constant.scalars.allSatisfy { abs($0 - 0.3) < 1e-6 })
+        XCTAssertThrowsError(try bilateralSmoothed(constant, rangeSigma: 0))
+    }
+
     func testBicubicKeepsConstantsAndRamps() throws {
         let s = 8
         let ramp = try Tensor(shape: [1, 1, s, s], scalars: (0..<(s * s)).map { Float($0 % s) / 10 - 0.35 })

@@ -106,6 +106,9 @@ extension ExperimentConfig {
         guard m.stage2MixWindow == 0 || ((1...9).contains(m.stage2MixWindow) && m.stage2MixWindow % 2 == 1 && !m.stage2Residual) else {
             throw bad("model.stage2_mix_window", "must be 0 (off) or odd in 1...9, and not with model.stage2_residual (the mix replaces its correction), got \(m.stage2MixWindow)")
         }
+        guard m.stage2MixSmoothing.isFinite && (0...2).contains(m.stage2MixSmoothing) && (m.stage2MixSmoothing == 0 || m.stage2MixWindow > 0) else {
+            throw bad("model.stage2_mix_smoothing", "must be in 0...2 (0 = off) and needs model.stage2_mix_window, got \(m.stage2MixSmoothing)")
+        }
         guard m.stage2MixTemperature.isFinite && (0.01...1).contains(m.stage2MixTemperature) else {
             throw bad("model.stage2_mix_temperature", "must be in 0.01...1 (1 = the mix as trained), got \(m.stage2MixTemperature)")
         }

@@ -93,6 +93,11 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     /// mean is a ramp several pixels wide. Below 1 each pixel commits to its likeliest colours, so
     /// the edge is drawn where the mix believes it most likely, one or two pixels wide.
     public var stage2MixTemperature: Float = 1
+    /// `stage2_mix_smoothing`: with `stage2_mix_window`, the range sigma (in [-1, 1] units of colour
+    /// distance) of a bilateral filter on the 64 px input before the mix (0 = off): the mix can only
+    /// reuse its input's colours, and Stage-I's flat areas are mottled; the filter averages small
+    /// variations away and keeps steps well above sigma (edges).
+    public var stage2MixSmoothing: Float = 0
     /// `stage2_skips`: Stage-II's decoder also reads its encoder's 64x64 and 32x32 maps (U-Net
     /// skips, concatenated before the up-blocks that take them), so where an edge of the 64 px
     /// input lies reaches the 256 px correction without passing the 16x16 bottleneck. Off as published.
@@ -108,7 +113,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         case embeddingScale = "embedding_scale", discriminatorCondition = "discriminator_condition"
         case spectralNorm = "spectral_norm", stage2Residual = "stage2_residual"
         case stage2Upsample = "stage2_upsample", stage2Skips = "stage2_skips", stage2MixWindow = "stage2_mix_window"
-        case stage2MixTemperature = "stage2_mix_temperature"
+        case stage2MixTemperature = "stage2_mix_temperature", stage2MixSmoothing = "stage2_mix_smoothing"
         case generatorConditioning = "generator_conditioning"
     }
 

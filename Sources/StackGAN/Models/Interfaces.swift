@@ -16,6 +16,9 @@ public struct GeneratorOutput {
     public let stageOneImage: Tensor?
     /// Stage-II with `stage2_mix_window` only: the mix's logits [N, w*w, 256, 256] (on the graph).
     public var mixLogits: Tensor? = nil
+    /// Stage-II with `stage2_mix_window` only: the 64 px image [N, 3, 64, 64] whose colours the mix
+    /// takes: `stageOneImage`, smoothed with `stage2_mix_smoothing` (no graph).
+    public var mixPalette: Tensor? = nil
 }
 
 /// Logits of a discriminator for N (image, condition) pairs; heads end without Sigmoid.

@@ -1,9 +1,9 @@
 import Autograd
 import Foundation
 
-// Fixed resampling of image batches [N, C, S, S] without gradients: what evaluation does to
-// compare 256 px images at 64 px, and what Stage-II training does to make 64 px inputs from real
-// 256 px crops.
+// Fixed resampling and filtering of image batches [N, C, S, S] without gradients: what evaluation
+// does to compare 256 px images at 64 px, what Stage-II training does to make 64 px inputs from
+// real 256 px crops, and the smoothing of the colours Stage-II's mix takes.
 
 /// images [N, 3, S, S] -> [N, 3, S/f, S/f] by averaging f x f blocks, f = S / `size` (Stage-II's
 /// 256 px images for the 64 px classifier; 4x4 box averaging is what an antialiased resize to a
@@ -23,6 +23,37 @@ public func downsampled(_ images: Tensor, to size: Int) throws -> Tensor {
         out[(plane * size + y) * size + x] = total * scale
     } } }
     return try Tensor(shape: [images.shape[0], images.shape[1], size, size], scalars: out)
+}
+
+/// images [N, C, s, s] -> the same shape, each pixel the average of the pixels within 2 of it
+/// (inside the image), weighted by exp(-distance^2 / (2 * 1.5^2)) and by
+/// exp(-|colour difference|^2 / (2 `rangeSigma`^2)) (L2 over the channels, in [-1, 1] units): a
+/// bilateral filter. Variations well below `rangeSigma` (Stage-I's mottle) are averaged away;
+/// steps well above it (edges) are kept.
+func bilateralSmoothed(_ images: Tensor, rangeSigma: Float) throws -> Tensor {
+    guard images.rank == 4, rangeSigma > 0 else {
+        throw ShapeError("bilateralSmoothed", "images \(images.shape) are not [N, C, H, W], or range sigma \(rangeSigma) <= 0")
+    }
+    let (n, c, h, w) = (images.shape[0], images.shape[1], images.shape[2], images.shape[3])
+    let (p, r) = (images.pointer, 2)
+    var out = [Float](repeating: 0, count: images.count), sums = [Float](repeating: 0, count: c)
+    for i in 0..<n { for y in 0..<h { for x in 0..<w {
+        var total: Float = 0
+        for ch in 0..<c { sums[ch] = 0 }
+        for yy in max(y - r, 0)...min(y + r, h - 1) { for xx in max(x - r, 0)...min(x + r, w - 1) {
+            var d2: Float = 0
+            for ch in 0..<c {
+                let d = p[((i * c + ch) * h + yy) * w + xx] - p[((i * c + ch) * h + y) * w + x]
+                d2 += d * d
+            }
+            let space = Float((yy - y) * (yy - y) + (xx - x) * (xx - x)) / (2 * 1.5 * 1.5)
+            let weight = Foundation.exp(-space - d2 / (2 * rangeSigma * rangeSigma))
+            total += weight
+            for ch in 0..<c { sums[ch] += weight * p[((i * c + ch) * h + yy) * w + xx] }
+        } }
+        for ch in 0..<c { out[((i * c + ch) * h + y) * w + x] = sums[ch] / total }
+    } } }
+    return try Tensor(shape: images.shape, scalars: out)
 }
 
 /// images [N, C, s, s] -> [N, C, f s, f s] by bicubic interpolation (Keys, a = -0.5; pixel

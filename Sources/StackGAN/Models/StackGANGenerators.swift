@@ -79,7 +79,8 @@ public final class Stage1Generator: TextToImageGenerator {
 /// `upsample1..4` -> [N, ngf/4, 256, 256]; `img` conv3x3 to 3, tanh (or, with `stage2_residual`,
 /// added to the upsampled Stage-I image: see `corrected`). With `stage2_mix_window` w the decoder
 /// stops at 64 px (`upsample1..2`) and `mix_hidden`/`mix` score, for every 256 px pixel, the w x w
-/// Stage-I pixels around it; the image is their softmax-weighted mix (`Tensor.neighbourMix`).
+/// Stage-I pixels around it; the image is their softmax-weighted mix (`Tensor.neighbourMix`), of the
+/// Stage-I image or, with `stage2_mix_smoothing`, its bilateral-filtered copy (`mixPalette`).
 ///
 /// Stage-I's tensors are listed in `namedTensors` (checkpoints hold them, as StackGAN-Pytorch's do)
 /// but as buffers, so `parameters` (the optimizer's list) is Stage-II's own only.
@@ -164,15 +165,17 @@ public final class Stage2Generator: TextToImageGenerator {
         }
         for block in upsample { h = try block(withSkip(h), training: training) }
         let image: Tensor
-        var mixLogits: Tensor?
+        var mixLogits: Tensor?, palette = lowResolution
         if let mix, let mixHidden {
-            let patches = try withoutGradients { try lowResolution.conv2d(weight: Self.neighbourhood, padding: 1) }
+            // `stage2_mix_smoothing`: the colours the mix chooses from, Stage-I's mottle averaged away.
+            if config.stage2MixSmoothing > 0 { palette = try bilateralSmoothed(lowResolution, rangeSigma: config.stage2MixSmoothing) }
+            let patches = try withoutGradients { try palette.conv2d(weight: Self.neighbourhood, padding: 1) }
             let hidden = try mixHidden(Tensor.concatChannels([withSkip(h), patches])).relu()
             let logits = try mix(hidden).pixelShuffled(factor: 4)
             // Sampling commits to the likeliest colours (`stage2_mix_temperature`); training keeps
             // the probabilities the choice loss fits.
             let sharpen = training ? 1 : 1 / config.stage2MixTemperature
-            image = try lowResolution.neighbourMix(logits: sharpen == 1 ? logits : logits.scaled(by: sharpen), window: config.stage2MixWindow,
+            image = try palette.neighbourMix(logits: sharpen == 1 ? logits : logits.scaled(by: sharpen), window: config.stage2MixWindow,
                                                    centreBias: Self.mixCentreBias * sharpen)
             mixLogits = logits
         } else if let img {
@@ -185,6 +188,7 @@ public final class Stage2Generator: TextToImageGenerator {
                                condition: discriminatorCondition(config, embedding: embedding, mu: code.mu),
                                stageOneImage: lowResolution)
         output.mixLogits = mixLogits
+        output.mixPalette = palette
         return output
     }
 
@@ -224,7 +228,7 @@ public final class Stage2Generator: TextToImageGenerator {
     /// the generator's window and centre bias; temperature 0.05: a neighbour 13 levels of 255 off
     /// the target weighs e^-2 of one that matches).
     func mixChoiceLoss(_ output: GeneratorOutput, rows: Range<Int>, target: Tensor) throws -> Tensor? {
-        guard let logits = output.mixLogits, let low = output.stageOneImage else { return nil }
+        guard let logits = output.mixLogits, let low = output.mixPalette else { return nil }
         return try low.slicedBatch(rows).neighbourChoiceLoss(logits: logits.slicedBatch(rows), target: target,
                                                              window: config.stage2MixWindow, centreBias: Self.mixCentreBias,
                                                              temperature: 0.05)
