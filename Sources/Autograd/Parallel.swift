@@ -45,6 +45,18 @@ extension Tensor {
         return out
     }
 
+    /// A new tensor with `f` applied 16 elements at a time (the tail through lane 0 of a splat), for
+    /// functions written on 16 lanes (`tanh16`, `exp16`).
+    @inline(__always)
+    func map16(_ f: (SIMD16<Float>) -> SIMD16<Float>) -> Tensor {
+        let out = Tensor.uninitialized(shape)
+        let (x, y) = (pointer, out.pointer)
+        parallelChunks(count) { range in
+            simdLoop(range, vector: { i in store16(f(load16(x, i)), y, i) }, scalar: { i in y[i] = f(SIMD16(repeating: x[i]))[0] })
+        }
+        return out
+    }
+
     /// A new tensor with `f(self[i], other[i])`; shapes must already agree.
     func zipMap(_ other: Tensor, _ f: (Float, Float) -> Float) -> Tensor {
         let out = Tensor.uninitialized(shape)

@@ -3,12 +3,7 @@ import Foundation
 extension Tensor {
     /// e^x elementwise. d/dx = g * e^x.
     public func exp() -> Tensor {
-        let out = Tensor.uninitialized(shape)
-        let (x, y) = (pointer, out.pointer)
-        parallelChunks(count) { range in
-            simdLoop(range, vector: { i in store16(Self.exp16(load16(x, i)), y, i) },
-                     scalar: { i in y[i] = Self.exp16(SIMD16(repeating: x[i]))[0] })
-        }
+        let out = map16(Self.exp16)
         let saved = out.storage
         return out.recorded([self]) { g in [g.zipMap(Tensor(shape: g.shape, storage: saved), *)] }
     }

@@ -36,12 +36,9 @@ extension Tensor {
                     q.update(repeating: 0, count: k * big)
                     for ch in 0..<c {
                         let target = tp + (i * c + ch) * plane + y * big
-                        for dy in 0..<w {
-                            window.expand(xp + (i * c + ch) * s * s, row: y, tapRow: dy, into: padded)
-                            for dx in 0..<w {
-                                let (qt, pixels) = (q + (dy * w + dx) * big, padded + dx * window.factor)
-                                for x in 0..<big { qt[x] -= Swift.abs(target[x] - pixels[x]) }
-                            }
+                        window.forEachTap(xp + (i * c + ch) * s * s, row: y, padded: padded) { t, pixels in
+                            let qt = q + t * big
+                            for x in 0..<big { qt[x] -= Swift.abs(target[x] - pixels[x]) }
                         }
                     }
                     for j in 0..<k * big { q[j] /= temperature }

@@ -31,12 +31,9 @@ extension Tensor {
                 for ch in 0..<c {
                     let (o, image) = (op + (i * c + ch) * plane + y * big, xp + (i * c + ch) * s * s)
                     o.update(repeating: 0, count: big)
-                    for dy in 0..<w {
-                        window.expand(image, row: y, tapRow: dy, into: padded)
-                        for dx in 0..<w {
-                            let (at, pixels) = (a + (dy * w + dx) * big, padded + dx * window.factor)
-                            for x in 0..<big { o[x] += at[x] * pixels[x] }
-                        }
+                    window.forEachTap(image, row: y, padded: padded) { t, pixels in
+                        let at = a + t * big
+                        for x in 0..<big { o[x] += at[x] * pixels[x] }
                     }
                 }
             }
@@ -58,12 +55,9 @@ extension Tensor {
                     v.update(repeating: 0, count: k * big)
                     for ch in 0..<c {
                         let gr = gp + (i * c + ch) * plane + y * big
-                        for dy in 0..<w {
-                            window.expand(xp + (i * c + ch) * s * s, row: y, tapRow: dy, into: padded)
-                            for dx in 0..<w {
-                                let (vt, pixels) = (v + (dy * w + dx) * big, padded + dx * window.factor)
-                                for x in 0..<big { vt[x] += gr[x] * pixels[x] }
-                            }
+                        window.forEachTap(xp + (i * c + ch) * s * s, row: y, padded: padded) { t, pixels in
+                            let vt = v + t * big
+                            for x in 0..<big { vt[x] += gr[x] * pixels[x] }
                         }
                     }
                     mean.update(repeating: 0, count: big)
@@ -121,6 +115,16 @@ struct NeighbourWindow {
         for p in 0..<size + 2 * radius {
             let pixel = source[clamped(p - radius)]
             for u in 0..<f { padded[p * f + u] = pixel }
+        }
+    }
+
+    /// `body(t, pixels)` for every tap t of output row y, `pixels` [S] the tap's small pixels from
+    /// the channel plane `image` [s, s], one per output column (`expand`ed into `padded`).
+    @inline(__always)
+    func forEachTap(_ image: UnsafePointer<Float>, row y: Int, padded: UnsafeMutablePointer<Float>, _ body: (Int, UnsafePointer<Float>) -> Void) {
+        for dy in 0..<window {
+            expand(image, row: y, tapRow: dy, into: padded)
+            for dx in 0..<window { body(dy * window + dx, padded + dx * factor) }
         }
     }
 

@@ -4,12 +4,7 @@ extension Tensor {
     /// 4e-7 of tanh over the floats, against glibc's scalar `tanhf` (via `expm1f`), which took
     /// 3.5% of the CPU time of a main-job-sized training step.
     public func tanh() -> Tensor {
-        let out = Tensor.uninitialized(shape)
-        let (x, y) = (pointer, out.pointer)
-        parallelChunks(count) { range in
-            simdLoop(range, vector: { i in store16(Self.tanh16(load16(x, i)), y, i) },
-                     scalar: { i in y[i] = Self.tanh16(SIMD16(repeating: x[i]))[0] })
-        }
+        let out = map16(Self.tanh16)
         let saved = out.storage
         return out.recorded([self]) { g in [g.zipMap(Tensor(shape: g.shape, storage: saved)) { $0 * (1 - $1 * $1) }] }
     }
