@@ -1,4 +1,5 @@
 import ArgumentParser
+import Distributed
 import Foundation
 import StackGAN
 
@@ -12,7 +13,8 @@ struct Ablate: ParsableCommand {
         train.seed; seeds are train.seed, \
         train.seed+1, ... Writes to --out: runs/<variant>-seed<k>/ (resumed if present), samples/<variant>-seed<k>.png, \
         summary.md and summary.csv (mean and sample standard deviation per variant), runs.csv, runs.json and \
-        report.html (bar charts, grids and the table; see `stackgan report`).
+        report.html (bar charts, grids and the table; see `stackgan report`). Under mpirun or srun the runs are \
+        dealt out whole to the ranks (each trains its runs alone, with its own threads) and rank 0 writes the summaries.
         Example: stackgan ablate --config configs/shapes_stage1.yml --heads single,split --steps 300 --seeds 3
         """)
 
@@ -49,13 +51,24 @@ struct Ablate: ParsableCommand {
                                     seeds: (0..<seeds).map { experiment.train.seed &+ UInt64($0) }, steps: steps)
         let folder = URL(fileURLWithPath: out ?? "runs/ablate-\(experiment.name)")
         try makeFolder(folder.path, what: "ablation folder")
-        let evaluator = try loadEvaluator(classifier: classifier, matcher: matcher, datasetPath: experiment.data.path, cache: classifierCache)
-        let ablation = Ablation(plan: plan, outputDirectory: folder, evaluator: evaluator,
+        let group = try ProcessGroup.current()
+        // Rank 0 loads (or trains and caches) the classifier and matcher first; the others then
+        // read them from the cache instead of training them at the same time into the same files.
+        func evaluator() throws -> Evaluator {
+            try loadEvaluator(classifier: classifier, matcher: matcher, datasetPath: experiment.data.path, cache: classifierCache)
+        }
+        let first = Result { group.isRoot ? try evaluator() : nil }
+        try group.allSucceeded(first.map { _ in () })
+        let ablation = Ablation(plan: plan, outputDirectory: folder, evaluator: try first.get() ?? evaluator(),
                                 evaluationOptions: EvaluationOptions(samplesPerCaption: samplesPerCaption, limit: limit))
-        let outcome = Result { try ablation.run(log: printLine) }
-        if AblationReport.isAblation(folder) { refreshReport(folder) }  // the runs that finished, even after a failure
+        let log: (String) -> Void = group.size > 1 ? { printLine("[rank \(group.rank)] \($0)") } : printLine
+        let outcome = Result { try ablation.run(group: group, log: log) }
+        if group.isRoot && AblationReport.isAblation(folder) { refreshReport(folder) }  // the runs that finished, even after a failure
         let runs = try outcome.get()
-        print(AblationSummary.summaryMarkdown(runs, config: plan.config))
-        print("ablation: \(folder.path)/summary.md, summary.csv, runs.csv, report.html, samples/")
+        if group.isRoot {
+            print(AblationSummary.summaryMarkdown(runs, config: plan.config))
+            print("ablation: \(folder.path)/summary.md, summary.csv, runs.csv, report.html, samples/")
+        }
+        try DataParallel.finish()
     }
 }

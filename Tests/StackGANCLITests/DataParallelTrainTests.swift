@@ -26,16 +26,17 @@ final class DataParallelTrainTests: XCTestCase {
         XCTAssertTrue(FileManager.default.isExecutableFile(atPath: Self.binary.path), "no stackgan binary at \(Self.binary.path)")
     }
 
-    /// Runs `stackgan ARGS` on `ranks` processes (1: without mpirun); returns the exit code and output.
+    /// Runs `stackgan COMMAND ARGS` on `ranks` processes (1: without mpirun), one thread each;
+    /// returns the exit code and output.
     @discardableResult
-    func train(ranks: Int, _ arguments: [String]) throws -> (code: Int32, output: String) {
+    func train(ranks: Int, command: String = "train", _ arguments: [String]) throws -> (code: Int32, output: String) {
         let process = Process()
         if ranks == 1 {
             process.executableURL = Self.binary
-            process.arguments = ["train"] + arguments
+            process.arguments = [command] + arguments
         } else {
             process.executableURL = URL(fileURLWithPath: try XCTUnwrap(Self.mpirun))
-            process.arguments = ["--allow-run-as-root", "--oversubscribe", "-np", String(ranks), Self.binary.path, "train"] + arguments
+            process.arguments = ["--allow-run-as-root", "--oversubscribe", "-np", String(ranks), Self.binary.path, command] + arguments
         }
         var environment = ProcessInfo.processInfo.environment
         environment["OMP_NUM_THREADS"] = "1"
@@ -48,6 +49,35 @@ final class DataParallelTrainTests: XCTestCase {
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    /// `mpirun -np 2 stackgan ablate`: the four runs are dealt out to the two ranks and rank 0
+    /// writes the summaries a single process writes (both one thread a process), timings aside.
+    func testAblationOverTwoRanksWritesTheOneProcessSummary() throws {
+        let folder = try CommandHarness.temporaryFolder(for: self)
+        let common = ["--config", CommandHarness.tinyConfig, "--set", "data.path=\(CommandHarness.dataset)", "--heads", "single,split",
+                      "--seeds", "2", "--steps", "2", "--limit", "8",
+                      "--classifier", try EvaluateAblateTests.classifier().path, "--matcher", try EvaluateAblateTests.matcher().path]
+        let one = folder.appendingPathComponent("one"), two = folder.appendingPathComponent("two")
+        let single = try train(ranks: 1, command: "ablate", common + ["--out", one.path])
+        XCTAssertEqual(single.code, 0, single.output)
+        let parallel = try train(ranks: 2, command: "ablate", common + ["--out", two.path])
+        XCTAssertEqual(parallel.code, 0, parallel.output)
+        XCTAssertEqual(parallel.output.components(separatedBy: "[rank 1] ablation: ").count - 1, 4, "rank 1 trained and evaluated two runs")
+        /// A CSV's rows without the columns that hold wall times or the run folder's path.
+        func comparable(_ folder: URL, _ file: String) throws -> [[String]] {
+            let rows = try String(contentsOf: folder.appendingPathComponent(file), encoding: .utf8).split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+            let keep = try XCTUnwrap(rows.first).indices.filter { !rows[0][$0].contains("seconds") && !rows[0][$0].contains("dir") }
+            return rows.map { row in keep.map { $0 < row.count ? row[$0] : "" } }
+        }
+        for file in ["summary.csv", "runs.csv"] {
+            let expected = try comparable(one, file)
+            XCTAssertEqual(expected.count, file == "runs.csv" ? 5 : 3, file)
+            XCTAssertEqual(try comparable(two, file), expected, file)
+        }
+        for name in ["single-seed0", "single-seed1", "split-seed0", "split-seed1"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: two.appendingPathComponent("samples/\(name).png").path), name)
+        }
     }
 
     /// ||a - b|| / ||a|| over every tensor whose name starts with `prefix`, concatenated.

@@ -11,7 +11,7 @@ final class EvaluateAblateTests: XCTestCase {
     private static var sharedClassifier: URL?
     private static var sharedMatcher: URL?
 
-    private func matcher() throws -> URL {
+    static func matcher() throws -> URL {
         if let url = Self.sharedMatcher { return url }
         let data = try TextImageDataset.open(path: CommandHarness.dataset, split: "train")
         var options = MatcherTrainingOptions()
@@ -24,7 +24,7 @@ final class EvaluateAblateTests: XCTestCase {
         return url
     }
 
-    private func classifier() throws -> URL {
+    static func classifier() throws -> URL {
         if let url = Self.sharedClassifier { return url }
         let data = try TextImageDataset.open(path: CommandHarness.dataset, split: "train")
         var options = ClassifierTrainingOptions()
@@ -41,7 +41,7 @@ final class EvaluateAblateTests: XCTestCase {
         let run = try CommandHarness.trainedRun()
         let report = try CommandHarness.temporaryFolder(for: self).appendingPathComponent("report.json")
         let result = CommandHarness.run(["evaluate", "--checkpoint", run.appendingPathComponent("checkpoint.safetensors").path,
-                                         "--dataset", CommandHarness.dataset, "--classifier", try classifier().path, "--matcher", try matcher().path,
+                                         "--dataset", CommandHarness.dataset, "--classifier", try Self.classifier().path, "--matcher", try Self.matcher().path,
                                          "--limit", "12", "--samples-per-caption", "2", "--out", report.path])
         XCTAssertEqual(result.code, 0, result.error)
         let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: report)) as? [String: Any])
@@ -84,7 +84,7 @@ final class EvaluateAblateTests: XCTestCase {
         let run = try CommandHarness.copyOfTrainedRun(for: self)
         let out = try CommandHarness.temporaryFolder(for: self).appendingPathComponent("report.json")
         let result = CommandHarness.run(["evaluate", "--checkpoint", run.appendingPathComponent("checkpoint.safetensors").path,
-                                         "--dataset", CommandHarness.dataset, "--classifier", try classifier().path, "--matcher", try matcher().path,
+                                         "--dataset", CommandHarness.dataset, "--classifier", try Self.classifier().path, "--matcher", try Self.matcher().path,
                                          "--limit", "8", "--out", out.path])
         XCTAssertEqual(result.code, 0, result.error)
         let kept = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: run.appendingPathComponent("evaluation.json"))) as? [String: Any])
@@ -107,8 +107,8 @@ final class EvaluateAblateTests: XCTestCase {
         let run = try CommandHarness.trainedRun()
         let narrow = CommandHarness.root.appendingPathComponent("Tests/DatasetsTests/Fixtures/per_example.h5").path
         result = CommandHarness.run(["evaluate", "--checkpoint", run.appendingPathComponent("checkpoint.safetensors").path,
-                                     "--dataset", narrow, "--split", "train", "--classifier", try classifier().path,
-                                     "--matcher", try matcher().path])
+                                     "--dataset", narrow, "--split", "train", "--classifier", try Self.classifier().path,
+                                     "--matcher", try Self.matcher().path])
         XCTAssertEqual(result.code, 1, "a file that exists but cannot be used, as for generate: \(result.error)")
         XCTAssertTrue(result.error.contains("embedding width 8, expected 384"), result.error)
 
@@ -128,7 +128,7 @@ final class EvaluateAblateTests: XCTestCase {
         let out = try CommandHarness.temporaryFolder(for: self).appendingPathComponent("ablation")
         let result = CommandHarness.run(["ablate", "--config", CommandHarness.tinyConfig, "--set", "data.path=\(CommandHarness.dataset)",
                                          "--heads", "single,split", "--seeds", "2", "--steps", "1", "--limit", "8",
-                                         "--classifier", try classifier().path, "--matcher", try matcher().path, "--out", out.path])
+                                         "--classifier", try Self.classifier().path, "--matcher", try Self.matcher().path, "--out", out.path])
         XCTAssertEqual(result.code, 0, result.error)
         let csv = try String(contentsOf: out.appendingPathComponent("summary.csv"), encoding: .utf8)
         let lines = csv.split(separator: "\n").map { $0.split(separator: ",").map(String.init) }
@@ -172,7 +172,7 @@ final class EvaluateAblateTests: XCTestCase {
                                          "--set", "model.stage1_head=projection", "--set", "loss.contrastive_weight=1",
                                          "--heads", "split,projection", "--techniques", "none,spectral_norm+contrastive",
                                          "--seeds", "1", "--steps", "1", "--limit", "8",
-                                         "--classifier", try classifier().path, "--matcher", try matcher().path, "--out", out.path])
+                                         "--classifier", try Self.classifier().path, "--matcher", try Self.matcher().path, "--out", out.path])
         XCTAssertEqual(result.code, 0, result.error)
         let rows = try String(contentsOf: out.appendingPathComponent("summary.csv"), encoding: .utf8).split(separator: "\n").dropFirst()
         XCTAssertEqual(rows.map { $0.split(separator: ",").prefix(2).joined(separator: " ") },

@@ -22,6 +22,9 @@ public enum RunFile: Equatable {
     case evaluation
     /// The run's HTML page (`stackgan report`).
     case report
+    /// In an `ablate` run folder: the run's `AblationRun` (head, seed, training time, evaluation),
+    /// written by the process that ran it and read by the one that writes the summaries.
+    case ablationRun
     /// Held by the process that owns the folder (`RunFolderLock`).
     case lock
 
@@ -37,6 +40,7 @@ public enum RunFile: Equatable {
         case .sampleCaptions: return "\(Self.samplesFolder)/captions.txt"
         case .evaluation: return "evaluation.json"
         case .report: return "report.html"
+        case .ablationRun: return "ablation_run.json"
         case .lock: return ".stackgan.lock"
         }
     }

@@ -27,14 +27,16 @@ public final class Trainer {
     private let lock: RunFolderLock?
 
     /// Builds the models and the data pipeline; with `resume`, continues from the folder's
-    /// checkpoint. `writeLogs` false: no metrics.jsonl or TensorBoard events (tests).
+    /// checkpoint. `writeLogs` false: no metrics.jsonl or TensorBoard events (tests). `group`: the
+    /// ranks that train this run together (default: every rank the launcher started; `ablate`
+    /// gives each run to one rank with `.single`).
     public init(architecture: Architecture, folder: RunFolder, resume: Bool = false, writeLogs: Bool = true,
-                log: @escaping (String) -> Void = { print($0) }) throws {
+                group: ProcessGroup? = nil, log: @escaping (String) -> Void = { print($0) }) throws {
         let config = architecture.config
         try config.train.precision.activate(setting: "train.precision")
         self.architecture = architecture
         self.folder = folder
-        parallel = try DataParallel(group: ProcessGroup.current(), config: config, runFolder: folder.url)
+        parallel = try DataParallel(group: group ?? ProcessGroup.current(), config: config, runFolder: folder.url)
         self.log = parallel.isWriter ? log : { _ in }
         lock = parallel.isWriter ? try folder.create() : nil
 
