@@ -125,11 +125,21 @@ final class BadInputTests: XCTestCase {
     /// Damaged group structures (scripts/make_hostile_group_fixtures.c): libhdf5 1.10 died inside
     /// H5Literate on both (free() of a pointer it never allocated; a read at a wild address). A
     /// child process walks the file first; its death is this error, naming the object it was on.
+    /// The read at a wild address does not always fault (a fresh-clone CI run read past it and
+    /// found no dataset layout): either way the file ends in one error naming it, never a crash.
     func testDamagedGroupStructuresAreErrorsNotCrashes() throws {
         for (name, object) in [("hostile_link_message_version.h5", "/train/ex0"), ("hostile_link_info_heap.h5", "/train")] {
             let path = try Fixture.path(name)
-            assertDatasetError(.readFailed, file: path, innerPath: object, contains: "libhdf5 crashed (signal 11") {
-                try TextImageDataset.describe(path: path)
+            do {
+                _ = try TextImageDataset.describe(path: path)
+                XCTFail("\(name): read without an error")
+            } catch let error as DatasetError {
+                XCTAssertTrue(error.description.contains(name), "\(error)")
+                if error.kind == .readFailed {
+                    XCTAssertTrue(error.description.contains(object) && error.description.contains("libhdf5 crashed (signal "), "\(error)")
+                } else {
+                    XCTAssertEqual(error.kind, .unknownLayout, "\(error)")
+                }
             }
         }
         // The same file undamaged, its links in object headers ("compact" storage), reads.
