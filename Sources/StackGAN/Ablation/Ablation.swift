@@ -24,15 +24,18 @@ public struct Ablation {
 
     /// One run of the plan: a variant and a seed.
     struct Job {
-        let head: DiscriminatorHead, techniques: [Technique], seed: UInt64
+        /// `techniques` is nil when the plan names none: the config's own techniques, unnamed.
+        let head: DiscriminatorHead, techniques: [Technique]?, seed: UInt64
     }
 
     var jobs: [Job] {
-        plan.variants.flatMap { variant in plan.seeds.map { Job(head: variant.head, techniques: variant.techniques, seed: $0) } }
+        plan.variants.flatMap { variant in
+            plan.seeds.map { Job(head: variant.head, techniques: plan.techniquesGiven ? variant.techniques : nil, seed: $0) }
+        }
     }
 
     func folder(_ job: Job) -> RunFolder {
-        let variant = AblationPlan.variantName(job.head, plan.techniquesGiven ? job.techniques : nil)
+        let variant = AblationPlan.variantName(job.head, job.techniques)
         return RunFolder(outputDirectory.appendingPathComponent("runs/\(variant)-seed\(job.seed)"))
     }
 
@@ -57,7 +60,7 @@ public struct Ablation {
         guard group.isRoot else { return [] }
         let all = try jobs.map { job in
             let record = folder(job).url(.ablationRun)
-            do { return try JSONDecoder().decode(AblationRun.self, from: Data(contentsOf: record)) } catch {
+            do { return try JSONDecoder.snakeCase.decode(AblationRun.self, from: Data(contentsOf: record)) } catch {
                 throw StackGANError(.unusableInput, record.path, "cannot read the run's record: \(error)")
             }
         }
@@ -72,7 +75,7 @@ public struct Ablation {
         let resume = FileManager.default.fileExists(atPath: folder.url(.checkpoint).path)
         log("ablation: \(name)\(resume ? " (resuming its checkpoint)" : "")")
         let start = Date()
-        let config = AblationPlan.variant(plan.config, head: job.head, techniques: plan.techniquesGiven ? job.techniques : nil, seed: job.seed,
+        let config = AblationPlan.variant(plan.config, head: job.head, techniques: job.techniques, seed: job.seed,
                                           stage: plan.stage)
         let trainer = try Trainer(architecture: Architecture(config), folder: folder, resume: resume, group: .single, log: log)
         try trainer.run()
@@ -86,11 +89,9 @@ public struct Ablation {
         let grid = outputDirectory.appendingPathComponent("samples/\(name).png")
         try? FileManager.default.removeItem(at: grid)
         try FileManager.default.copyItem(at: folder.url(.latestSamples), to: grid)
-        let run = AblationRun(head: job.head, techniques: plan.techniquesGiven ? Technique.name(job.techniques) : "", seed: job.seed,
+        let run = AblationRun(head: job.head, techniques: job.techniques.map(Technique.name) ?? "", seed: job.seed,
                               runDirectory: folder.url.path, trainSeconds: seconds, report: report)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try folder.write(encoder.encode(run), to: .ablationRun)
+        try folder.write(JSONEncoder.readable.encode(run), to: .ablationRun)
         return run
     }
 }

@@ -155,9 +155,7 @@ public struct EvaluationReport: Codable, Equatable {
 
     /// The report as pretty JSON with snake_case keys (and `separation` spelled out).
     public func json() throws -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        encoder.keyEncodingStrategy = .convertToSnakeCase
+        let encoder = JSONEncoder.readable
         let object = try JSONSerialization.jsonObject(with: encoder.encode(self))
         guard var dictionary = object as? [String: Any], var d = dictionary["discriminator"] as? [String: Any] else {
             return try encoder.encode(self)

@@ -31,9 +31,7 @@ public enum AblationReport {
             throw StackGANError(.unusableInput, url.path, "cannot be read")
         }
         guard !truncated else { throw StackGANError(.unusableInput, url.path, "larger than \(limit >> 20) MiB: not an ablation's runs") }
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
-        do { return try decoder.decode([AblationRun].self, from: data) } catch {
+        do { return try JSONDecoder.snakeCase.decode([AblationRun].self, from: data) } catch {
             throw StackGANError(.unusableInput, url.path, "not the runs list `stackgan ablate` writes: \(describe(error))")
         }
     }

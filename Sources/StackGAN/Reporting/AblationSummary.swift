@@ -128,9 +128,6 @@ public enum AblationSummary {
         try save(summaryMarkdown(runs, config: config), "summary.md")
         try save(summaryCSV(runs), "summary.csv")
         try save(runsCSV(runs), "runs.csv")
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        try save(String(decoding: try encoder.encode(runs), as: UTF8.self), runsFileName)
+        try save(String(decoding: try JSONEncoder.readable.encode(runs), as: UTF8.self), runsFileName)
     }
 }

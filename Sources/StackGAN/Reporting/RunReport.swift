@@ -130,9 +130,7 @@ public enum RunReport {
         var body = "<h2>Evaluation</h2>\n"
         let evaluationURL = file ?? folder.url(.evaluation)
         if let (data, truncated) = HTMLPage.read(evaluationURL, limit: maxTextBytes) {
-            let decoder = JSONDecoder()
-            decoder.keyDecodingStrategy = .convertFromSnakeCase
-            if !truncated, let report = try? decoder.decode(EvaluationReport.self, from: data) {
+            if !truncated, let report = try? JSONDecoder.snakeCase.decode(EvaluationReport.self, from: data) {
                 if let step = report.step, let last = lastStep, step != last {
                     notes.append("the evaluation is of the checkpoint at step \(step); metrics go to step \(last)")
                 }

@@ -225,4 +225,22 @@ extension JSONEncoder {
         e.outputFormatting = [.sortedKeys]
         return e
     }
+
+    /// Pretty-printed, sorted, snake_case keys: the JSON files people read (evaluation.json,
+    /// runs.json, ablation_run.json). `JSONDecoder.snakeCase` reads them back.
+    static var readable: JSONEncoder {
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys]
+        e.keyEncodingStrategy = .convertToSnakeCase
+        return e
+    }
+}
+
+extension JSONDecoder {
+    /// Reads what `JSONEncoder.readable` wrote.
+    static var snakeCase: JSONDecoder {
+        let d = JSONDecoder()
+        d.keyDecodingStrategy = .convertFromSnakeCase
+        return d
+    }
 }
