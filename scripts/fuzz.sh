@@ -4,7 +4,10 @@
 # the report's metrics.jsonl and evaluation.json) with libFuzzer, in process, seeded from the test
 # fixtures.
 #
-#   bash scripts/fuzz.sh [SECONDS]        (default 300; run from anywhere)
+#   bash scripts/fuzz.sh [SECONDS] [WORKERS]   (default 300 s, 1 worker; run from anywhere)
+#
+# WORKERS jobs run at once on the one corpus (libFuzzer's -fork=N), so 1800 s with 2 workers is one
+# CPU-hour on 2 cores.
 #
 # Builds Fuzz/FuzzTarget.swift with `-sanitize=fuzzer` into .build-fuzz (a separate build folder,
 # about 10 minutes on 2 cores the first time; Package.swift adds the target only when
@@ -20,6 +23,7 @@
 set -eu  # no pipefail: `grep | head -1` ends grep with SIGPIPE
 cd "$(dirname "$0")/.."
 seconds="${1:-300}"
+workers="${2:-1}"
 
 if ! STACKGAN_FUZZ=1 swift build -c release --build-path .build-fuzz --product stackgan-fuzz -Xswiftc -sanitize=fuzzer -Xswiftc -enable-testing; then
     echo "fuzz.sh: this Swift toolchain could not build with -sanitize=fuzzer (libFuzzer); nothing fuzzed" >&2
@@ -57,9 +61,9 @@ text 7 '\x07a big red star\r\na tiny [SEP] blue square\r\n\xe2\x80\x8b\r\ncaf\xc
 text 8 '\x08a.png\ta big red star\nb/c.jpg\ta tiny blue square\r\n./a.png\tanother caption\n' captions.tsv
 text 9 '\x09{"step": 1, "time": 0.5, "images_per_second": 30, "d_loss": 1.5, "g_loss": 0.7}\n{"step": 2, "d_loss": 1.2, "g_loss": [1]}\n{"step": 3' metrics.jsonl
 
-echo "fuzz.sh: $(ls "$corpus" | wc -l) inputs in $corpus, fuzzing for $seconds s"
+echo "fuzz.sh: $(ls "$corpus" | wc -l) inputs in $corpus, fuzzing for $seconds s with $workers worker(s)"
 # -fork: findings do not end the run; each is written and the fuzzing goes on.
-OMP_WAIT_POLICY=PASSIVE .build-fuzz/release/stackgan-fuzz "$corpus" -fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 \
+OMP_WAIT_POLICY=PASSIVE .build-fuzz/release/stackgan-fuzz "$corpus" -fork="$workers" -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 \
     -max_total_time="$seconds" -max_len=65536 -timeout=20 -rss_limit_mb=4096 -artifact_prefix=fuzz/artifacts/ \
     -print_final_stats=1 2>&1 | tee fuzz/last_run.log | grep -E "^#|INFO: fuzzed|crash|timeout|oom|stat::" | tail -40
 echo "fuzz.sh: findings in fuzz/artifacts: $(ls fuzz/artifacts | wc -l)"
