@@ -51,33 +51,99 @@ final class DataParallelTrainTests: XCTestCase {
         return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 
-    /// `mpirun -np 2 stackgan ablate`: the four runs are dealt out to the two ranks and rank 0
-    /// writes the summaries a single process writes (both one thread a process), timings aside.
-    func testAblationOverTwoRanksWritesTheOneProcessSummary() throws {
-        let folder = try CommandHarness.temporaryFolder(for: self)
-        let common = ["--config", CommandHarness.tinyConfig, "--set", "data.path=\(CommandHarness.dataset)", "--heads", "single,split",
-                      "--seeds", "2", "--steps", "2", "--limit", "8",
-                      "--classifier", try EvaluateAblateTests.classifier().path, "--matcher", try EvaluateAblateTests.matcher().path]
-        let one = folder.appendingPathComponent("one"), two = folder.appendingPathComponent("two")
-        let single = try train(ranks: 1, command: "ablate", common + ["--out", one.path])
+    /// `scripts/two_hosts.sh stackgan COMMAND ARGS`: one rank in each of two network namespaces
+    /// joined by a veth pair, talking over TCP only. The script fails unless `minBytes` crossed the
+    /// pair each way; a machine that cannot make namespaces (exit 77) skips, saying why.
+    func twoHosts(command: String, _ arguments: [String], minBytes: Int) throws -> (code: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = [CommandHarness.root.appendingPathComponent("scripts/two_hosts.sh").path, Self.binary.path, command] + arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["MIN_BYTES"] = String(minBytes)
+        process.environment = environment
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let output = String(decoding: data, as: UTF8.self)
+        if process.terminationStatus == 77 {
+            throw XCTSkip(output.split(separator: "\n").last.map(String.init) ?? "scripts/two_hosts.sh: skipped")
+        }
+        return (process.terminationStatus, output)
+    }
+
+    /// The ablation both ablation tests run: 2 heads x 2 seeds of 2 steps on the tiny config.
+    static func ablationArguments() throws -> [String] {
+        ["--config", CommandHarness.tinyConfig, "--set", "data.path=\(CommandHarness.dataset)", "--heads", "single,split",
+         "--seeds", "2", "--steps", "2", "--limit", "8",
+         "--classifier", try EvaluateAblateTests.classifier().path, "--matcher", try EvaluateAblateTests.matcher().path]
+    }
+
+    /// The ablation in one process (one thread), run once per test process.
+    func oneProcessAblation() throws -> URL {
+        if let folder = Self.sharedAblation { return folder }
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("stackgan-cli-ablation-\(UUID().uuidString)")
+        let single = try train(ranks: 1, command: "ablate", Self.ablationArguments() + ["--out", folder.path])
         XCTAssertEqual(single.code, 0, single.output)
-        let parallel = try train(ranks: 2, command: "ablate", common + ["--out", two.path])
-        XCTAssertEqual(parallel.code, 0, parallel.output)
-        XCTAssertEqual(parallel.output.components(separatedBy: "[rank 1] ablation: ").count - 1, 4, "rank 1 trained and evaluated two runs")
+        atexit { if let url = DataParallelTrainTests.sharedAblation { try? FileManager.default.removeItem(at: url) } }
+        Self.sharedAblation = folder
+        return folder
+    }
+
+    private static var sharedAblation: URL?
+
+    /// Rank 0 of a distributed ablation in `folder` wrote the one-process summary.csv and runs.csv
+    /// (timings and paths aside) and every run's sample grid.
+    func checkSameAblation(_ folder: URL) throws {
         /// A CSV's rows without the columns that hold wall times or the run folder's path.
         func comparable(_ folder: URL, _ file: String) throws -> [[String]] {
             let rows = try String(contentsOf: folder.appendingPathComponent(file), encoding: .utf8).split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
             let keep = try XCTUnwrap(rows.first).indices.filter { !rows[0][$0].contains("seconds") && !rows[0][$0].contains("dir") }
             return rows.map { row in keep.map { $0 < row.count ? row[$0] : "" } }
         }
+        let one = try oneProcessAblation()
         for file in ["summary.csv", "runs.csv"] {
             let expected = try comparable(one, file)
             XCTAssertEqual(expected.count, file == "runs.csv" ? 5 : 3, file)
-            XCTAssertEqual(try comparable(two, file), expected, file)
+            XCTAssertEqual(try comparable(folder, file), expected, file)
         }
         for name in ["single-seed0", "single-seed1", "split-seed0", "split-seed1"] {
-            XCTAssertTrue(FileManager.default.fileExists(atPath: two.appendingPathComponent("samples/\(name).png").path), name)
+            XCTAssertTrue(FileManager.default.fileExists(atPath: folder.appendingPathComponent("samples/\(name).png").path), name)
         }
+    }
+
+    /// `mpirun -np 2 stackgan ablate`: the four runs are dealt out to the two ranks and rank 0
+    /// writes the summaries a single process writes (both one thread a process), timings aside.
+    func testAblationOverTwoRanksWritesTheOneProcessSummary() throws {
+        let two = try CommandHarness.temporaryFolder(for: self).appendingPathComponent("two")
+        let parallel = try train(ranks: 2, command: "ablate", Self.ablationArguments() + ["--out", two.path])
+        XCTAssertEqual(parallel.code, 0, parallel.output)
+        XCTAssertEqual(parallel.output.components(separatedBy: "[rank 1] ablation: ").count - 1, 4, "rank 1 trained and evaluated two runs")
+        try checkSameAblation(two)
+    }
+
+    /// `train` and `ablate` with one rank on each of two "hosts" (scripts/two_hosts.sh): the train
+    /// run's replicas stay bit-identical (checked every step) with the gradients crossing the veth
+    /// pair, and the ablation writes the one-process summary.
+    func testTrainAndAblateAcrossTwoNetworkNamespaces() throws {
+        let folder = try CommandHarness.temporaryFolder(for: self)
+        let run = folder.appendingPathComponent("train"), steps = 3
+        // Each step allreduces D's and G's gradients: at least the parameters' bytes leave each rank.
+        let parameters = try Checkpoint(path: CommandHarness.trainedRun().appendingPathComponent(RunFile.checkpoint.path).path).tensors
+            .filter { $0.key.hasPrefix("generator.") || $0.key.hasPrefix("discriminator.") }.reduce(0) { $0 + $1.value.values.count }
+        let train = try twoHosts(command: "train", ["--config", CommandHarness.tinyConfig, "--data", CommandHarness.dataset, "--out", run.path,
+                                                    "--set", "train.max_steps=\(steps)", "--set", "train.replica_check_every=1"],
+                                 minBytes: steps * parameters * 4 / 2)
+        XCTAssertEqual(train.code, 0, train.output)
+        XCTAssertEqual(train.output.components(separatedBy: "on 2 ranks").count - 1, steps, train.output)
+        XCTAssertEqual(try Checkpoint(path: run.appendingPathComponent(RunFile.checkpoint.path).path).state?.step, steps)
+        let ablation = folder.appendingPathComponent("ablation")
+        let result = try twoHosts(command: "ablate", Self.ablationArguments() + ["--out", ablation.path], minBytes: 1)
+        XCTAssertEqual(result.code, 0, result.output)
+        XCTAssertEqual(result.output.components(separatedBy: "[rank 1] ablation: ").count - 1, 4, "rank 1 trained and evaluated two runs")
+        try checkSameAblation(ablation)
     }
 
     /// ||a - b|| / ||a|| over every tensor whose name starts with `prefix`, concatenated.
