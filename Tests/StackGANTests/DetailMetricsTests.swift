@@ -81,7 +81,8 @@ final class DetailMetricsTests: XCTestCase {
     }
 
     /// The bilateral filter of `stage2_mix_smoothing`: a hard step between two mottled halves keeps
-    /// its step (0.8 against sigma 0.2) and loses most of its mottle (+-0.05); a constant stays.
+    /// its step (0.8 against sigma 0.2) and loses most of its mottle (+-0.05); a second pass
+    /// flattens what the first left and still keeps the step; a constant stays.
     func testBilateralSmoothingFlattensMottleAndKeepsEdges() throws {
         let s = 16
         var rng = RandomGenerator(seed: 3)
@@ -95,9 +96,14 @@ final class DetailMetricsTests: XCTestCase {
         XCTAssertLessThan(spread(smoothed, columns: 0..<s / 2), 0.5 * spread(scalars, columns: 0..<s / 2))
         XCTAssertLessThan(spread(smoothed, columns: s / 2..<s), 0.5 * spread(scalars, columns: s / 2..<s))
         for y in 0..<s { XCTAssertGreaterThan(smoothed[y * s + s / 2] - smoothed[y * s + s / 2 - 1], 0.7, "row \(y): the step stays") }
+        let twice = try bilateralSmoothed(try Tensor(shape: [1, 1, s, s], scalars: scalars), rangeSigma: 0.2, passes: 2).scalars
+        XCTAssertEqual(twice, try bilateralSmoothed(try Tensor(shape: [1, 1, s, s], scalars: smoothed), rangeSigma: 0.2).scalars)
+        for half in [0..<s / 2, s / 2..<s] { XCTAssertLessThan(spread(twice, columns: half), 0.8 * spread(smoothed, columns: half)) }
+        for y in 0..<s { XCTAssertGreaterThan(twice[y * s + s / 2] - twice[y * s + s / 2 - 1], 0.7, "row \(y): the step stays after two passes") }
         let constant = try bilateralSmoothed(try Tensor(shape: [2, 3, 4, 4], scalars: [Float](repeating: 0.3, count: 96)), rangeSigma: 0.1)
         XCTAssertTrue(constant.scalars.allSatisfy { abs($0 - 0.3) < 1e-6 })
         XCTAssertThrowsError(try bilateralSmoothed(constant, rangeSigma: 0))
+        XCTAssertThrowsError(try bilateralSmoothed(constant, rangeSigma: 0.1, passes: 0))
     }
 
     func testBicubicKeepsConstantsAndRamps() throws {

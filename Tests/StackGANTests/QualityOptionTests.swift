@@ -250,18 +250,22 @@ final class QualityOptionTests: XCTestCase {
         XCTAssertGreaterThan(try XCTUnwrap(values["g_mix_choice"]), 0)
         XCTAssertGreaterThan(try XCTUnwrap(values["g_reconstruction"]), 0)
         XCTAssertNotEqual(stageTwo.parameters.map { $0.tensor.scalars }, before, "Stage-II trained")
-        // `stage2_mix_smoothing`: the mix takes the bilateral-filtered Stage-I image's colours.
-        let smoothing = try Stage2Generator(config: { var m = c.model; m.stage2MixSmoothing = 0.2; return m }(), stageOne: stageTwo.stageOne, using: &rng)
+        // `stage2_mix_smoothing` (two passes): the mix takes the bilateral-filtered Stage-I image's colours.
+        let smoothing = try Stage2Generator(config: { var m = c.model; (m.stage2MixSmoothing, m.stage2MixSmoothingPasses) = (0.2, 2); return m }(),
+                                            stageOne: stageTwo.stageOne, using: &rng)
         for (a, b) in zip(smoothing.namedTensors, stageTwo.namedTensors) { try a.tensor.assign(b.tensor.scalars.withUnsafeBufferPointer { $0 }) }
         again = RandomGenerator(seed: 9)
         let smoothed = try withoutGradients { try smoothing(embedding: Tensor.randomNormal([1, 6], using: &again), noise: Tensor.randomNormal([1, 4], using: &again), training: true, using: &again) }
         let palette = try XCTUnwrap(smoothed.mixPalette), stageOne = try XCTUnwrap(smoothed.stageOneImage)
-        XCTAssertEqual(palette.scalars, try bilateralSmoothed(stageOne, rangeSigma: 0.2).scalars)
+        XCTAssertEqual(palette.scalars, try bilateralSmoothed(stageOne, rangeSigma: 0.2, passes: 2).scalars)
         XCTAssertEqual(smoothed.image.scalars, try palette.neighbourMix(logits: XCTUnwrap(smoothed.mixLogits), window: 3, centreBias: Stage2Generator.mixCentreBias).scalars)
         XCTAssertNotEqual(palette.scalars, stageOne.scalars)
         c.model.stage2MixSmoothing = 3
         XCTAssertThrowsError(try c.check()) { XCTAssertTrue("\($0)".contains("model.stage2_mix_smoothing"), "\($0)") }
         c.model.stage2MixSmoothing = 0
+        c.model.stage2MixSmoothingPasses = 9
+        XCTAssertThrowsError(try c.check()) { XCTAssertTrue("\($0)".contains("model.stage2_mix_smoothing_passes"), "\($0)") }
+        c.model.stage2MixSmoothingPasses = 1
         c.model.stage2MixTemperature = 0
         XCTAssertThrowsError(try c.check()) { XCTAssertTrue("\($0)".contains("model.stage2_mix_temperature"), "\($0)") }
         c.model.stage2MixTemperature = 1

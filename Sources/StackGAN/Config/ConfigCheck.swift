@@ -109,6 +109,7 @@ extension ExperimentConfig {
         guard m.stage2MixSmoothing.isFinite && (0...2).contains(m.stage2MixSmoothing) && (m.stage2MixSmoothing == 0 || m.stage2MixWindow > 0) else {
             throw bad("model.stage2_mix_smoothing", "must be in 0...2 (0 = off) and needs model.stage2_mix_window, got \(m.stage2MixSmoothing)")
         }
+        try within("model.stage2_mix_smoothing_passes", m.stage2MixSmoothingPasses, 1...8, bad)
         guard m.stage2MixTemperature.isFinite && (0.01...1).contains(m.stage2MixTemperature) else {
             throw bad("model.stage2_mix_temperature", "must be in 0.01...1 (1 = the mix as trained), got \(m.stage2MixTemperature)")
         }

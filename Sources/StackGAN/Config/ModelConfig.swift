@@ -98,6 +98,10 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     /// reuse its input's colours, and Stage-I's flat areas are mottled; the filter averages small
     /// variations away and keeps steps well above sigma (edges).
     public var stage2MixSmoothing: Float = 0
+    /// `stage2_mix_smoothing_passes`: how many times that filter runs, each on the last one's
+    /// output. One pass leaves blotches wider than its 5x5 window as faint steps between 4x4
+    /// blocks at 256 px; more passes flatten them further, still stopping at edges.
+    public var stage2MixSmoothingPasses = 1
     /// `stage2_skips`: Stage-II's decoder also reads its encoder's 64x64 and 32x32 maps (U-Net
     /// skips, concatenated before the up-blocks that take them), so where an edge of the 64 px
     /// input lies reaches the 256 px correction without passing the 16x16 bottleneck. Off as published.
@@ -114,6 +118,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         case spectralNorm = "spectral_norm", stage2Residual = "stage2_residual"
         case stage2Upsample = "stage2_upsample", stage2Skips = "stage2_skips", stage2MixWindow = "stage2_mix_window"
         case stage2MixTemperature = "stage2_mix_temperature", stage2MixSmoothing = "stage2_mix_smoothing"
+        case stage2MixSmoothingPasses = "stage2_mix_smoothing_passes"
         case generatorConditioning = "generator_conditioning"
     }
 

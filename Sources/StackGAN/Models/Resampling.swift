@@ -29,11 +29,18 @@ public func downsampled(_ images: Tensor, to size: Int) throws -> Tensor {
 /// (inside the image), weighted by exp(-distance^2 / (2 * 1.5^2)) and by
 /// exp(-|colour difference|^2 / (2 `rangeSigma`^2)) (L2 over the channels, in [-1, 1] units): a
 /// bilateral filter. Variations well below `rangeSigma` (Stage-I's mottle) are averaged away;
-/// steps well above it (edges) are kept.
-func bilateralSmoothed(_ images: Tensor, rangeSigma: Float) throws -> Tensor {
-    guard images.rank == 4, rangeSigma > 0 else {
-        throw ShapeError("bilateralSmoothed", "images \(images.shape) are not [N, C, H, W], or range sigma \(rangeSigma) <= 0")
+/// steps well above it (edges) are kept. Each further pass filters the previous pass's output:
+/// what one pass leaves of a blotch spanning several pixels, the next flattens further.
+func bilateralSmoothed(_ images: Tensor, rangeSigma: Float, passes: Int = 1) throws -> Tensor {
+    guard images.rank == 4, rangeSigma > 0, passes >= 1 else {
+        throw ShapeError("bilateralSmoothed", "images \(images.shape) are not [N, C, H, W], or range sigma \(rangeSigma) <= 0, or passes \(passes) < 1")
     }
+    var images = images
+    for _ in 0..<passes { images = try bilateralPass(images, rangeSigma: rangeSigma) }
+    return images
+}
+
+private func bilateralPass(_ images: Tensor, rangeSigma: Float) throws -> Tensor {
     let (n, c, h, w) = (images.shape[0], images.shape[1], images.shape[2], images.shape[3])
     let (p, r) = (images.pointer, 2)
     var out = [Float](repeating: 0, count: images.count), sums = [Float](repeating: 0, count: c)

@@ -168,7 +168,9 @@ public final class Stage2Generator: TextToImageGenerator {
         var mixLogits: Tensor?, palette = lowResolution
         if let mix, let mixHidden {
             // `stage2_mix_smoothing`: the colours the mix chooses from, Stage-I's mottle averaged away.
-            if config.stage2MixSmoothing > 0 { palette = try bilateralSmoothed(lowResolution, rangeSigma: config.stage2MixSmoothing) }
+            if config.stage2MixSmoothing > 0 {
+                palette = try bilateralSmoothed(lowResolution, rangeSigma: config.stage2MixSmoothing, passes: config.stage2MixSmoothingPasses)
+            }
             let patches = try withoutGradients { try palette.conv2d(weight: Self.neighbourhood, padding: 1) }
             let hidden = try mixHidden(Tensor.concatChannels([withSkip(h), patches])).relu()
             let logits = try mix(hidden).pixelShuffled(factor: 4)
