@@ -3,7 +3,8 @@
 // the rest is the file: 0 safetensors, 1 .npy, 2 PNG/JPEG, 3 HDF5 dataset, 4 YAML config,
 // 5 classifier, 6 image-text matcher, 7 caption text file (lines, then the tokenizer),
 // 8 make-dataset's captions TSV, 9 a run's metrics.jsonl and 10 its evaluation.json (the report).
-// A thrown error is the expected outcome for a bad input; a trap, a signal or a hang is a finding.
+// A thrown error is the expected outcome for a bad input; a trap, a signal, a hang or an input that
+// raises the peak resident memory by over 1 GB is a finding.
 // With STACKGAN_FUZZ_SEEDS=FOLDER the binary writes seed files for the readers whose files no
 // fixture holds (5, 6, 10) there and exits.
 import Autograd
@@ -43,6 +44,13 @@ public func fuzzOneInput(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
         FileManager.default.createFile(atPath: path, contents: Data(bytes))
         return path
     }
+    let peakBefore = peakResidentKB()
+    defer {
+        // Peak RSS only grows, and libFuzzer checks it once a second: without this check a huge
+        // allocation is blamed on whichever later input runs when it looks.
+        let grown = peakResidentKB() - peakBefore
+        if grown > 1 << 20 { fatalError("this input raised the peak resident memory by \(grown >> 10) MB") }
+    }
     switch start[0] % 11 {
     case 0: _ = try? SafeTensors.read(URL(fileURLWithPath: file()))
     case 1: _ = try? Npy.parse(bytes, file: "fuzz.npy")
@@ -78,6 +86,13 @@ public func fuzzOneInput(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
         _ = try? RunReport.html(runFolder: runFolder)
     }
     return 0
+}
+
+/// The process's peak resident memory so far, in KB (Linux's ru_maxrss).
+private func peakResidentKB() -> Int {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return usage.ru_maxrss
 }
 
 private extension ExperimentConfig {
