@@ -139,6 +139,11 @@ public func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePoi
         }
         return 0
     }
+    // libFuzzer's -fork starts a process per job, each with its own scratch files: remove them
+    // when the job ends (its normal exit), or /dev/shm fills over a long run.
+    atexit {
+        for suffix in ["", "-run", "-images", "-out.h5"] { try? FileManager.default.removeItem(atPath: scratch + suffix) }
+    }
     var count = argc
     var arguments = argv
     return runFuzzerDriver(&count, &arguments, fuzzOneInput)
