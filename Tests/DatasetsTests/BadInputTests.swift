@@ -195,6 +195,17 @@ final class BadInputTests: XCTestCase {
         }
     }
 
+    /// A compact images dataset whose buffer in the header is shorter than its extent (found by
+    /// scripts/fuzz.sh, committed as found): libhdf5 1.10 copied past the buffer and this process
+    /// segfaulted in H5Dread. Refused before reading.
+    func testACompactDatasetLargerThanItsBufferIsAnError() throws {
+        let path = try Fixture.path("hostile_fuzz_compact_buffer.h5")
+        assertDatasetError(.invalidValue, file: path, innerPath: "/images", contains: "the file stores") {
+            let split = try XCTUnwrap(TextImageDataset.describe(path: path).splits.first)
+            return try TextImageDataset.open(path: path, split: split).image(at: 0)
+        }
+    }
+
     /// A flat file's split array longer than its arrays: an index out of range trapped before.
     func testFlatSplitArrayOfAnotherLengthIsAnError() throws {
         let path = try Fixture.path("hostile_flat_split_length.h5")
