@@ -46,7 +46,8 @@ cleanup() {
 trap cleanup EXIT
 ip netns add "$a" 2> "$work/err" || skip "this kernel or container refuses network namespaces ($(head -1 "$work/err"))"
 ip netns add "$b"
-ip link add "${a}v" type veth peer name "${b}v"
+ip link add "${a}v" type veth peer name "${b}v" 2> "$work/err" || skip "this kernel or container cannot make a veth pair ($(head -1 "$work/err"))"
+ip netns exec "$a" true 2> "$work/err" || skip "cannot run a program inside a network namespace ($(head -1 "$work/err"))"
 ip link set "${a}v" netns "$a"
 ip link set "${b}v" netns "$b"
 ip -n "$a" addr add "$ip_a/24" dev "${a}v"

@@ -30,48 +30,39 @@ final class DataParallelTrainTests: XCTestCase {
     /// returns the exit code and output.
     @discardableResult
     func train(ranks: Int, command: String = "train", _ arguments: [String]) throws -> (code: Int32, output: String) {
-        let process = Process()
-        if ranks == 1 {
-            process.executableURL = Self.binary
-            process.arguments = [command] + arguments
-        } else {
-            process.executableURL = URL(fileURLWithPath: try XCTUnwrap(Self.mpirun))
-            process.arguments = ["--allow-run-as-root", "--oversubscribe", "-np", String(ranks), Self.binary.path, command] + arguments
-        }
-        var environment = ProcessInfo.processInfo.environment
-        environment["OMP_NUM_THREADS"] = "1"
-        environment["OMP_WAIT_POLICY"] = "PASSIVE"
-        process.environment = environment
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        let oneThread = ["OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"]
+        if ranks == 1 { return try Self.output(of: Self.binary, [command] + arguments, environment: oneThread) }
+        return try Self.output(of: URL(fileURLWithPath: try XCTUnwrap(Self.mpirun)),
+                               ["--allow-run-as-root", "--oversubscribe", "-np", String(ranks), Self.binary.path, command] + arguments,
+                               environment: oneThread)
     }
 
     /// `scripts/two_hosts.sh stackgan COMMAND ARGS`: one rank in each of two network namespaces
     /// joined by a veth pair, talking over TCP only. The script fails unless `minBytes` crossed the
     /// pair each way; a machine that cannot make namespaces (exit 77) skips, saying why.
     func twoHosts(command: String, _ arguments: [String], minBytes: Int) throws -> (code: Int32, output: String) {
+        let result = try Self.output(of: URL(fileURLWithPath: "/bin/bash"),
+                                     [CommandHarness.root.appendingPathComponent("scripts/two_hosts.sh").path, Self.binary.path, command] + arguments,
+                                     environment: ["MIN_BYTES": String(minBytes)])
+        if result.code == 77 {
+            throw XCTSkip(result.output.split(separator: "\n").last.map(String.init) ?? "scripts/two_hosts.sh: skipped")
+        }
+        return result
+    }
+
+    /// `executable ARGUMENTS` with `extra` added to this process's environment: its exit code and
+    /// its output (stdout and stderr together).
+    static func output(of executable: URL, _ arguments: [String], environment extra: [String: String]) throws -> (code: Int32, output: String) {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = [CommandHarness.root.appendingPathComponent("scripts/two_hosts.sh").path, Self.binary.path, command] + arguments
-        var environment = ProcessInfo.processInfo.environment
-        environment["MIN_BYTES"] = String(minBytes)
-        process.environment = environment
+        process.executableURL = executable
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(extra) { $1 }
         let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
+        (process.standardOutput, process.standardError) = (pipe, pipe)
         try process.run()
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        let output = String(decoding: data, as: UTF8.self)
-        if process.terminationStatus == 77 {
-            throw XCTSkip(output.split(separator: "\n").last.map(String.init) ?? "scripts/two_hosts.sh: skipped")
-        }
-        return (process.terminationStatus, output)
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 
     /// The ablation both ablation tests run: 2 heads x 2 seeds of 2 steps on the tiny config.
@@ -167,7 +158,9 @@ final class DataParallelTrainTests: XCTestCase {
         let folder = try CommandHarness.temporaryFolder(for: self)
         let common = ["--config", CommandHarness.root.appendingPathComponent(config).path, "--data", CommandHarness.dataset,
                       "--set", "train.max_steps=1", "--set", "train.batch_size=8", "--set", "train.sync_batchnorm=true",
-                      "--set", "data.wrong_pairs=differentClass", "--set", "train.replica_check_every=1"]
+                      "--set", "data.wrong_pairs=differentClass", "--set", "train.replica_check_every=1",
+                      // 4 KiB buckets: about 20 allreduces per backward pass, started while it runs.
+                      "--set", "train.allreduce_bucket_kib=4"]
             + settings.flatMap { ["--set", $0] }
         let one = folder.appendingPathComponent("one"), two = folder.appendingPathComponent("two")
         let single = try train(ranks: 1, common + ["--out", one.path])
