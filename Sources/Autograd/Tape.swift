@@ -156,36 +156,67 @@ extension Tensor {
     /// Reverse-mode differentiation from this tensor. `seed` defaults to ones (for a scalar loss).
     /// Gradients accumulate into the `grad` of every leaf that requires one. Each node's saved
     /// values are freed as soon as its backward has run, so memory falls during the pass.
-    public func backward(seed: Tensor? = nil) throws {
+    ///
+    /// `ready`, when given, is called with each leaf as soon as the pass has added its whole
+    /// gradient to the leaf's `grad` (no node left in the pass reads that leaf), in the order the
+    /// pass completes them: data-parallel training starts averaging those gradients across ranks
+    /// while the rest of the pass runs.
+    public func backward(seed: Tensor? = nil, ready: ((Tensor) throws -> Void)? = nil) throws {
         let seed = try checkedSeed(seed, "backward")
         guard let root = node else {
-            if requiresGrad { accumulateGrad(seed) }
+            if requiresGrad {
+                accumulateGrad(seed)
+                try ready?(self)
+            }
             return
         }
         node = nil
-        let order = Self.topologicalOrder(from: root)
+        let order = Array(Self.topologicalOrder(from: root).reversed())
+        // With `ready`: the leaves whose last reader is the node at each position of the pass, in
+        // the order of that node's edges, so every process that builds the same graph reports the
+        // same leaves in the same order (data-parallel ranks start their reductions in step).
+        var completedAt: [Int: [ObjectIdentifier]] = [:]
+        if ready != nil {
+            var lastReader: [ObjectIdentifier: Int] = [:]
+            for (position, n) in order.enumerated() {
+                for case .leaf(let leaf) in n.edges { lastReader[ObjectIdentifier(leaf)] = position }
+            }
+            for (position, n) in order.enumerated() {
+                for case .leaf(let leaf) in n.edges where lastReader[ObjectIdentifier(leaf)] == position {
+                    lastReader[ObjectIdentifier(leaf)] = nil  // a node reading a leaf twice lists it once
+                    completedAt[position, default: []].append(ObjectIdentifier(leaf))
+                }
+            }
+        }
 
         var leafGrads: [ObjectIdentifier: (leaf: Tensor, grad: Tensor)] = [:]
         try withoutGradients {
             var grads: [ObjectIdentifier: Tensor] = [ObjectIdentifier(root): seed]
-            for n in order.reversed() {
-                guard let grad = grads.removeValue(forKey: ObjectIdentifier(n)) else { continue }
-                guard let backward = n.backward else { throw GraphFreedError() }
-                let inputGrads = try backward(grad)
-                let edges = n.edges
-                n.release()
-                for (edge, inputGrad) in zip(edges, inputGrads) {
-                    guard let inputGrad else { continue }
-                    switch edge {
-                    case .node(let input):
-                        let key = ObjectIdentifier(input)
-                        grads[key] = grads[key].map { $0 + inputGrad } ?? inputGrad
-                    case .leaf(let leaf):
-                        let key = ObjectIdentifier(leaf)
-                        leafGrads[key] = (leaf, leafGrads[key].map { $0.grad + inputGrad } ?? inputGrad)
-                    case .none:
-                        break
+            for (position, n) in order.enumerated() {
+                if let grad = grads.removeValue(forKey: ObjectIdentifier(n)) {
+                    guard let backward = n.backward else { throw GraphFreedError() }
+                    let inputGrads = try backward(grad)
+                    let edges = n.edges
+                    n.release()
+                    for (edge, inputGrad) in zip(edges, inputGrads) {
+                        guard let inputGrad else { continue }
+                        switch edge {
+                        case .node(let input):
+                            let key = ObjectIdentifier(input)
+                            grads[key] = grads[key].map { $0 + inputGrad } ?? inputGrad
+                        case .leaf(let leaf):
+                            let key = ObjectIdentifier(leaf)
+                            leafGrads[key] = (leaf, leafGrads[key].map { $0.grad + inputGrad } ?? inputGrad)
+                        case .none:
+                            break
+                        }
                     }
+                }
+                guard let ready, let leaves = completedAt[position] else { continue }
+                for key in leaves {
+                    guard let (leaf, grad) = leafGrads.removeValue(forKey: key) else { continue }
+                    leaf.accumulateGrad(grad)
+                    try ready(leaf)
                 }
             }
         }

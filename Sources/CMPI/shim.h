@@ -15,3 +15,4 @@ static inline int cmpi_success(void) { return MPI_SUCCESS; }
 // Errors come back as return codes (checked by the caller) instead of aborting the job inside MPI.
 static inline int cmpi_errors_return(MPI_Comm comm) { return MPI_Comm_set_errhandler(comm, MPI_ERRORS_RETURN); }
 static inline void *cmpi_in_place(void) { return MPI_IN_PLACE; }
+static inline MPI_Status *cmpi_status_ignore(void) { return MPI_STATUS_IGNORE; }

@@ -100,6 +100,44 @@ public final class ProcessGroup: @unchecked Sendable {
         try values.withUnsafeMutableBufferPointer { try allreduce($0, operation) }
     }
 
+    /// Reductions `startAllreduce` began and `wait` ends (MPI requests, one per Int32-sized piece).
+    public final class PendingReduction {
+        fileprivate var requests: [MPI_Request?]
+        fileprivate init(_ requests: [MPI_Request?]) { self.requests = requests }
+    }
+
+    /// Starts reducing `buffer` element-wise over all ranks, in place (MPI_Iallreduce), and returns
+    /// at once: every rank starts the same reductions in the same order, keeps `buffer` alive and
+    /// untouched, and calls `wait` before reading it.
+    public func startAllreduce<T: MPIScalar>(_ buffer: UnsafeMutableBufferPointer<T>, _ operation: ReduceOperation) throws -> PendingReduction {
+        guard usesMPI, size > 1 else { return PendingReduction([]) }
+        var requests: [MPI_Request?] = []
+        for chunk in Self.chunks(buffer.count) {
+            var request: MPI_Request?
+            try Self.check("MPI_Iallreduce", MPI_Iallreduce(cmpi_in_place(), buffer.baseAddress.map { UnsafeMutableRawPointer($0 + chunk.lowerBound) },
+                                                            Int32(chunk.count), T.datatype, operation.handle, cmpi_comm_world(), &request))
+            requests.append(request)
+        }
+        return PendingReduction(requests)
+    }
+
+    /// Moves started reductions on: Open MPI advances a non-blocking collective only inside MPI
+    /// calls, so a rank busy computing calls this now and then (MPI_Test).
+    public func progress(_ pending: PendingReduction) throws {
+        for i in pending.requests.indices where pending.requests[i] != nil {
+            var done: Int32 = 0
+            try Self.check("MPI_Test", MPI_Test(&pending.requests[i], &done, cmpi_status_ignore()))
+        }
+    }
+
+    /// Returns when the reductions of `pending` are complete on this rank (MPI_Wait).
+    public func wait(_ pending: PendingReduction) throws {
+        for i in pending.requests.indices where pending.requests[i] != nil {
+            try Self.check("MPI_Wait", MPI_Wait(&pending.requests[i], cmpi_status_ignore()))
+        }
+        pending.requests = []
+    }
+
     public func barrier() throws {
         guard usesMPI, size > 1 else { return }
         try Self.check("MPI_Barrier", MPI_Barrier(cmpi_comm_world()))

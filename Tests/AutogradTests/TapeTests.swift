@@ -15,6 +15,32 @@ final class TapeTests: XCTestCase {
         XCTAssertEqual(x.grad?.scalars, [4, -3, 1.5])
     }
 
+    /// `backward(ready:)` hands each leaf over once, with its whole gradient already in `grad`, as
+    /// soon as no node left in the pass reads it: w, read only by the last op, comes first; x,
+    /// which the first op reads too, comes last. The gradients equal a plain pass's.
+    func testBackwardReportsEachLeafOnceItsGradientIsComplete() throws {
+        func loss(_ x: Tensor, _ v: Tensor, _ w: Tensor) throws -> Tensor {
+            try x.tanh().multiplying(v).adding(x).multiplying(w).sum()  // sum(w (v tanh(x) + x))
+        }
+        let (x, v, w) = (try vector([0.5, -1]), try vector([2, 3]), try vector([-1, 4]))
+        var seen: [(name: String, grad: [Float]?)] = []
+        try loss(x, v, w).backward { leaf in
+            seen.append((leaf === x ? "x" : leaf === v ? "v" : leaf === w ? "w" : "?", leaf.grad?.scalars))
+        }
+        XCTAssertEqual(seen.map(\.name), ["w", "v", "x"])
+        let (x2, v2, w2) = (try vector([0.5, -1]), try vector([2, 3]), try vector([-1, 4]))
+        try loss(x2, v2, w2).backward()
+        for (name, leaf) in [("x", x2), ("v", v2), ("w", w2)] {
+            XCTAssertEqual(seen.first { $0.name == name }?.grad, leaf.grad?.scalars, "\(name)'s gradient when handed over")
+        }
+        // A leaf that is the loss itself is handed over too.
+        var count = 0
+        let scalar = try vector([2])
+        try scalar.backward { _ in count += 1 }
+        XCTAssertEqual(count, 1)
+        XCTAssertEqual(scalar.grad?.scalars, [1])
+    }
+
     /// A second backward pass adds to the leaf's gradient until zeroGrad() clears it.
     func testLeafGradientsAccumulateAcrossBackwardPasses() throws {
         let x = try vector([1, 2, 3])

@@ -153,6 +153,7 @@ extension ExperimentConfig {
             throw bad("train.stage1_checkpoint", "must name a Stage-I checkpoint for stage 2")
         }
         try within("train.batch_size", t.batchSize, 2...4096, bad, note: "batch norm needs 2")
+        try within("train.allreduce_bucket_kib", t.allreduceBucketKiB, 1...(1 << 20), bad)
         // Bounded so that max_epochs x batches per epoch cannot overflow.
         try within("train.max_steps", t.maxSteps, 0...1_000_000_000, bad, note: "0 = run max_epochs")
         try within("train.max_epochs", t.maxEpochs, 0...1_000_000, bad)

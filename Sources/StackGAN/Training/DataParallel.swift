@@ -17,8 +17,6 @@ public final class DataParallel {
     public let group: ProcessGroup
     let syncBatchNorm: Bool
     let replicaCheckEvery: Int
-    /// Floats per allreduce: big enough to amortise the latency, small enough to copy cheaply.
-    static let bucketCount = 1 << 22
     /// Wall time spent averaging gradients (the progress line shows its share of the run).
     public private(set) var gradientSeconds = 0.0
 
@@ -29,6 +27,7 @@ public final class DataParallel {
         let train = config.train
         syncBatchNorm = train.syncBatchNorm
         replicaCheckEvery = train.replicaCheckEvery
+        bucketCount = train.allreduceBucketKiB * 256
         if group.size > 1 {
             try agree(on: try ConfigLoader.settings(config) + [("run folder", runFolder.standardizedFileURL.path),
                                                              ("dataset", Self.identity(ofFile: config.data.path))])
@@ -169,40 +168,81 @@ public final class DataParallel {
         }
     }
 
-    /// Replaces each gradient by its mean over the ranks, in buckets of `bucketCount` floats.
+    /// Takes a parameter's gradient as soon as the backward pass has completed it
+    /// (`Tensor.backward(ready:)`): gradients are packed in the order the pass completes them, and
+    /// each bucket of `bucketCount` floats (`train.allreduce_bucket_kib`) starts its allreduce at once, while the pass goes on
+    /// (as PyTorch's DDP does). `averageGradients` ends them.
+    func gradientReady(_ leaf: Tensor) throws {
+        guard size > 1, let gradient = leaf.grad else { return }
+        let started = Date()
+        defer { gradientSeconds += Date().timeIntervalSince(started) }
+        try mpi {
+            reduced.insert(ObjectIdentifier(leaf))
+            try add(gradient)
+            // Open MPI moves a started reduction on only inside MPI calls.
+            if let oldest = inFlight.first { try group.progress(oldest.pending) }
+        }
+    }
+
+    /// Replaces each gradient of `parameters` by its mean over the ranks: waits for the buckets
+    /// `gradientReady` started, then reduces the gradients it was not given (in parameter order).
     func averageGradients(_ parameters: [NamedTensor]) throws {
         guard size > 1 else { return }
         let started = Date()
         defer { gradientSeconds += Date().timeIntervalSince(started) }
-        let grads = parameters.compactMap { $0.tensor.grad }
-        let scale = 1 / Float(size)
-        var bucket = [Float](repeating: 0, count: Swift.min(Self.bucketCount, grads.reduce(0) { $0 + $1.count }))
-        var pending: [Tensor] = [], filled = 0
-        func flush() throws {
-            try bucket.withUnsafeMutableBufferPointer { all in
-                try group.allreduce(UnsafeMutableBufferPointer(rebasing: all[0..<filled]), .sum)
+        try mpi {
+            for named in parameters where !reduced.contains(ObjectIdentifier(named.tensor)) {
+                if let gradient = named.tensor.grad { try add(gradient) }
+            }
+            try launch()
+            let scale = 1 / Float(size)
+            for bucket in inFlight {
+                try group.wait(bucket.pending)
                 var offset = 0
-                for g in pending {
+                for g in bucket.gradients {
                     let p = g.pointer
-                    for i in 0..<g.count { p[i] = all[offset + i] * scale }
+                    for i in 0..<g.count { p[i] = bucket.buffer[offset + i] * scale }
                     offset += g.count
                 }
+                bucket.buffer.deallocate()
             }
-            pending = []; filled = 0
+            inFlight = []
+            reduced = []
         }
-        try mpi {
-            for g in grads {
-                if g.count > bucket.count {  // larger than a bucket: reduced in place on its own
-                    try group.allreduce(UnsafeMutableBufferPointer(start: g.pointer, count: g.count), .sum)
-                    for i in 0..<g.count { g.pointer[i] *= scale }
-                    continue
-                }
-                if filled + g.count > bucket.count { try flush() }
-                bucket.withUnsafeMutableBufferPointer { ($0.baseAddress! + filled).update(from: g.pointer, count: g.count) }
-                pending.append(g); filled += g.count
-            }
-            if filled > 0 { try flush() }
+    }
+
+    /// Floats per allreduce: a bucket starts as soon as it holds this many.
+    let bucketCount: Int
+    /// Gradients of the bucket being filled, and how many floats they hold.
+    private var filling: [Tensor] = [], fillingCount = 0
+    /// Started buckets: their reduction, the copy it reduces in place, and the gradients it holds.
+    private var inFlight: [(pending: ProcessGroup.PendingReduction, buffer: UnsafeMutableBufferPointer<Float>, gradients: [Tensor])] = []
+    /// Parameters whose gradients `gradientReady` took in this backward pass.
+    private var reduced = Set<ObjectIdentifier>()
+
+    private func add(_ gradient: Tensor) throws {
+        filling.append(gradient)
+        fillingCount += gradient.count
+        if fillingCount >= bucketCount { try launch() }
+    }
+
+    /// Starts the allreduce of the bucket being filled, on a copy (the gradients stay readable).
+    private func launch() throws {
+        guard !filling.isEmpty else { return }
+        let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: fillingCount)
+        var offset = 0
+        for g in filling {
+            (buffer.baseAddress! + offset).update(from: g.pointer, count: g.count)
+            offset += g.count
         }
+        do {
+            inFlight.append((try group.startAllreduce(buffer, .sum), buffer, filling))
+        } catch {
+            buffer.deallocate()
+            throw error
+        }
+        filling = []
+        fillingCount = 0
     }
 
     /// Loss terms averaged over the ranks (for the log), in a key order every rank shares.

@@ -19,9 +19,11 @@ public final class GANStep {
     let conditionScale: Float
     /// `train.augment`: applied to every image the discriminator sees, in both steps.
     public let augment: DiffAugment
-    /// Called with each optimizer's parameters between backward and update: data-parallel
-    /// training averages the gradients across ranks here (nil on one rank).
-    public var synchronizeGradients: (([NamedTensor]) throws -> Void)?
+    /// Data-parallel training's averaging of gradients across ranks (nil on one rank): `ready`
+    /// takes each parameter's gradient as the backward pass completes it (the averaging starts
+    /// while the pass goes on), `finish` gets the optimizer's parameters after the pass and
+    /// returns when all their gradients are averaged, before the update.
+    public var gradientAveraging: (ready: (Tensor) throws -> Void, finish: ([NamedTensor]) throws -> Void)?
 
     public init(generator: any TextToImageGenerator, discriminator: any TextImageDiscriminator,
                 architecture: Architecture, config: ExperimentConfig) {
@@ -81,8 +83,7 @@ public final class GANStep {
         }
         try checkFinite(dLoss, "discriminator")
         discriminator.zeroGrad()
-        try dLoss.total.backward()
-        try synchronizeGradients?(discriminatorOptimizer.parameters)
+        try backward(dLoss.total, averaging: discriminatorOptimizer.parameters)
         try discriminatorOptimizer.update()
 
         // The discriminator is frozen for the generator step, so its weight gradients are skipped.
@@ -126,14 +127,25 @@ public final class GANStep {
         }
         try checkFinite(gLoss, "generator")
         generator.zeroGrad()
-        try gLoss.total.backward()
-        try synchronizeGradients?(generatorOptimizer.parameters)
+        try backward(gLoss.total, averaging: generatorOptimizer.parameters)
         try generatorOptimizer.update()
 
         var values: [String: Float] = ["d_loss": dLoss.total.item, "g_loss": gLoss.total.item]
         for (name, value) in dLoss.components { values["d_\(name)"] = value }
         for (name, value) in gLoss.components { values["g_\(name)"] = value }
         return values
+    }
+
+    /// `loss.backward()`; with `gradientAveraging`, the gradients of `parameters` (one
+    /// optimizer's) averaged across ranks, starting during the pass. Other leaves that get a
+    /// gradient (the real images of a gradient penalty) are not averaged.
+    private func backward(_ loss: Tensor, averaging parameters: [NamedTensor]) throws {
+        guard let averaging = gradientAveraging else { return try loss.backward() }
+        let averaged = Set(parameters.map { ObjectIdentifier($0.tensor) })
+        try loss.backward { leaf in
+            if averaged.contains(ObjectIdentifier(leaf)) { try averaging.ready(leaf) }
+        }
+        try averaging.finish(parameters)
     }
 
     /// The contrastive term on features [N, 8 ndf, 4, 4] and their captions' condition, from the

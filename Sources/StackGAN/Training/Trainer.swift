@@ -46,7 +46,7 @@ public final class Trainer {
         discriminator = models.discriminator
         averagedGenerator = config.train.emaDecay > 0 ? try Self.copy(of: generator, architecture) : nil
         iteration = GANStep(generator: generator, discriminator: discriminator, architecture: architecture, config: config)
-        if parallel.size > 1 { iteration.synchronizeGradients = { [parallel] in try parallel.averageGradients($0) } }
+        if parallel.size > 1 { iteration.gradientAveraging = (parallel.gradientReady, parallel.averageGradients) }
 
         let options = config.data.datasetOptions(embeddingWidth: config.model.embeddingDimension)
         let dataset = try TextImageDataset.open(path: config.data.path, split: config.data.split, options: options)
