@@ -77,7 +77,8 @@ typedef struct {
     int over_budget;
 } chdf5_probe;
 
-// Whether the walk's resident memory grew by more than half its budget (see chdf5_probe_child).
+// Whether the walk's resident memory grew by more than half its budget, or an allocation failed
+// (see chdf5_probe_child and chdf5_probe_on_error).
 static inline int chdf5_probe_over_budget(chdf5_probe *p) {
     struct rusage usage;
     if (!p->over_budget && p->resident > 0 && getrusage(RUSAGE_SELF, &usage) == 0)
@@ -226,12 +227,29 @@ static inline void chdf5_probe_group(chdf5_probe *p, hid_t group) {
 // Walks every group and dataset reachable from the root of `path`, keeping the path of the object
 // it reads in `where` (`where_size` bytes). Returns 0 when the walk ended (whatever libhdf5 said
 // about the file: the readers report that), 1 when it took more memory than `budget` allows.
+// libhdf5's error stack entries (H5Ewalk2): a failed allocation (malloc refused under the walk's
+// address-space bound) sets *data. Its major code is the layer's (the metadata cache's for a
+// local heap claiming 20 GB); the minor says what failed.
+static inline herr_t chdf5_probe_error_entry(unsigned n, const H5E_error2_t *entry, void *data) {
+    (void)n;
+    if (entry->min_num == H5E_NOSPACE || entry->min_num == H5E_CANTALLOC) *(int *)data = 1;
+    return 0;
+}
+
+// Instead of printing, an API call that failed inside the walk reports whether an allocation
+// failed: libhdf5 turns that into an ordinary error, which the parent, repeating the call without
+// a bound, would instead survive by allocating it (a damaged link table asked for 20 GB, and got it).
+static inline herr_t chdf5_probe_on_error(hid_t stack, void *data) {
+    H5Ewalk2(stack, H5E_WALK_DOWNWARD, chdf5_probe_error_entry, data);
+    return 0;
+}
+
 static inline int chdf5_probe_file(const char *path, const char *const *names, int name_count, size_t max_vlen_elements,
                                    char *where, size_t where_size, size_t budget) {
-    chdf5_silence_errors();
     struct rusage usage;
     long resident = getrusage(RUSAGE_SELF, &usage) == 0 ? usage.ru_maxrss : -1;
     chdf5_probe p = { names, name_count, max_vlen_elements, NULL, 0, 0, 0, where, where_size, resident, budget, 0 };
+    H5Eset_auto2(H5E_DEFAULT, chdf5_probe_on_error, &p.over_budget);
     snprintf(where, where_size, "/");
     hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (file < 0) return 0;

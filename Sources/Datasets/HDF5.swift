@@ -133,7 +133,7 @@ enum H5Probe {
             throw fail("libhdf5 crashed (signal \(signal), \(String(cString: strsignal(signal)))) reading this object's structure (its group's symbol table, local heap or link messages, or its own header or variable-length data): the file is damaged")
         }
         guard (status >> 8) & 0xFF == 0 else {
-            throw fail("reading the file's structure takes more than \(memoryBudget >> 21) MB of memory: the file is damaged (a local heap's free list that loops?)")
+            throw fail("reading the file's structure takes more than \(memoryBudget >> 21) MB of memory: the file is damaged (a size no real file has, or a local heap's free list that loops)")
         }
     }
 }

@@ -206,6 +206,17 @@ final class BadInputTests: XCTestCase {
         }
     }
 
+    /// A damaged link table whose size says 20 GB (found by scripts/fuzz.sh, committed as found):
+    /// the bounded walk's allocation failed, libhdf5 made that an ordinary error, and this process
+    /// then made the allocation: 21 GB of memory for `inspect`. A failed allocation in the walk now
+    /// refuses the file.
+    func testALinkTableThatAsksForGigabytesIsAnError() throws {
+        let path = try Fixture.path("hostile_fuzz_link_table_size.h5")
+        assertDatasetError(.readFailed, file: path, innerPath: "/", contains: "takes more than 512 MB of memory") {
+            try TextImageDataset.describe(path: path)
+        }
+    }
+
     /// A flat file's split array longer than its arrays: an index out of range trapped before.
     func testFlatSplitArrayOfAnotherLengthIsAnError() throws {
         let path = try Fixture.path("hostile_flat_split_length.h5")
