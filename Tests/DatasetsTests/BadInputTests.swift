@@ -206,10 +206,10 @@ final class BadInputTests: XCTestCase {
         }
     }
 
-    /// A damaged link table whose size says 20 GB (found by scripts/fuzz.sh, committed as found):
-    /// the bounded walk's allocation failed, libhdf5 made that an ordinary error, and this process
-    /// then made the allocation: 21 GB of memory for `inspect`. A failed allocation in the walk now
-    /// refuses the file.
+    /// A root group whose symbol table's local heap claims a 20 GB data block (found by
+    /// scripts/fuzz.sh, committed as found): the bounded walk's allocation failed, libhdf5 made
+    /// that an ordinary error, and this process then made the allocation while listing the group:
+    /// 21 GB of memory for `inspect`. A failed allocation in the walk now refuses the file.
     func testALinkTableThatAsksForGigabytesIsAnError() throws {
         let path = try Fixture.path("hostile_fuzz_link_table_size.h5")
         assertDatasetError(.readFailed, file: path, innerPath: "/", contains: "takes more than 512 MB of memory") {
