@@ -238,7 +238,7 @@ static inline herr_t chdf5_probe_error_entry(unsigned n, const H5E_error2_t *ent
 
 // Instead of printing, an API call that failed inside the walk reports whether an allocation
 // failed: libhdf5 turns that into an ordinary error, which the parent, repeating the call without
-// a bound, would instead survive by allocating it (a damaged link table asked for 20 GB, and got it).
+// a bound, would instead survive by allocating it (a root group's local heap that claimed 20 GB got it).
 static inline herr_t chdf5_probe_on_error(hid_t stack, void *data) {
     H5Ewalk2(stack, H5E_WALK_DOWNWARD, chdf5_probe_error_entry, data);
     return 0;
